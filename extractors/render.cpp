@@ -1,0 +1,219 @@
+#include "render.hpp"
+
+#include <cstdint>
+
+namespace metafs::extract {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is invalid.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  auto b0 = static_cast<unsigned char>(s[i]);
+  std::size_t len;
+  std::uint32_t min;
+  if (b0 < 0x80) return 1;
+  if ((b0 & 0xe0) == 0xc0) {
+    len = 2;
+    min = 0x80;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    len = 3;
+    min = 0x800;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    len = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  std::uint32_t cp = b0 & (0x7f >> len);
+  for (std::size_t k = 1; k < len; ++k) {
+    auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return len;
+}
+
+void append_json_scalar(std::string& out, std::string_view text, ValueKind kind) {
+  switch (kind) {
+    case ValueKind::kNumber:
+      if (is_json_number(text)) {
+        out.append(text);
+        return;
+      }
+      break;
+    case ValueKind::kBoolean:
+      if (text == "T" || text == "true" || text == "TRUE" || text == "1") {
+        out.append("true");
+        return;
+      }
+      if (text == "F" || text == "false" || text == "FALSE" || text == "0") {
+        out.append("false");
+        return;
+      }
+      break;
+    case ValueKind::kString:
+      break;
+  }
+  append_json_string(out, text);
+}
+
+void append_json_node(std::string& out, const MetaTree& tree, NodeId id) {
+  const MetaNode& node = tree.node(id);
+  if (node.is_dir()) {
+    out.push_back('{');
+    bool first = true;
+    for (NodeId child : node.children) {
+      if (tree.node(child).type == MetaNode::Type::kLink) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      append_json_string(out, tree.node(child).name);
+      out.push_back(':');
+      append_json_node(out, tree, child);
+    }
+    out.push_back('}');
+  } else if (!node.items.empty()) {
+    out.push_back('[');
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+      if (i != 0) out.push_back(',');
+      append_json_scalar(out, node.items[i], node.kind);
+    }
+    out.push_back(']');
+  } else {
+    append_json_scalar(out, node.text, node.kind);
+  }
+}
+
+void append_txt_node(std::string& out, const MetaTree& tree, NodeId id, std::string& path) {
+  for (NodeId child : tree.node(id).children) {
+    const MetaNode& node = tree.node(child);
+    std::size_t keep = path.size();
+    if (!path.empty()) path.push_back('/');
+    path.append(node.name);
+    if (node.is_dir()) {
+      append_txt_node(out, tree, child, path);
+    } else if (node.type == MetaNode::Type::kValue) {
+      out.append(path);
+      out.push_back('\t');
+      append_escaped_value(out, node.text);
+      out.push_back('\n');
+    }
+    path.resize(keep);
+  }
+}
+
+}  // namespace
+
+void append_escaped_value(std::string& out, std::string_view value) {
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out.append("\\n");
+    } else if (c == '\t') {
+      out.append("\\t");
+    } else if (c == '\r') {
+      out.append("\\r");
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out.append("\\x");
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0xf]);
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+void append_json_string(std::string& out, std::string_view value) {
+  out.push_back('"');
+  for (std::size_t i = 0; i < value.size();) {
+    auto byte = static_cast<unsigned char>(value[i]);
+    if (byte >= 0x80) {
+      std::size_t len = utf8_sequence_length(value, i);
+      if (len == 0) {
+        out.append("\\ufffd");
+        ++i;
+      } else {
+        out.append(value.substr(i, len));
+        i += len;
+      }
+      continue;
+    }
+    switch (byte) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      default:
+        if (byte < 0x20 || byte == 0x7f) {
+          out.append("\\u00");
+          out.push_back(kHex[byte >> 4]);
+          out.push_back(kHex[byte & 0xf]);
+        } else {
+          out.push_back(static_cast<char>(byte));
+        }
+    }
+    ++i;
+  }
+  out.push_back('"');
+}
+
+bool is_json_number(std::string_view s) {
+  std::size_t i = 0;
+  auto digit = [&](std::size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '9'; };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (!digit(i)) return false;
+  if (s[i] == '0') {
+    ++i;
+  } else {
+    while (digit(i)) ++i;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digit(i)) return false;
+    while (digit(i)) ++i;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digit(i)) return false;
+    while (digit(i)) ++i;
+  }
+  return i == s.size();
+}
+
+std::string render_txt(const MetaTree& tree) {
+  std::string out;
+  std::string path;
+  append_txt_node(out, tree, MetaTree::kRoot, path);
+  return out;
+}
+
+std::string render_json(const MetaTree& tree) {
+  std::string out;
+  append_json_node(out, tree, MetaTree::kRoot);
+  out.push_back('\n');
+  return out;
+}
+
+std::string render_value_file(const MetaNode& node) {
+  std::string out;
+  out.reserve(node.text.size() + 1);
+  out.append(node.text);
+  out.push_back('\n');
+  return out;
+}
+
+}  // namespace metafs::extract

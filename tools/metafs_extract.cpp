@@ -1,0 +1,133 @@
+// metafs-extract: prints what the mount shows for each FILE, without mounting anything.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "detect.hpp"
+#include "registry.hpp"
+#include "render.hpp"
+
+namespace {
+
+using metafs::extract::Extraction;
+using metafs::extract::Format;
+using metafs::extract::MetaNode;
+using metafs::extract::MetaTree;
+using metafs::extract::NodeId;
+
+void print_tree(const MetaTree& tree, NodeId id, const std::string& indent) {
+  for (NodeId child : tree.node(id).children) {
+    const MetaNode& node = tree.node(child);
+    switch (node.type) {
+      case MetaNode::Type::kDirectory:
+        std::cout << indent << node.name << "/\n";
+        print_tree(tree, child, indent + "  ");
+        break;
+      case MetaNode::Type::kLink:
+        std::cout << indent << node.name << " -> " << node.text << "\n";
+        break;
+      case MetaNode::Type::kValue: {
+        std::string value;
+        metafs::extract::append_escaped_value(value, node.text);
+        std::cout << indent << node.name << " = " << value << "\n";
+        break;
+      }
+    }
+  }
+}
+
+Format detect(const std::string& path, std::string* why) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *why = "cannot open";
+    return Format::kNone;
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  Format format = S_ISREG(st.st_mode)
+                      ? metafs::extract::detect_format(fd, path.substr(path.rfind('/') + 1),
+                                                       static_cast<std::uint64_t>(st.st_size))
+                      : Format::kNone;
+  ::close(fd);
+  if (format == Format::kNone)
+    *why = S_ISREG(st.st_mode) ? "not a scientific file" : "not a regular file";
+  return format;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Print what a metafs mount shows for each FILE, without mounting anything.\n"
+      "Runs the extractors in this process: use it on files you trust."};
+  std::vector<std::string> files;
+  std::string as = "txt";
+  std::string format_name;
+  app.add_option("FILE", files, "Files to describe")->required();
+  app.add_option("--as", as,
+                 "What to print: txt (metadata.txt), json (metadata.json), header (header.txt), "
+                 "tree (fields/ as an indented tree), format, or any extra file name "
+                 "(e.g. dicom.json)")
+      ->capture_default_str();
+  app.add_option("--format", format_name,
+                 "Skip detection and treat every FILE as this format (dicom, fits, hdf5, netcdf)");
+  CLI11_PARSE(app, argc, argv);
+
+  metafs::extract::ExtractorRegistry registry;
+  int status = 0;
+  for (const auto& file : files) {
+    if (files.size() > 1) std::cout << "==> " << file << " <==\n";
+    std::string why;
+    Format format = Format::kNone;
+    if (!format_name.empty()) {
+      auto parsed = metafs::extract::parse_format(format_name);
+      if (!parsed) {
+        std::cerr << "metafs-extract: unknown format '" << format_name << "'\n";
+        return 2;
+      }
+      format = *parsed;
+    } else {
+      format = detect(file, &why);
+    }
+    if (format == Format::kNone) {
+      std::cerr << "metafs-extract: " << file << ": " << why << "\n";
+      status = 1;
+      continue;
+    }
+    Extraction result = registry.extract(file, format);
+    if (as == "txt") {
+      std::cout << metafs::extract::render_txt(result.tree);
+    } else if (as == "json") {
+      std::cout << metafs::extract::render_json(result.tree);
+    } else if (as == "header") {
+      std::cout << result.header;
+    } else if (as == "tree") {
+      print_tree(result.tree, MetaTree::kRoot, "");
+    } else if (as == "format") {
+      std::cout << metafs::extract::format_name(result.format) << "\n";
+    } else {
+      bool found = false;
+      for (const auto& [name, content] : result.extra_files) {
+        if (name == as) {
+          std::cout << content;
+          found = true;
+        }
+      }
+      if (!found) {
+        std::cerr << "metafs-extract: " << file << ": no '" << as << "' for this file\n";
+        status = 1;
+      }
+    }
+    if (result.failed()) {
+      std::cerr << "metafs-extract: " << file << ": error: " << result.error << "\n";
+      status = 1;
+    }
+  }
+  return status;
+}
