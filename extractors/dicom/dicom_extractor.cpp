@@ -1,14 +1,41 @@
 #include "dicom/dicom_extractor.hpp"
 
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <mutex>
+
+#include "dicom/dicom_fields.hpp"
+#include "dicom/dicom_header.hpp"
+#include "dicom/dicom_json.hpp"
+#include "dicom/dicom_reader.hpp"
+
 namespace metafs::extract {
 namespace {
 
+// DCMTK is thread-safe for separate objects (its data dictionary is behind a read-write lock
+// and every extraction owns its DcmFileFormat, stream and character-set converters), so
+// extractions run in parallel without a lock of our own.
 class DicomExtractor final : public Extractor {
  public:
+  DicomExtractor() {
+    // Parse warnings go to `error` (or nowhere), not to the daemon's stderr.
+    static std::once_flag quiet;
+    std::call_once(quiet, [] { OFLog::getLogger("dcmtk").setLogLevel(OFLogger::OFF_LOG_LEVEL); });
+  }
+
   Format format() const override { return Format::kDicom; }
-  std::uint32_t schema_version() const override { return 0; }
-  void extract(const std::filesystem::path&, Extraction&) const override {
-    throw ExtractError("no DICOM extractor in this build yet");
+  std::uint32_t schema_version() const override { return 1; }
+
+  void extract(const std::filesystem::path& path, Extraction& out) const override {
+    dicom::DicomHeaders headers;
+    dicom::read_headers(path, headers);
+    dicom::add_fields(headers, out.tree);
+    out.extra_files.emplace_back("dicom.json", dicom::render_dicom_json(headers));
+    out.header = dicom::render_header(headers);  // last: converts the values in place
+    if (!headers.error.empty()) {
+      throw ExtractError("DICOM parse error: " + headers.error);
+    }
   }
 };
 

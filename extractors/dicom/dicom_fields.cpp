@@ -1,0 +1,112 @@
+#include "dicom/dicom_fields.hpp"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcitem.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcsequen.h>
+
+#include <memory>
+#include <string>
+
+#include "dicom/dicom_item.hpp"
+#include "dicom/dicom_names.hpp"
+#include "dicom/dicom_text.hpp"
+#include "dicom/dicom_value.hpp"
+
+namespace metafs::extract::dicom {
+namespace {
+
+class FieldBuilder {
+ public:
+  explicit FieldBuilder(MetaTree& tree) : tree_(tree) {}
+
+  void add_item(DcmItem& item, NodeId dir, const TextDecoder& inherited, int depth) {
+    std::unique_ptr<TextDecoder> owned;
+    const TextDecoder& decoder = item_decoder(item, inherited, owned);
+    for (DcmObject* object = item.nextInContainer(nullptr); object != nullptr;
+         object = item.nextInContainer(object)) {
+      if (++count_ > kMaxElements) {
+        truncated_ = true;
+        return;
+      }
+      auto* element = static_cast<DcmElement*>(object);
+      std::string name = field_name(element->getTag());
+      if (element->ident() == EVR_SQ) {
+        add_sequence(static_cast<DcmSequenceOfItems&>(*element), tree_.add_dir(dir, name), decoder,
+                     depth);
+      } else {
+        add_decoded(dir, name, decode_value(*element, decoder));
+      }
+    }
+  }
+
+  bool truncated() const { return truncated_; }
+
+ private:
+  void add_sequence(DcmSequenceOfItems& sequence, NodeId dir, const TextDecoder& decoder,
+                    int depth) {
+    if (depth + 1 > kMaxSequenceDepth) {
+      tree_.add_value(dir, kTruncatedNote,
+                      "items nested deeper than " + std::to_string(kMaxSequenceDepth) +
+                          " sequences are not shown");
+      return;
+    }
+    unsigned long count = sequence.card();
+    for (unsigned long i = 0; i < count && !truncated_; ++i) {
+      DcmItem* item = sequence.getItem(i);
+      if (item != nullptr)
+        add_item(*item, tree_.add_dir(dir, std::to_string(i)), decoder, depth + 1);
+    }
+  }
+
+  void add_decoded(NodeId dir, const std::string& name, const DecodedValue& value) {
+    if (value.shape == DecodedValue::Shape::kValues && value.items.size() > 1) {
+      tree_.add_list(dir, name, value.items, value.kind, "\\");
+    } else {
+      tree_.add_value(dir, name, value.joined(),
+                      value.items.empty() ? ValueKind::kString : value.kind);
+    }
+  }
+
+  MetaTree& tree_;
+  std::size_t count_ = 0;
+  bool truncated_ = false;
+};
+
+std::string hex_tag(std::uint16_t group, std::uint16_t element) {
+  return "(" + tag_with_comma(DcmTagKey(group, element)) + ")";
+}
+
+void add_stop_element(const DicomHeaders& headers, MetaTree& tree) {
+  const auto& stop = headers.stop;
+  if (stop && stop->group == 0x7FE0 && stop->element == 0x0010) {
+    tree.add_value(MetaTree::kRoot, "PixelData",
+                   stop->length == StopElement::kUndefinedLength
+                       ? std::string("<encapsulated, not read>")
+                       : "<binary, " + std::to_string(stop->length) + " bytes>");
+    return;
+  }
+  tree.add_value(MetaTree::kRoot, kNotReadNote,
+                 stop ? "elements from " + hex_tag(stop->group, stop->element) + " on are not read"
+                      : std::string("Pixel Data and the elements after it are not read"));
+}
+
+}  // namespace
+
+void add_fields(DicomHeaders& headers, MetaTree& tree) {
+  FieldBuilder builder(tree);
+  TextDecoder ascii("");
+  if (DcmMetaInfo* meta = headers.file.getMetaInfo()) {
+    builder.add_item(*meta, MetaTree::kRoot, ascii, 0);
+  }
+  if (DcmDataset* dataset = headers.file.getDataset()) {
+    builder.add_item(*dataset, MetaTree::kRoot, ascii, 0);
+  }
+  if (builder.truncated()) {
+    tree.add_value(MetaTree::kRoot, kTruncatedNote,
+                   "only the first " + std::to_string(kMaxElements) + " elements are shown");
+  }
+  if (headers.stopped) add_stop_element(headers, tree);
+}
+
+}  // namespace metafs::extract::dicom

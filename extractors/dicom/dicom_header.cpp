@@ -1,0 +1,48 @@
+#include "dicom/dicom_header.hpp"
+
+#include <dcmtk/dcmdata/dctypes.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "dicom/dicom_names.hpp"
+#include "dicom/dicom_text.hpp"
+
+namespace metafs::extract::dicom {
+namespace {
+
+// DCMTK's layout of one element line: "(gggg,eeee) VR value", padded to column 56,
+// "# length, VM keyword".
+std::string stop_element_line(const StopElement& stop) {
+  bool undefined = stop.length == StopElement::kUndefinedLength;
+  std::string vr = stop.vr.empty() ? (undefined ? "OB" : "OW") : stop.vr;
+  char tag[16];
+  std::snprintf(tag, sizeof tag, "(%04x,%04x) ", stop.group, stop.element);
+  std::string line = tag + vr + " " + (undefined ? "(PixelSequence, not read)" : "(not loaded)");
+  if (line.size() < 56) line.resize(56, ' ');
+  char length[32];
+  if (undefined) {
+    std::snprintf(length, sizeof length, "# u/l, 1 ");
+  } else {
+    std::snprintf(length, sizeof length, "# %3u, 1 ", stop.length);
+  }
+  line += length;
+  DcmTagKey key(stop.group, stop.element);
+  std::string name = field_name(key);
+  line += name == tag_with_comma(key) ? "Unknown Tag & Data" : name;
+  return line + "\n";
+}
+
+}  // namespace
+
+std::string render_header(DicomHeaders& headers) {
+  // Like dcmdump +U8; values that cannot be converted stay as they are (escaped below).
+  (void)headers.file.convertToUTF8();
+  std::ostringstream out;
+  headers.file.print(out, DCMTypes::PF_shortenLongTagValues);
+  std::string text = out.str();
+  if (headers.stop) text += stop_element_line(*headers.stop);
+  return is_valid_utf8(text) ? text : utf8_or_escaped(text);
+}
+
+}  // namespace metafs::extract::dicom

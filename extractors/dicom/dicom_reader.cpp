@@ -1,0 +1,113 @@
+#include "dicom/dicom_reader.hpp"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcistrmf.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+
+#include "dicom/dicom_value.hpp"
+
+namespace metafs::extract::dicom {
+namespace {
+
+std::uint16_t u16(const unsigned char* p, bool big) {
+  return big ? static_cast<std::uint16_t>(p[0] << 8 | p[1])
+             : static_cast<std::uint16_t>(p[1] << 8 | p[0]);
+}
+
+std::uint32_t u32(const unsigned char* p, bool big) {
+  return big ? (std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 |
+                p[3])
+             : (std::uint32_t{p[3]} << 24 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[1]} << 8 |
+                p[0]);
+}
+
+bool is_upper(unsigned char c) {
+  return c >= 'A' && c <= 'Z';
+}
+
+// DCMTK has consumed the stop element's tag and length (it ends at `end`): reads those bytes
+// again to describe the element. Works for uncompressed transfer syntaxes only.
+std::optional<StopElement> locate_stop_element(const std::filesystem::path& path, std::uint64_t end,
+                                               bool big_endian) {
+  if (end < 12) return std::nullopt;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::array<unsigned char, 12> b{};
+  ssize_t got = ::pread(fd, b.data(), b.size(), static_cast<off_t>(end - b.size()));
+  ::close(fd);
+  if (got != static_cast<ssize_t>(b.size())) return std::nullopt;
+  auto plausible = [](std::uint16_t group) { return group >= 0x7FE0; };
+  StopElement stop;
+  stop.value_offset = end;
+  // Explicit VR with a 4-byte length: tag, VR, 2 reserved bytes, length.
+  if (plausible(u16(b.data(), big_endian)) && is_upper(b[4]) && is_upper(b[5]) && b[6] == 0 &&
+      b[7] == 0) {
+    stop.group = u16(b.data(), big_endian);
+    stop.element = u16(b.data() + 2, big_endian);
+    stop.vr.assign(reinterpret_cast<const char*>(b.data() + 4), 2);
+    stop.length = u32(b.data() + 8, big_endian);
+    return stop;
+  }
+  // Explicit VR with a 2-byte length: tag, VR, length.
+  if (plausible(u16(b.data() + 4, big_endian)) && is_upper(b[8]) && is_upper(b[9])) {
+    stop.group = u16(b.data() + 4, big_endian);
+    stop.element = u16(b.data() + 6, big_endian);
+    stop.vr.assign(reinterpret_cast<const char*>(b.data() + 8), 2);
+    stop.length = u16(b.data() + 10, big_endian);
+    return stop;
+  }
+  // Implicit VR: tag, length.
+  if (plausible(u16(b.data() + 4, big_endian))) {
+    stop.group = u16(b.data() + 4, big_endian);
+    stop.element = u16(b.data() + 6, big_endian);
+    stop.length = u32(b.data() + 8, big_endian);
+    return stop;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void read_headers(const std::filesystem::path& path, DicomHeaders& out) {
+  DcmInputFileStream stream(OFFilename(path.c_str()));
+  OFCondition status = stream.status();
+  if (status.bad()) {
+    out.error = std::string("cannot open: ") + status.text();
+    return;
+  }
+  // What DcmFileFormat::loadFileUntilTag does, with our own stream so that we learn where
+  // reading stopped.
+  out.file.transferInit();
+  status = out.file.readUntilTag(stream, EXS_Unknown, EGL_noChange,
+                                 static_cast<Uint32>(kMaxReadLength), DCM_PixelData);
+  out.file.transferEnd();
+  if (status.bad()) {
+    out.error = status.text();
+    return;
+  }
+  if (stream.eos()) return;
+  out.stopped = true;
+  DcmDataset* dataset = out.file.getDataset();
+  if (dataset == nullptr) return;
+  DcmXfer xfer(dataset->getOriginalXfer());
+  if (xfer.getStreamCompression() != ESC_none) return;  // offsets are not file offsets
+  out.stop = locate_stop_element(path, static_cast<std::uint64_t>(stream.tell()),
+                                 xfer.getByteOrder() == EBO_BigEndian);
+  // Item and delimitation tags belong inside sequences: at the top level they mean the
+  // dataset is damaged (DCMTK only stops there because they sort after Pixel Data).
+  if (out.stop && out.stop->group == 0xFFFE) {
+    char text[80];
+    std::snprintf(text, sizeof text, "Invalid tag (%04X,%04X) in the dataset", out.stop->group,
+                  out.stop->element);
+    out.error = text;
+    out.stop.reset();
+    out.stopped = false;
+  }
+}
+
+}  // namespace metafs::extract::dicom

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+class DcmSpecificCharacterSet;
+
+namespace metafs::extract::dicom {
+
+// Decodes the text values of one dataset or sequence item to UTF-8 according to its Specific
+// Character Set (0008,0005), using DCMTK's character-set conversion (ISO 2022 code extensions,
+// GB18030, ...). Never guesses: bytes that cannot be decoded come out as \xHH.
+// Not thread-safe: one decoder per extraction.
+class TextDecoder {
+ public:
+  // `charset`: the value of (0008,0005) as stored (backslash separated); "" means ASCII.
+  explicit TextDecoder(std::string charset);
+  ~TextDecoder();
+  TextDecoder(const TextDecoder&) = delete;
+  TextDecoder& operator=(const TextDecoder&) = delete;
+
+  // A value of a VR affected by the character set (SH, LO, ST, LT, UT, PN, UC). `delimiters`
+  // are the characters that switch ISO 2022 back to the initial set ("\\" for SH/LO/UC,
+  // "\\^=" for PN, "" for the text VRs).
+  std::string decode(std::string_view raw, std::string_view delimiters) const;
+
+  const std::string& charset() const { return charset_; }
+
+ private:
+  bool plain_utf8() const;
+
+  std::string charset_;
+  mutable std::unique_ptr<DcmSpecificCharacterSet> converter_;
+  mutable bool converter_ready_ = false;
+  mutable bool converter_failed_ = false;
+};
+
+// A value of a VR limited to ASCII (CS, DA, UI, DS, ...): bytes >= 0x80 as \xHH.
+std::string ascii_or_escaped(std::string_view raw);
+
+// Valid UTF-8 sequences kept, every byte of an invalid one as \xHH.
+std::string utf8_or_escaped(std::string_view raw);
+
+// True when `text` is entirely valid UTF-8.
+bool is_valid_utf8(std::string_view text);
+
+}  // namespace metafs::extract::dicom

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "meta_tree.hpp"
+
+class DcmElement;
+
+namespace metafs::extract::dicom {
+
+class TextDecoder;
+
+// Values larger than this stay in the file while parsing (DCMTK's max read length, as dcmdump).
+inline constexpr std::size_t kMaxReadLength = 4096;
+// Binary values up to this size are shown like dcmdump shows them (hex bytes or words);
+// larger ones are summarised.
+inline constexpr std::size_t kMaxShownBinaryBytes = 16;
+// Text values larger than this are summarised instead of loaded.
+inline constexpr std::size_t kMaxTextBytes = 1 << 20;
+// Numeric values with more items than this are summarised.
+inline constexpr std::size_t kMaxListItems = 1024;
+
+// One element's value as the user sees it: padding removed, text in UTF-8, multi-valued
+// elements split into their items.
+struct DecodedValue {
+  enum class Shape { kValues, kSummary };
+
+  Shape shape = Shape::kValues;
+  std::vector<std::string> items;  // kValues: no item for an empty value
+  ValueKind kind = ValueKind::kString;
+  std::string summary;    // kSummary: "<binary, 512 bytes>", never the bytes themselves
+  std::string raw_bytes;  // small binary values (<= kMaxShownBinaryBytes): the bytes
+
+  bool binary = false;  // OB, OW, UN, ...: a summary or hex dump, not a native value
+  // The text a value file shows: the items joined with '\', or the summary.
+  std::string joined() const;
+};
+
+// Decodes a non-sequence element. `decoder` is the one of the enclosing dataset/item.
+// Never throws for bad values: undecodable bytes are escaped, unreadable values summarised.
+DecodedValue decode_value(DcmElement& element, const TextDecoder& decoder);
+
+// Whether the VR of `element` is affected by Specific Character Set, and its ISO 2022
+// delimiters.
+const char* charset_delimiters(const DcmElement& element);
+
+}  // namespace metafs::extract::dicom
