@@ -1,0 +1,82 @@
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "extraction.hpp"
+
+namespace metafs::fs {
+
+// What a scientific file's directory shows: the fixed files (format, metadata.txt, ...),
+// fields/ and everything below it, as a flat list of entries. Immutable once built apart
+// from lazily rendered bytes, so a node that refers to an entry of a view always sees one
+// consistent snapshot of the file's metadata.
+class DataView {
+ public:
+  using EntryId = std::uint32_t;
+  static constexpr EntryId kRootEntry = 0;  // the data directory itself
+  static constexpr EntryId kNoEntry = UINT32_MAX;
+
+  enum class EntryType : std::uint8_t { kDirectory, kFile, kLink };
+
+  // `source` is the lstat of the data file; its owner, permissions and times are inherited.
+  DataView(std::shared_ptr<const extract::Extraction> extraction, const struct stat& source);
+
+  EntryType type(EntryId id) const { return entries_.at(id).type; }
+  const std::string& name(EntryId id) const { return entries_.at(id).name; }
+  EntryId parent(EntryId id) const { return entries_.at(id).parent; }
+  const std::vector<EntryId>& children(EntryId id) const { return entries_.at(id).children; }
+  EntryId find(EntryId dir, std::string_view name) const;
+  std::size_t entry_count() const { return entries_.size(); }
+
+  // The bytes of a file entry, or the target of a link entry. Rendered on first use.
+  std::shared_ptr<const std::string> content(EntryId id) const;
+
+  // Attributes of an entry (st_ino left 0 for the caller to fill).
+  struct stat attributes(EntryId id) const;
+
+  const extract::Extraction& extraction() const { return *extraction_; }
+
+  // Approximate heap bytes, including an allowance for what is rendered on demand.
+  std::size_t memory_bytes() const;
+
+ private:
+  enum class Content : std::uint8_t {
+    kNone,       // directories
+    kOwned,      // text owned by the entry (format, error, extra files)
+    kTreeValue,  // a value of the tree: text + "\n"
+    kTreeLink,   // a link of the tree
+    kMetadataTxt,
+    kMetadataJson,
+    kHeader,
+  };
+  struct Entry {
+    EntryType type;
+    Content content;
+    bool tree_dir;  // fields/ or a directory below it
+    EntryId parent;
+    std::uint32_t tree_node;  // kTreeValue / kTreeLink / tree directories
+    std::string name;
+    std::vector<EntryId> children;
+    std::shared_ptr<const std::string> text;  // kOwned
+  };
+
+  EntryId add(EntryId parent, std::string name, EntryType type, Content content);
+  void add_tree(EntryId dir, std::uint32_t tree_node);
+  std::uint64_t size_of(EntryId id) const;
+
+  std::shared_ptr<const extract::Extraction> extraction_;
+  struct stat source_ {};
+  std::vector<Entry> entries_;
+
+  mutable std::once_flag txt_once_, json_once_;
+  mutable std::shared_ptr<const std::string> txt_, json_;
+};
+
+}  // namespace metafs::fs

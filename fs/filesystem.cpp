@@ -1,0 +1,306 @@
+#include "filesystem.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log.hpp"
+
+namespace metafs::fs {
+namespace {
+
+constexpr const char* kControlDirName = ".metafs";
+// A view is an immutable snapshot: its attributes never change under the same inode.
+constexpr double kSnapshotTimeout = 3600.0;
+
+mode_t dirent_type(unsigned char d_type) {
+  switch (d_type) {
+    case DT_DIR:
+      return S_IFDIR;
+    case DT_REG:
+      return S_IFREG;
+    case DT_LNK:
+      return S_IFLNK;
+    case DT_FIFO:
+      return S_IFIFO;
+    case DT_SOCK:
+      return S_IFSOCK;
+    case DT_CHR:
+      return S_IFCHR;
+    case DT_BLK:
+      return S_IFBLK;
+    default:
+      return 0;
+  }
+}
+
+// A scientific file shown as a directory: read permission gives search permission too.
+void present_as_directory(struct stat* st) {
+  mode_t read_bits = st->st_mode & (S_IRUSR | S_IRGRP | S_IROTH);
+  st->st_mode = S_IFDIR | read_bits | (read_bits >> 2);
+  st->st_nlink = 2;
+}
+
+}  // namespace
+
+Filesystem::Filesystem(const Options& options)
+    : options_(options),
+      source_(options.source),
+      service_(source_, ServiceOptions{options.workers, options.memory_limit}, stats_),
+      control_(stats_, [this] {
+        return "  \"inodes\": " + std::to_string(inodes_.size()) + ",\n" +
+               "  \"memory_view_bytes\": " + std::to_string(service_.memory_bytes()) + ",\n" +
+               "  \"memory_limit_bytes\": " + std::to_string(options_.memory_limit) + ",\n";
+      }) {
+  ::clock_gettime(CLOCK_REALTIME, &started_);
+}
+
+int Filesystem::mirror_attributes(const std::string& rel, struct stat* st,
+                                  extract::Format* format) {
+  int rc = source_.lstat(rel, st);
+  if (rc < 0) return -rc;
+  *format = extract::Format::kNone;
+  if (S_ISREG(st->st_mode)) {
+    *format = service_.detect(rel, *st);
+    if (*format != extract::Format::kNone) present_as_directory(st);
+  }
+  return 0;
+}
+
+int Filesystem::data_view(const std::string& rel, std::shared_ptr<const DataView>* view) {
+  struct stat st {};
+  int rc = source_.lstat(rel, &st);
+  if (rc < 0) return -rc;
+  extract::Format format = service_.detect(rel, st);
+  if (format == extract::Format::kNone) return ENOTDIR;
+  *view = service_.view(rel, st, format);
+  return 0;
+}
+
+void Filesystem::fill_virtual(const Node& node, struct stat* st) const {
+  *st = node.view->attributes(node.entry);
+  st->st_ino = node.ino;
+}
+
+int Filesystem::lookup_mirror(const std::string& rel, fuse_entry_param* entry) {
+  struct stat st {};
+  extract::Format format;
+  if (int err = mirror_attributes(rel, &st, &format)) return err;
+  auto node = inodes_.acquire_mirror(rel);
+  st.st_ino = node->ino;
+  entry->ino = node->ino;
+  entry->attr = st;
+  entry->attr_timeout = options_.attr_timeout;
+  entry->entry_timeout = options_.entry_timeout;
+  return 0;
+}
+
+int Filesystem::lookup_virtual(const std::shared_ptr<const DataView>& view, DataView::EntryId id,
+                               fuse_entry_param* entry) {
+  auto node = inodes_.acquire_virtual(view, id);
+  fill_virtual(*node, &entry->attr);
+  entry->ino = node->ino;
+  entry->attr_timeout = kSnapshotTimeout;
+  entry->entry_timeout = options_.entry_timeout;
+  return 0;
+}
+
+int Filesystem::lookup(fuse_ino_t parent, const std::string& name, fuse_entry_param* entry) {
+  ++stats_.lookups;
+  *entry = fuse_entry_param{};
+  auto dir = inodes_.get(parent);
+  if (!dir) return ESTALE;
+  if (name.size() > NAME_MAX) return ENAMETOOLONG;
+  switch (dir->kind) {
+    case Node::Kind::kMirror: {
+      if (dir->ino == InodeTable::kRootIno && name == kControlDirName) {
+        if (int err = getattr(InodeTable::kControlDirIno, &entry->attr, &entry->attr_timeout)) {
+          return err;
+        }
+        entry->ino = InodeTable::kControlDirIno;
+        entry->entry_timeout = kSnapshotTimeout;
+        return 0;
+      }
+      struct stat st {};
+      if (int rc = source_.lstat(dir->rel_path, &st); rc < 0) return -rc;
+      if (S_ISDIR(st.st_mode)) return lookup_mirror(join_relative(dir->rel_path, name), entry);
+      std::shared_ptr<const DataView> view;
+      if (int err = data_view(dir->rel_path, &view)) return err;
+      DataView::EntryId id = view->find(DataView::kRootEntry, name);
+      if (id == DataView::kNoEntry) return ENOENT;
+      return lookup_virtual(view, id, entry);
+    }
+    case Node::Kind::kVirtual: {
+      DataView::EntryId id = dir->view->find(dir->entry, name);
+      if (id == DataView::kNoEntry) return ENOENT;
+      return lookup_virtual(dir->view, id, entry);
+    }
+    case Node::Kind::kControlDir: {
+      ControlFile file;
+      if (!ControlFiles::from_name(name, &file)) return ENOENT;
+      fuse_ino_t ino = InodeTable::kFirstControlFileIno + static_cast<fuse_ino_t>(file);
+      if (int err = getattr(ino, &entry->attr, &entry->attr_timeout)) return err;
+      entry->ino = ino;
+      entry->entry_timeout = kSnapshotTimeout;
+      return 0;
+    }
+    case Node::Kind::kControlFile:
+      return ENOTDIR;
+  }
+  return EIO;
+}
+
+int Filesystem::getattr(fuse_ino_t ino, struct stat* st, double* timeout) {
+  ++stats_.getattrs;
+  auto node = inodes_.get(ino);
+  if (!node) return ESTALE;
+  switch (node->kind) {
+    case Node::Kind::kMirror: {
+      extract::Format format;
+      if (int err = mirror_attributes(node->rel_path, st, &format)) return err;
+      st->st_ino = node->ino;
+      *timeout = options_.attr_timeout;
+      return 0;
+    }
+    case Node::Kind::kVirtual:
+      fill_virtual(*node, st);
+      *timeout = kSnapshotTimeout;
+      return 0;
+    case Node::Kind::kControlDir: {
+      *st = {};
+      st->st_ino = node->ino;
+      st->st_mode = S_IFDIR | 0555;
+      st->st_nlink = 2;
+      st->st_uid = ::getuid();
+      st->st_gid = ::getgid();
+      st->st_mtim = st->st_ctim = st->st_atim = started_;
+      *timeout = kSnapshotTimeout;
+      return 0;
+    }
+    case Node::Kind::kControlFile:
+      *st = control_.refresh(node->control);
+      st->st_ino = node->ino;
+      *timeout = 0;
+      return 0;
+  }
+  return EIO;
+}
+
+int Filesystem::readlink(fuse_ino_t ino, std::string* target) {
+  auto node = inodes_.get(ino);
+  if (!node) return ESTALE;
+  if (node->kind == Node::Kind::kMirror) {
+    int rc = source_.readlink(node->rel_path, target);
+    return rc < 0 ? -rc : 0;
+  }
+  if (node->kind == Node::Kind::kVirtual &&
+      node->view->type(node->entry) == DataView::EntryType::kLink) {
+    *target = *node->view->content(node->entry);
+    return 0;
+  }
+  return EINVAL;
+}
+
+int Filesystem::opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* out) {
+  ++stats_.readdirs;
+  auto node = inodes_.get(ino);
+  if (!node) return ESTALE;
+  auto listing = std::make_unique<DirListing>();
+  listing->ino = ino;
+  listing->entries.push_back({".", ino, S_IFDIR});
+  listing->entries.push_back({"..", ino, S_IFDIR});
+  auto add_view_entries = [&](const DataView& view, DataView::EntryId dir) {
+    for (DataView::EntryId child : view.children(dir)) {
+      mode_t type = view.type(child) == DataView::EntryType::kDirectory ? S_IFDIR
+                    : view.type(child) == DataView::EntryType::kLink    ? S_IFLNK
+                                                                        : S_IFREG;
+      listing->entries.push_back({view.name(child), InodeTable::kFirstDynamicIno + child, type});
+    }
+  };
+  switch (node->kind) {
+    case Node::Kind::kMirror: {
+      struct stat st {};
+      if (int rc = source_.lstat(node->rel_path, &st); rc < 0) return -rc;
+      if (!S_ISDIR(st.st_mode)) {
+        std::shared_ptr<const DataView> view;
+        if (int err = data_view(node->rel_path, &view)) return err;
+        add_view_entries(*view, DataView::kRootEntry);
+        break;
+      }
+      int fd = source_.open_dir(node->rel_path);
+      if (fd < 0) return -fd;
+      DIR* dir = ::fdopendir(fd);
+      if (dir == nullptr) {
+        int err = errno;
+        ::close(fd);
+        return err;
+      }
+      if (node->ino == InodeTable::kRootIno) {
+        listing->entries.push_back({kControlDirName, InodeTable::kControlDirIno, S_IFDIR});
+      }
+      errno = 0;
+      while (struct dirent* d = ::readdir(dir)) {
+        std::string name = d->d_name;
+        if (name == "." || name == "..") continue;
+        if (node->ino == InodeTable::kRootIno && name == kControlDirName) continue;
+        mode_t type = dirent_type(d->d_type);
+        // A regular file may be shown as a directory: leave the type to stat.
+        if (type == S_IFREG) type = 0;
+        listing->entries.push_back({std::move(name), d->d_ino, type});
+      }
+      int err = errno;
+      ::closedir(dir);
+      if (err != 0) return err;
+      break;
+    }
+    case Node::Kind::kVirtual:
+      if (node->view->type(node->entry) != DataView::EntryType::kDirectory) return ENOTDIR;
+      add_view_entries(*node->view, node->entry);
+      break;
+    case Node::Kind::kControlDir:
+      for (ControlFile file : {ControlFile::kVersion, ControlFile::kStats, ControlFile::kMetrics}) {
+        listing->entries.push_back(
+            {ControlFiles::name(file),
+             InodeTable::kFirstControlFileIno + static_cast<fuse_ino_t>(file), S_IFREG});
+      }
+      break;
+    case Node::Kind::kControlFile:
+      return ENOTDIR;
+  }
+  *out = std::move(listing);
+  return 0;
+}
+
+int Filesystem::open_for_read(fuse_ino_t ino, ReadSource* source) {
+  ++stats_.reads;
+  auto node = inodes_.get(ino);
+  if (!node) return ESTALE;
+  switch (node->kind) {
+    case Node::Kind::kMirror: {
+      int fd = source_.open_file(node->rel_path);
+      if (fd < 0) return -fd;
+      source->fd = fd;
+      return 0;
+    }
+    case Node::Kind::kVirtual:
+      if (node->view->type(node->entry) != DataView::EntryType::kFile) return EISDIR;
+      source->bytes = node->view->content(node->entry);
+      return 0;
+    case Node::Kind::kControlFile:
+      source->bytes = control_.content(node->control);
+      return 0;
+    case Node::Kind::kControlDir:
+      return EISDIR;
+  }
+  return EIO;
+}
+
+int Filesystem::statfs(struct statvfs* st) {
+  int rc = source_.statvfs(st);
+  return rc < 0 ? -rc : 0;
+}
+
+}  // namespace metafs::fs

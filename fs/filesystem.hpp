@@ -1,0 +1,70 @@
+#pragma once
+
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control_files.hpp"
+#include "extraction_service.hpp"
+#include "inode_table.hpp"
+#include "options.hpp"
+#include "source_tree.hpp"
+#include "stats.hpp"
+
+namespace metafs::fs {
+
+// A directory listing taken at opendir, served by offset (index + 1) to readdir.
+struct DirListing {
+  struct Entry {
+    std::string name;
+    fuse_ino_t ino_hint;  // shown as d_ino by plain readdir
+    mode_t type;          // S_IFDIR, S_IFREG, S_IFLNK, ... (0: unknown)
+  };
+  std::vector<Entry> entries;  // "." and ".." first
+  fuse_ino_t ino = 0;
+};
+
+// What read() serves: bytes held in memory, or a range of a source file.
+struct ReadSource {
+  std::shared_ptr<const std::string> bytes;  // virtual and control files
+  int fd = -1;                               // mirrored plain files (caller closes)
+};
+
+// The filesystem's state and the work of every operation. Each do-function returns 0 or a
+// positive errno and never throws for an expected failure; the op handlers only reply.
+class Filesystem {
+ public:
+  explicit Filesystem(const Options& options);
+
+  const Options& options() const { return options_; }
+  Stats& stats() { return stats_; }
+
+  int lookup(fuse_ino_t parent, const std::string& name, fuse_entry_param* entry);
+  int getattr(fuse_ino_t ino, struct stat* st, double* timeout);
+  int readlink(fuse_ino_t ino, std::string* target);
+  int opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* listing);
+  int open_for_read(fuse_ino_t ino, ReadSource* source);
+  void forget(fuse_ino_t ino, std::uint64_t count) { inodes_.forget(ino, count); }
+  int statfs(struct statvfs* st);
+
+ private:
+  // A mirrored path's attributes as shown (a scientific file becomes a directory).
+  int mirror_attributes(const std::string& rel, struct stat* st, extract::Format* format);
+  int lookup_mirror(const std::string& rel, fuse_entry_param* entry);
+  int lookup_virtual(const std::shared_ptr<const DataView>& view, DataView::EntryId id,
+                     fuse_entry_param* entry);
+  int data_view(const std::string& rel, std::shared_ptr<const DataView>* view);
+  void fill_virtual(const Node& node, struct stat* st) const;
+
+  Options options_;
+  Stats stats_;
+  SourceTree source_;
+  InodeTable inodes_;
+  ExtractionService service_;
+  ControlFiles control_;
+  struct timespec started_ {};
+};
+
+}  // namespace metafs::fs

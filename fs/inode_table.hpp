@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "node.hpp"
+
+namespace metafs::fs {
+
+// Inode numbers for nodes, with the kernel's lookup counts. Every reply that hands the kernel
+// an entry goes through acquire() (count + 1); forget() subtracts and erases the node at zero.
+// Permanent nodes (the root, /.metafs) are never erased.
+//
+// One mutex guards both maps; nothing else is locked while it is held.
+class InodeTable {
+ public:
+  static constexpr fuse_ino_t kRootIno = FUSE_ROOT_ID;
+  static constexpr fuse_ino_t kControlDirIno = 2;
+  static constexpr fuse_ino_t kFirstControlFileIno = 3;  // + ControlFile value
+  static constexpr fuse_ino_t kFirstDynamicIno = 16;
+
+  InodeTable();
+
+  // The node of `ino`, or nullptr when the kernel asks for one it has forgotten.
+  std::shared_ptr<const Node> get(fuse_ino_t ino) const;
+
+  // The node for a mirrored path, created when new; its lookup count is incremented.
+  std::shared_ptr<const Node> acquire_mirror(const std::string& rel_path);
+  // The node for an entry of a view, created when new; its lookup count is incremented.
+  std::shared_ptr<const Node> acquire_virtual(const std::shared_ptr<const DataView>& view,
+                                              DataView::EntryId entry);
+
+  void forget(fuse_ino_t ino, std::uint64_t count);
+
+  std::size_t size() const;
+
+ private:
+  struct Slot {
+    std::shared_ptr<Node> node;
+    std::uint64_t lookups = 0;
+    std::string key;
+    bool permanent = false;
+  };
+
+  std::shared_ptr<const Node> acquire(std::string key, const std::function<void(Node&)>& init);
+  void add_permanent(std::shared_ptr<Node> node);
+
+  mutable std::mutex mutex_;
+  std::unordered_map<fuse_ino_t, Slot> by_ino_;
+  std::unordered_map<std::string, fuse_ino_t> by_key_;
+  fuse_ino_t next_ino_ = kFirstDynamicIno;
+};
+
+}  // namespace metafs::fs

@@ -1,0 +1,29 @@
+#include "log.hpp"
+#include "ops/ops.hpp"
+
+namespace metafs::fs {
+
+void op_init(void* userdata, fuse_conn_info* conn) {
+  (void)userdata;
+  auto want = [&](unsigned capability, const char* name) {
+    if (conn->capable & capability) {
+      conn->want |= capability;
+    } else {
+      log::fs()->info("kernel lacks {}", name);
+    }
+  };
+  want(FUSE_CAP_READDIRPLUS, "readdirplus");
+  want(FUSE_CAP_READDIRPLUS_AUTO, "readdirplus_auto");
+  // A changed source file (new mtime or size) drops its pages from the kernel cache.
+  want(FUSE_CAP_AUTO_INVAL_DATA, "auto_inval_data");
+  want(FUSE_CAP_PARALLEL_DIROPS, "parallel_dirops");
+  want(FUSE_CAP_CACHE_SYMLINKS, "cache_symlinks");
+  // Nothing to do on open or close: say so once, and the kernel stops asking.
+  want(FUSE_CAP_NO_OPEN_SUPPORT, "no_open_support");
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
+  conn->max_readahead = std::max(conn->max_readahead, 128u * 1024u);
+  log::fs()->debug("FUSE protocol {}.{}, capable {:#x}, want {:#x}", conn->proto_major,
+                   conn->proto_minor, conn->capable, conn->want);
+}
+
+}  // namespace metafs::fs

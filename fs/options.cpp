@@ -1,0 +1,180 @@
+#include "options.hpp"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "version.hpp"
+
+namespace metafs::fs {
+namespace {
+
+std::uint64_t parse_size(const std::string& text) {
+  std::size_t used = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    throw CLI::ValidationError("size", "'" + text + "' is not a size (examples: 512M, 1G)");
+  }
+  std::string unit = text.substr(used);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::uint64_t scale = 1;
+  if (unit == "" || unit == "B") {
+    scale = 1;
+  } else if (unit == "K" || unit == "KB" || unit == "KIB") {
+    scale = 1ull << 10;
+  } else if (unit == "M" || unit == "MB" || unit == "MIB") {
+    scale = 1ull << 20;
+  } else if (unit == "G" || unit == "GB" || unit == "GIB") {
+    scale = 1ull << 30;
+  } else if (unit == "T" || unit == "TB" || unit == "TIB") {
+    scale = 1ull << 40;
+  } else {
+    throw CLI::ValidationError("size", "'" + text + "' has an unknown unit (use K, M, G or T)");
+  }
+  return value * scale;
+}
+
+std::vector<std::string> split_commas(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+bool is_inside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (o->empty()) continue;  // trailing slash
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
+  Options options;
+  CLI::App app{
+      "metafs: mount SOURCE at MOUNTPOINT read-only, showing every DICOM, FITS, HDF5 and NetCDF\n"
+      "file as a directory of small metadata files (format, fields/, metadata.txt,\n"
+      "metadata.json, header.txt). Other files are passed through unchanged.\n"
+      "Unmount with: fusermount3 -u MOUNTPOINT"};
+  app.get_formatter()->column_width(34);
+  std::string source, mountpoint, cache_size = "1G", memory_limit = "128M";
+  std::vector<std::string> fuse_options;
+  app.add_option("SOURCE", source, "Directory to mirror")->required();
+  app.add_option("MOUNTPOINT", mountpoint, "Empty directory to mount on (outside SOURCE)")
+      ->required();
+  app.add_flag("-f,--foreground", options.foreground,
+               "Stay in the foreground and log to the terminal (default: detach once mounted)");
+  app.add_flag("-d,--debug", options.debug,
+               "Print every FUSE request and debug logs (implies --foreground)");
+  app.add_option("-o", fuse_options,
+                 "Mount options, comma-separated: allow_other, default_permissions, ... "
+                 "(the mount is always read-only)")
+      ->type_name("OPT[,OPT...]");
+  app.add_option("--cache-dir", options.cache_dir,
+                 "Where the metadata cache lives (default: $CACHE_DIRECTORY, else "
+                 "$XDG_CACHE_HOME/metafs or ~/.cache/metafs; one cache per SOURCE)");
+  app.add_option("--cache-size", cache_size, "Hard limit of the on-disk cache, e.g. 512M, 1G")
+      ->capture_default_str();
+  app.add_option("--memory-limit", memory_limit, "Memory for metadata kept in the daemon, e.g. 64M")
+      ->capture_default_str();
+  app.add_flag("--no-cache", options.no_cache, "Keep no cache on disk");
+  app.add_option("--workers", options.workers, "Extractions run at once (default: number of CPUs)");
+  app.add_option("--extract-timeout", options.extract_timeout,
+                 "Seconds one file's extraction may take")
+      ->capture_default_str();
+  app.add_option("--entry-timeout", options.entry_timeout,
+                 "Seconds the kernel may cache names of mirrored entries")
+      ->capture_default_str();
+  app.add_option("--attr-timeout", options.attr_timeout,
+                 "Seconds the kernel may cache attributes of mirrored entries")
+      ->capture_default_str();
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.set_version_flag("-V,--version", std::string("metafs ") + kVersion);
+  app.footer(
+      "Examples:\n"
+      "  metafs /data/archive /mnt/meta\n"
+      "  metafs -f -o allow_other,default_permissions /data/archive /mnt/meta\n"
+      "  cat /mnt/meta/study/scan001.dcm/fields/Modality\n"
+      "  cat /mnt/meta/.metafs/stats.json");
+
+  try {
+    app.parse(argc, argv);
+    options.cache_size = parse_size(cache_size);
+    options.memory_limit = parse_size(memory_limit);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  for (const auto& list : fuse_options) {
+    for (auto& option : split_commas(list)) {
+      if (option == "allow_other") options.allow_other = true;
+      if (option == "rw") {
+        std::cerr << "metafs: the mount is read-only; option 'rw' is not supported\n";
+        *exit_code = 2;
+        return std::nullopt;
+      }
+      options.fuse_options.push_back(option);
+    }
+  }
+  if (options.debug) {
+    options.foreground = true;
+    if (options.log_level == "info") options.log_level = "debug";
+  }
+  if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (options.extract_timeout <= 0) {
+    std::cerr << "metafs: --extract-timeout must be positive\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
+
+  auto fail = [&](const std::string& message) {
+    std::cerr << "metafs: " << message << "\n";
+    *exit_code = 2;
+    return std::nullopt;
+  };
+  std::error_code ec;
+  std::filesystem::path source_path = std::filesystem::canonical(source, ec);
+  if (ec) return fail("source '" + source + "': " + ec.message());
+  if (!std::filesystem::is_directory(source_path)) {
+    return fail("source '" + source + "' is not a directory");
+  }
+  if (::access(source_path.c_str(), R_OK | X_OK) != 0) {
+    return fail("source '" + source + "' is not readable: " + std::strerror(errno));
+  }
+  std::filesystem::path mount_path = std::filesystem::canonical(mountpoint, ec);
+  if (ec) {
+    return fail("mountpoint '" + mountpoint + "': " + ec.message() +
+                " (create it first: mkdir -p " + mountpoint + ")");
+  }
+  if (!std::filesystem::is_directory(mount_path)) {
+    return fail("mountpoint '" + mountpoint + "' is not a directory");
+  }
+  if (is_inside(mount_path, source_path)) {
+    return fail("mountpoint '" + mountpoint + "' is inside source '" + source +
+                "': the mount would mirror itself; choose a mountpoint outside the source");
+  }
+  if (is_inside(source_path, mount_path)) {
+    return fail("source '" + source + "' is inside mountpoint '" + mountpoint +
+                "': mounting would hide it");
+  }
+  options.source = source_path;
+  options.mountpoint = mount_path;
+  return options;
+}
+
+}  // namespace metafs::fs

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace metafs::fs {
+
+struct Options {
+  std::filesystem::path source;
+  std::filesystem::path mountpoint;
+  bool foreground = false;
+  bool debug = false;  // libfuse's request trace, and debug logging
+  std::string log_level = "info";
+  std::vector<std::string> fuse_options;  // from -o, split at commas
+  std::filesystem::path cache_dir;        // empty: the default for this source
+  std::uint64_t cache_size = 1ull << 30;
+  std::uint64_t memory_limit = 128ull << 20;
+  bool no_cache = false;
+  unsigned workers = 0;        // 0: number of CPUs
+  double entry_timeout = 1.0;  // seconds the kernel may cache mirrored names
+  double attr_timeout = 1.0;   // seconds the kernel may cache mirrored attributes
+  double extract_timeout = 10.0;
+  bool allow_other = false;  // derived from -o
+};
+
+// Parses the command line. Returns the options, or std::nullopt after printing --help,
+// --version or an error; *exit_code then says how to exit (0 or 2). Checks that SOURCE is a
+// readable directory and MOUNTPOINT an existing directory outside SOURCE.
+std::optional<Options> parse_options(int argc, char** argv, int* exit_code);
+
+}  // namespace metafs::fs

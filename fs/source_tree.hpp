@@ -1,0 +1,47 @@
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <filesystem>
+#include <string>
+
+namespace metafs::fs {
+
+// Read-only access to the mirrored SOURCE directory by paths relative to it ("" is the root).
+// Every access resolves beneath SOURCE without following any symlink (openat2 with
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it), so a symlink in the source
+// is only ever shown, never followed, even when the tree changes under us.
+// All functions return -errno on failure instead of throwing.
+class SourceTree {
+ public:
+  // Throws std::system_error when `root` cannot be opened as a directory.
+  explicit SourceTree(const std::filesystem::path& root);
+  ~SourceTree();
+  SourceTree(const SourceTree&) = delete;
+  SourceTree& operator=(const SourceTree&) = delete;
+
+  const std::filesystem::path& root() const { return root_; }
+
+  int lstat(const std::string& rel, struct stat* st) const;
+  // A new descriptor (close it) for reading a regular file; O_NOATIME where permitted.
+  int open_file(const std::string& rel) const;
+  // A new descriptor (close it) for listing a directory.
+  int open_dir(const std::string& rel) const;
+  // The target of a symlink, as stored.
+  int readlink(const std::string& rel, std::string* target) const;
+  int statvfs(struct statvfs* st) const;
+  // The absolute path of `rel`, for libraries that open files by name.
+  std::filesystem::path absolute(const std::string& rel) const;
+
+ private:
+  int open_beneath(const std::string& rel, int flags) const;
+
+  std::filesystem::path root_;
+  int root_fd_ = -1;
+};
+
+// `parent` joined with `name` ("" + "a" = "a").
+std::string join_relative(const std::string& parent, const std::string& name);
+
+}  // namespace metafs::fs
