@@ -1,0 +1,56 @@
+#include "cache_key.hpp"
+
+#include <xxhash.h>
+
+#include "varint.hpp"
+
+namespace metafs::cache {
+namespace {
+
+constexpr std::size_t kMaxPathBytes = 64 * 1024;
+
+}  // namespace
+
+std::size_t hash_value(const CacheKey& key) {
+  std::uint64_t h = XXH3_64bits(key.source_path.data(), key.source_path.size());
+  h ^= hash_value(key.signature) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  h ^= key.schema_version * 0xff51afd7ed558ccdULL;
+  return static_cast<std::size_t>(h);
+}
+
+std::string lmdb_key(const CacheKey& key, RecordKind kind) {
+  std::string out;
+  out.reserve(kLmdbKeySize);
+  out.push_back(static_cast<char>(kind));
+  XXH128_canonical_t path_hash;
+  XXH128_canonicalFromHash(&path_hash,
+                           XXH3_128bits(key.source_path.data(), key.source_path.size()));
+  out.append(reinterpret_cast<const char*>(path_hash.digest), sizeof path_hash.digest);
+  const SourceSignature& s = key.signature;
+  put_u64_be(out, s.dev);
+  put_u64_be(out, s.ino);
+  put_u64_be(out, s.size);
+  put_u64_be(out, static_cast<std::uint64_t>(s.mtime_ns));
+  put_u64_be(out, static_cast<std::uint64_t>(s.ctime_ns));
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((key.schema_version >> shift) & 0xff));
+  }
+  return out;
+}
+
+std::string encode_record(const CacheKey& key, std::string_view payload) {
+  std::string out;
+  out.reserve(key.source_path.size() + payload.size() + 4);
+  put_bytes(out, key.source_path);
+  out.append(payload);
+  return out;
+}
+
+std::optional<std::string_view> record_payload(std::string_view record, const CacheKey& key) {
+  ByteReader reader(record);
+  std::string_view path = reader.bytes(kMaxPathBytes, "record path");
+  if (path != key.source_path) return std::nullopt;
+  return reader.raw(reader.remaining(), "record payload");
+}
+
+}  // namespace metafs::cache

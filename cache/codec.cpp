@@ -1,0 +1,209 @@
+#include "codec.hpp"
+
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+namespace metafs::cache {
+namespace {
+
+using extract::Extraction;
+using extract::MetaNode;
+using extract::MetaTree;
+using extract::NodeId;
+using extract::ValueKind;
+
+constexpr std::string_view kMagic = "MFSX";
+constexpr int kZstdLevel = 3;
+
+// The separator a list's text was joined with. Lists are only made by MetaTree::add_list,
+// which sets text = join(items, separator).
+std::string list_separator(const MetaNode& node) {
+  const auto& items = node.items;
+  if (items.size() < 2) return {};
+  std::size_t item_bytes = 0;
+  for (const auto& item : items) item_bytes += item.size();
+  if (node.text.size() < item_bytes || (node.text.size() - item_bytes) % (items.size() - 1) != 0) {
+    throw std::logic_error("encode_extraction: list text is not its items joined");
+  }
+  std::size_t sep_size = (node.text.size() - item_bytes) / (items.size() - 1);
+  std::string separator = node.text.substr(items[0].size(), sep_size);
+  std::string joined;
+  joined.reserve(node.text.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) joined.append(separator);
+    joined.append(items[i]);
+  }
+  if (joined != node.text) {
+    throw std::logic_error("encode_extraction: list text is not its items joined");
+  }
+  return separator;
+}
+
+std::string encode_body(const Extraction& x) {
+  std::string body;
+  body.push_back(static_cast<char>(x.format));
+  put_bytes(body, x.header);
+  put_bytes(body, x.error);
+  put_varint(body, x.extra_files.size());
+  for (const auto& [name, content] : x.extra_files) {
+    put_bytes(body, name);
+    put_bytes(body, content);
+  }
+  const auto& nodes = x.tree.nodes();
+  put_varint(body, nodes.size());
+  for (std::size_t i = 1; i < nodes.size(); ++i) {
+    const MetaNode& n = nodes[i];
+    body.push_back(static_cast<char>(n.type));
+    body.push_back(static_cast<char>(n.kind));
+    put_varint(body, n.parent);
+    put_bytes(body, n.name);
+    if (n.type == MetaNode::Type::kValue && !n.items.empty()) {
+      put_varint(body, n.items.size());
+      put_bytes(body, list_separator(n));
+      for (const auto& item : n.items) put_bytes(body, item);
+    } else {
+      if (n.type == MetaNode::Type::kValue) put_varint(body, 0);
+      if (n.type != MetaNode::Type::kDirectory) put_bytes(body, n.text);
+    }
+  }
+  return body;
+}
+
+bool valid_file_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
+}
+
+void decode_tree(ByteReader& in, MetaTree& tree) {
+  // Each non-root node takes at least 4 bytes: type, kind, parent, name length.
+  std::size_t count = in.count(kMaxNodes, 4, "nodes");
+  if (count == 0) throw CodecError("tree without a root");
+  std::vector<std::uint16_t> depth(count, 0);
+  for (std::size_t i = 1; i < count; ++i) {
+    std::uint8_t type = in.u8();
+    std::uint8_t kind = in.u8();
+    if (type > static_cast<std::uint8_t>(MetaNode::Type::kLink)) throw CodecError("bad node type");
+    if (kind > static_cast<std::uint8_t>(ValueKind::kBoolean)) throw CodecError("bad value kind");
+    auto parent = static_cast<NodeId>(in.varint_max(i - 1, "parent id"));
+    if (!tree.node(parent).is_dir()) throw CodecError("parent is not a directory");
+    depth[i] = static_cast<std::uint16_t>(depth[parent] + 1);
+    if (depth[i] > kMaxTreeDepth) throw CodecError("tree too deep");
+    std::string_view name = in.bytes(kMaxNameBytes, "name");
+    if (!valid_file_name(name)) throw CodecError("invalid node name");
+    if (tree.find(parent, name) != MetaTree::kNotFound) throw CodecError("duplicate node name");
+    extract::Verbatim verbatim{name};
+    NodeId id = 0;
+    auto node_type = static_cast<MetaNode::Type>(type);
+    auto value_kind = static_cast<ValueKind>(kind);
+    if (node_type == MetaNode::Type::kDirectory) {
+      if (value_kind != ValueKind::kString) throw CodecError("directory with a value kind");
+      id = tree.add_dir(parent, verbatim);
+    } else if (node_type == MetaNode::Type::kLink) {
+      if (value_kind != ValueKind::kString) throw CodecError("link with a value kind");
+      id = tree.add_link(parent, verbatim, std::string(in.bytes(kMaxBodyBytes, "link target")));
+    } else {
+      // Each item takes at least its length byte.
+      std::size_t items = in.count(kMaxBodyBytes, 1, "list items");
+      if (items == 0) {
+        id = tree.add_value(parent, verbatim, std::string(in.bytes(kMaxBodyBytes, "value")),
+                            value_kind);
+      } else {
+        std::string_view separator = in.bytes(kMaxBodyBytes, "separator");
+        std::vector<std::string> list;
+        list.reserve(items);
+        for (std::size_t k = 0; k < items; ++k) {
+          list.emplace_back(in.bytes(kMaxBodyBytes, "list item"));
+        }
+        id = tree.add_list(parent, verbatim, std::move(list), value_kind, separator);
+      }
+    }
+    if (id != i) throw CodecError("inconsistent node ids");
+  }
+}
+
+Extraction decode_body(std::string_view body) {
+  ByteReader in(body);
+  Extraction x;
+  std::uint8_t format = in.u8();
+  if (format > static_cast<std::uint8_t>(extract::Format::kNetcdf)) throw CodecError("bad format");
+  x.format = static_cast<extract::Format>(format);
+  x.header = std::string(in.bytes(kMaxBodyBytes, "header"));
+  x.error = std::string(in.bytes(kMaxBodyBytes, "error"));
+  std::size_t extras = in.count(kMaxExtraFiles, 2, "extra files");
+  x.extra_files.reserve(extras);
+  for (std::size_t i = 0; i < extras; ++i) {
+    std::string_view name = in.bytes(kMaxNameBytes, "extra file name");
+    if (!valid_file_name(name)) throw CodecError("invalid extra file name");
+    std::string_view content = in.bytes(kMaxBodyBytes, "extra file");
+    x.extra_files.emplace_back(std::string(name), std::string(content));
+  }
+  decode_tree(in, x.tree);
+  if (!in.at_end()) throw CodecError("trailing bytes after the tree");
+  return x;
+}
+
+struct ZstdCCtxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct ZstdDCtxDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+}  // namespace
+
+std::string encode_extraction(const Extraction& extraction) {
+  std::string body = encode_body(extraction);
+  if (body.size() > kMaxBodyBytes) throw std::length_error("extraction larger than the codec cap");
+  if (extraction.extra_files.size() > kMaxExtraFiles) {
+    throw std::length_error("too many extra files for the codec");
+  }
+  if (extraction.tree.size() > kMaxNodes) throw std::length_error("too many nodes for the codec");
+
+  thread_local std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx(ZSTD_createCCtx());
+  if (!cctx) throw std::bad_alloc();
+  std::string out(kMagic);
+  out.push_back(static_cast<char>(kCodecVersion));
+  put_varint(out, body.size());
+  std::size_t checksum_at = out.size();
+  out.append(8, '\0');
+  std::size_t frame_at = out.size();
+  out.resize(frame_at + ZSTD_compressBound(body.size()));
+  std::size_t n = ZSTD_compressCCtx(cctx.get(), out.data() + frame_at, out.size() - frame_at,
+                                    body.data(), body.size(), kZstdLevel);
+  if (ZSTD_isError(n)) throw std::runtime_error(ZSTD_getErrorName(n));
+  out.resize(frame_at + n);
+  std::uint64_t checksum = XXH3_64bits(out.data() + frame_at, n);
+  for (int i = 0; i < 8; ++i) {
+    out[checksum_at + i] = static_cast<char>((checksum >> (56 - 8 * i)) & 0xff);
+  }
+  return out;
+}
+
+Extraction decode_extraction(std::string_view bytes) {
+  ByteReader in(bytes);
+  if (in.raw(kMagic.size(), "magic") != kMagic) throw CodecError("not a metafs encoding");
+  if (in.u8() != kCodecVersion) throw CodecError("unsupported encoding version");
+  auto body_size = static_cast<std::size_t>(in.varint_max(kMaxBodyBytes, "body size"));
+  std::uint64_t checksum = in.u64_be();
+  std::string_view frame = in.raw(in.remaining(), "frame");
+  if (XXH3_64bits(frame.data(), frame.size()) != checksum) throw CodecError("checksum mismatch");
+  unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (declared != body_size) throw CodecError("frame size does not match the body size");
+  if (ZSTD_findFrameCompressedSize(frame.data(), frame.size()) != frame.size()) {
+    throw CodecError("bytes after the compressed frame");
+  }
+
+  thread_local std::unique_ptr<ZSTD_DCtx, ZstdDCtxDeleter> dctx(ZSTD_createDCtx());
+  if (!dctx) throw std::bad_alloc();
+  std::string body(body_size, '\0');
+  std::size_t n =
+      ZSTD_decompressDCtx(dctx.get(), body.data(), body.size(), frame.data(), frame.size());
+  if (ZSTD_isError(n) || n != body_size) throw CodecError("corrupt compressed body");
+  return decode_body(body);
+}
+
+}  // namespace metafs::cache

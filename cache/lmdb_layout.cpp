@@ -1,0 +1,120 @@
+#include "lmdb_layout.hpp"
+
+#include <string>
+
+#include "lmdb_env.hpp"
+#include "varint.hpp"
+
+namespace metafs::cache {
+namespace {
+
+constexpr std::string_view kMarkerKey = "metafs-cache-layout";
+constexpr std::string_view kMarkerValue = "1";
+
+int open_dbi(LmdbTxn& txn, const char* name, MDB_dbi* dbi) {
+  return mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi);
+}
+
+std::string time_be(std::uint64_t t) {
+  std::string out;
+  put_u64_be(out, t);
+  return out;
+}
+
+std::string lru_key(std::string_view time, std::string_view key) {
+  std::string out(time);
+  out.append(key);
+  return out;
+}
+
+}  // namespace
+
+LayoutCheck open_layout(MDB_env* env, StoreDbs* dbs) {
+  LmdbTxn txn = LmdbTxn::write(env);
+  int rc = mdb_dbi_open(txn.get(), nullptr, 0, &dbs->main);
+  if (rc != MDB_SUCCESS) throw LmdbError("mdb_dbi_open (main)", rc);
+  auto marker = txn.find(dbs->main, kMarkerKey);
+  if (!marker) {
+    MDB_stat st;
+    rc = mdb_stat(txn.get(), dbs->main, &st);
+    if (rc != MDB_SUCCESS) throw LmdbError("mdb_stat", rc);
+    if (st.ms_entries != 0) return LayoutCheck::kForeign;
+    rc = txn.put(dbs->main, kMarkerKey, kMarkerValue);
+    if (rc != MDB_SUCCESS) throw LmdbError("mdb_put (marker)", rc);
+  } else if (*marker != kMarkerValue) {
+    return LayoutCheck::kOtherVersion;
+  }
+  for (auto [name, dbi] : {std::pair{"entries", &dbs->entries}, std::pair{"access", &dbs->access},
+                           std::pair{"lru", &dbs->lru}}) {
+    rc = open_dbi(txn, name, dbi);
+    // A marker with our value but a named database that is not one (or is missing) means
+    // the file was written by something else.
+    if (rc == MDB_INCOMPATIBLE || rc == MDB_NOTFOUND) return LayoutCheck::kForeign;
+    if (rc != MDB_SUCCESS) throw LmdbError("mdb_dbi_open", rc);
+  }
+  rc = txn.commit();
+  if (rc != MDB_SUCCESS) throw LmdbError("mdb_txn_commit (layout)", rc);
+  return LayoutCheck::kOk;
+}
+
+int write_entry(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key, std::string_view value,
+                std::uint64_t now_ns) {
+  int rc = txn.put(dbs.entries, key, value);
+  if (rc != MDB_SUCCESS) return rc;
+  return touch_entry(txn, dbs, key, now_ns);
+}
+
+int erase_entry(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key) {
+  std::optional<std::string_view> old;
+  try {
+    old = txn.find(dbs.access, key);
+  } catch (const LmdbError& e) {
+    return e.code();
+  }
+  if (old) {
+    std::string old_lru = lru_key(*old, key);
+    int rc = txn.del(dbs.lru, old_lru);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
+    rc = txn.del(dbs.access, key);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
+  }
+  int rc = txn.del(dbs.entries, key);
+  return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+int touch_entry(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key, std::uint64_t now_ns) {
+  std::optional<std::string_view> old;
+  try {
+    if (!txn.find(dbs.entries, key)) return MDB_SUCCESS;
+    old = txn.find(dbs.access, key);
+  } catch (const LmdbError& e) {
+    return e.code();
+  }
+  std::string now = time_be(now_ns);
+  if (old) {
+    if (*old == now) return MDB_SUCCESS;
+    // Copy before the delete: the view points into a page the delete may touch.
+    std::string old_lru = lru_key(*old, key);
+    int rc = txn.del(dbs.lru, old_lru);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
+  }
+  int rc = txn.put(dbs.access, key, now);
+  if (rc != MDB_SUCCESS) return rc;
+  return txn.put(dbs.lru, lru_key(now, key), {});
+}
+
+StoreUsage store_usage(const LmdbTxn& txn, const StoreDbs& dbs, unsigned page_size) {
+  std::uint64_t pages = 2;  // the two meta pages
+  StoreUsage usage;
+  for (MDB_dbi dbi : {dbs.main, dbs.entries, dbs.access, dbs.lru}) {
+    MDB_stat st;
+    int rc = mdb_stat(txn.get(), dbi, &st);
+    if (rc != MDB_SUCCESS) throw LmdbError("mdb_stat", rc);
+    pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    if (dbi == dbs.entries) usage.entries = st.ms_entries;
+  }
+  usage.used_bytes = pages * page_size;
+  return usage;
+}
+
+}  // namespace metafs::cache

@@ -1,0 +1,476 @@
+#include "lmdb_store.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cache_log.hpp"
+#include "evictor.hpp"
+#include "lmdb_env.hpp"
+#include "lmdb_layout.hpp"
+#include "lmdb_txn.hpp"
+#include "store_file.hpp"
+
+namespace metafs::cache {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kMaxKeyBytes = 511;
+constexpr std::size_t kMaxTouches = 64 * 1024;  // access times kept in memory before writing
+constexpr int kPutAttempts = 4;
+constexpr std::uint64_t kMinMapSize = 64 * 1024;
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// LMDB allows one environment per file per process.
+std::mutex open_dirs_mutex;
+std::set<fs::path> open_dirs;
+
+fs::path canonical_or_same(const fs::path& p) {
+  std::error_code ec;
+  fs::path c = fs::weakly_canonical(p, ec);
+  return ec ? p : c;
+}
+
+struct Pending {
+  std::shared_ptr<const std::string> value;  // null: erase
+  std::uint64_t seq = 0;
+};
+
+struct QueuedOp {
+  std::string key;
+  std::shared_ptr<const std::string> value;
+  std::uint64_t seq = 0;
+};
+
+}  // namespace
+
+struct LmdbStore::Impl {
+  explicit Impl(LmdbStoreOptions o) : options(std::move(o)) {}
+
+  LmdbStoreOptions options;
+  fs::path dir_key;
+  bool registered = false;
+
+  // env_mutex: shared by readers for the length of one read transaction; exclusive only to
+  // replace the environment. Lock order: env_mutex before queue_mutex.
+  mutable std::shared_mutex env_mutex;
+  std::unique_ptr<LmdbEnv> env;
+  StoreDbs dbs;
+  unsigned page_size = 4096;
+  std::uint64_t map_size = 0;
+  std::atomic<bool> enabled{false};
+  std::atomic<bool> corrupt{false};
+
+  mutable std::mutex queue_mutex;
+  std::condition_variable wake_writer;
+  std::condition_variable idle;
+  std::unordered_map<std::string, Pending> pending;
+  std::deque<std::string> queue;  // keys in put order; stale entries skipped by seq
+  std::unordered_map<std::string, std::uint64_t> touches;
+  std::size_t pending_bytes = 0;
+  std::uint64_t next_seq = 0;
+  bool flush_requested = false;
+  bool busy = false;
+  bool stop = false;
+  std::thread writer;
+
+  std::atomic<std::uint64_t> used_bytes{0}, entries{0}, writes{0}, evictions{0}, dropped{0},
+      errors{0}, map_full{0};
+
+  void open();
+  void run_writer();
+  void write_ops(std::vector<QueuedOp>& ops);
+  int try_write(const std::vector<QueuedOp>& ops);
+  void write_touches(std::unordered_map<std::string, std::uint64_t>& batch);
+  void evict(const EvictionRequest& request);
+  void refresh_usage();
+  void reset_file(std::string_view reason, bool keep);
+  void note_error(int code, std::string_view what);
+  std::optional<std::string> read(std::string_view key);
+};
+
+void LmdbStore::Impl::open() {
+  map_size = options.map_size / static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) *
+             static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  if (map_size < kMinMapSize) {
+    cache_log().error(
+        "cache size {} is below the minimum of {} bytes; running without a "
+        "persistent cache",
+        options.map_size, kMinMapSize);
+    return;
+  }
+  dir_key = canonical_or_same(options.dir);
+  {
+    std::lock_guard lock(open_dirs_mutex);
+    if (!open_dirs.insert(dir_key).second) {
+      cache_log().error(
+          "cache in {} is already open in this process; this instance runs without "
+          "a persistent cache",
+          dir_key.string());
+      return;
+    }
+    registered = true;
+  }
+  OpenedStore opened = open_store_file(options.dir, map_size);
+  if (!opened.env) return;
+  env = std::move(opened.env);
+  dbs = opened.dbs;
+  page_size = env->page_size();
+  refresh_usage();
+  enabled = true;
+  cache_log().debug("cache {} open: {} entries, {} of {} bytes used", options.dir.string(),
+                    entries.load(), used_bytes.load(), map_size);
+}
+
+void LmdbStore::Impl::note_error(int code, std::string_view what) {
+  ++errors;
+  if (is_corruption(code)) {
+    if (!corrupt.exchange(true)) {
+      cache_log().error("cache file damaged ({}: {}); it will be replaced", what,
+                        mdb_strerror(code));
+    }
+    wake_writer.notify_one();
+  } else {
+    cache_log().warn("cache {} failed: {}", what, mdb_strerror(code));
+  }
+}
+
+void LmdbStore::Impl::refresh_usage() {
+  if (!env) return;
+  try {
+    LmdbTxn txn = LmdbTxn::read(env->get());
+    StoreUsage usage = store_usage(txn, dbs, page_size);
+    used_bytes = usage.used_bytes;
+    entries = usage.entries;
+  } catch (const LmdbError& e) {
+    note_error(e.code(), "usage");
+  }
+}
+
+std::optional<std::string> LmdbStore::Impl::read(std::string_view key) {
+  std::shared_lock lock(env_mutex);
+  if (!env || corrupt) return std::nullopt;
+  try {
+    LmdbTxn txn = LmdbTxn::read(env->get());
+    auto value = txn.find(dbs.entries, key);
+    if (!value) return std::nullopt;
+    return std::string(*value);
+  } catch (const LmdbError& e) {
+    note_error(e.code(), "read");
+    return std::nullopt;
+  }
+}
+
+void LmdbStore::Impl::reset_file(std::string_view reason, bool keep) {
+  std::unique_lock lock(env_mutex);
+  env.reset();
+  set_aside_store_file(options.dir, reason, keep);
+  OpenedStore opened = open_store_file(options.dir, map_size);
+  corrupt = false;
+  if (!opened.env) {
+    enabled = false;
+    return;
+  }
+  env = std::move(opened.env);
+  dbs = opened.dbs;
+  lock.unlock();
+  refresh_usage();
+}
+
+void LmdbStore::Impl::evict(const EvictionRequest& request) {
+  if (!env) return;
+  try {
+    std::size_t n = evict_lru(env->get(), dbs, page_size, request);
+    evictions += n;
+    if (n > 0) {
+      cache_log().debug("evicted {} entries (target {} bytes)", n, request.target_bytes);
+    }
+  } catch (const LmdbError& e) {
+    if (e.code() == MDB_MAP_FULL) {
+      // Not even a deletion finds a free page: start over rather than stop caching.
+      ++map_full;
+      reset_file("full and no entry could be evicted", false);
+    } else {
+      note_error(e.code(), "eviction");
+    }
+  }
+  refresh_usage();
+}
+
+int LmdbStore::Impl::try_write(const std::vector<QueuedOp>& ops) {
+  if (!env) return EINVAL;
+  try {
+    LmdbTxn txn = LmdbTxn::write(env->get());
+    std::uint64_t now = now_ns();
+    for (const QueuedOp& op : ops) {
+      int rc =
+          op.value ? write_entry(txn, dbs, op.key, *op.value, now) : erase_entry(txn, dbs, op.key);
+      if (rc != MDB_SUCCESS) return rc;
+    }
+    return txn.commit();
+  } catch (const LmdbError& e) {
+    return e.code();
+  }
+}
+
+void LmdbStore::Impl::write_ops(std::vector<QueuedOp>& ops) {
+  std::uint64_t bytes = 0;
+  for (const QueuedOp& op : ops) bytes += op.key.size() + (op.value ? op.value->size() : 0);
+  for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
+    int rc = try_write(ops);
+    if (rc == MDB_SUCCESS) {
+      for (const QueuedOp& op : ops) writes += op.value ? 1 : 0;
+      return;
+    }
+    if (rc != MDB_MAP_FULL) {
+      note_error(rc, "write");
+      dropped += ops.size();
+      return;
+    }
+    // Room for twice the batch below the low watermark, and more entries on each retry
+    // (free pages may be too fragmented for large values).
+    ++map_full;
+    refresh_usage();
+    auto low = static_cast<std::uint64_t>(static_cast<double>(map_size) * options.low_watermark);
+    EvictionRequest request;
+    request.target_bytes = std::min<std::uint64_t>(used_bytes, low);
+    request.target_bytes -= std::min(request.target_bytes, 2 * bytes);
+    request.min_entries = std::size_t{1} << (3 * attempt);
+    request.batch = options.evict_batch;
+    evict(request);
+    if (!enabled) return;
+  }
+  if (ops.size() > 1) {
+    for (QueuedOp& op : ops) {
+      std::vector<QueuedOp> one{std::move(op)};
+      write_ops(one);
+      if (!enabled) return;
+    }
+    return;
+  }
+  ++dropped;
+  cache_log().debug("cache value of {} bytes dropped: no room after eviction", bytes);
+}
+
+void LmdbStore::Impl::write_touches(std::unordered_map<std::string, std::uint64_t>& batch) {
+  if (!env) return;
+  try {
+    LmdbTxn txn = LmdbTxn::write(env->get());
+    for (const auto& [key, time] : batch) {
+      int rc = touch_entry(txn, dbs, key, time);
+      if (rc != MDB_SUCCESS) {
+        // Access times are a hint: on MAP_FULL they are simply lost.
+        if (rc != MDB_MAP_FULL) note_error(rc, "access times");
+        return;
+      }
+    }
+    int rc = txn.commit();
+    if (rc != MDB_SUCCESS && rc != MDB_MAP_FULL) note_error(rc, "access times");
+  } catch (const LmdbError& e) {
+    note_error(e.code(), "access times");
+  }
+}
+
+void LmdbStore::Impl::run_writer() {
+  auto last_touch_write = std::chrono::steady_clock::now();
+  std::unique_lock lock(queue_mutex);
+  for (;;) {
+    wake_writer.wait_for(lock, options.touch_interval, [&] {
+      return stop || !queue.empty() || flush_requested || corrupt ||
+             touches.size() >= kMaxTouches / 2;
+    });
+    bool flushing = flush_requested;
+    flush_requested = false;
+    std::vector<QueuedOp> ops;
+    std::size_t batch_bytes = 0;
+    while (!queue.empty() && ops.size() < options.batch_puts && batch_bytes < options.batch_bytes) {
+      std::string key = std::move(queue.front());
+      queue.pop_front();
+      auto it = pending.find(key);
+      if (it == pending.end()) continue;
+      // A later put of the same key is queued behind; write only the newest once.
+      bool newest =
+          std::none_of(ops.begin(), ops.end(), [&](const QueuedOp& op) { return op.key == key; });
+      if (!newest) continue;
+      batch_bytes += it->second.value ? it->second.value->size() : 0;
+      ops.push_back(QueuedOp{std::move(key), it->second.value, it->second.seq});
+    }
+    std::unordered_map<std::string, std::uint64_t> touch_batch;
+    auto now = std::chrono::steady_clock::now();
+    if (!touches.empty() && (stop || flushing || touches.size() >= kMaxTouches / 2 ||
+                             now - last_touch_write >= options.touch_interval)) {
+      touch_batch.swap(touches);
+      last_touch_write = now;
+    }
+    if (ops.empty() && touch_batch.empty() && !corrupt) {
+      if (stop && queue.empty()) break;
+      idle.notify_all();
+      continue;
+    }
+    busy = true;
+    lock.unlock();
+
+    if (corrupt) reset_file("damaged", true);
+    if (enabled) {
+      if (!ops.empty()) write_ops(ops);
+      if (!touch_batch.empty()) write_touches(touch_batch);
+      refresh_usage();
+      auto high =
+          static_cast<std::uint64_t>(static_cast<double>(map_size) * options.high_watermark);
+      if (used_bytes > high) {
+        EvictionRequest request;
+        request.target_bytes =
+            static_cast<std::uint64_t>(static_cast<double>(map_size) * options.low_watermark);
+        request.batch = options.evict_batch;
+        evict(request);
+      }
+    } else {
+      dropped += ops.size();
+    }
+
+    lock.lock();
+    for (const QueuedOp& op : ops) {
+      auto it = pending.find(op.key);
+      if (it != pending.end() && it->second.seq == op.seq) {
+        pending_bytes -= it->second.value ? it->second.value->size() : 0;
+        pending.erase(it);
+      }
+    }
+    busy = false;
+    idle.notify_all();
+  }
+  busy = false;
+  idle.notify_all();
+}
+
+LmdbStore::LmdbStore(LmdbStoreOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->open();
+  if (impl_->enabled) impl_->writer = std::thread([impl = impl_.get()] { impl->run_writer(); });
+}
+
+LmdbStore::~LmdbStore() {
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    impl_->stop = true;
+  }
+  impl_->wake_writer.notify_one();
+  if (impl_->writer.joinable()) impl_->writer.join();
+  impl_->env.reset();
+  if (impl_->registered) {
+    std::lock_guard lock(open_dirs_mutex);
+    open_dirs.erase(impl_->dir_key);
+  }
+}
+
+bool LmdbStore::enabled() const {
+  return impl_->enabled;
+}
+
+std::optional<std::string> LmdbStore::get(std::string_view key) {
+  if (!impl_->enabled || key.empty() || key.size() > kMaxKeyBytes) return std::nullopt;
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    auto it = impl_->pending.find(std::string(key));
+    if (it != impl_->pending.end()) {
+      if (!it->second.value) return std::nullopt;
+      return *it->second.value;
+    }
+  }
+  std::optional<std::string> value = impl_->read(key);
+  if (value) touch(key);
+  return value;
+}
+
+void LmdbStore::put(std::string key, std::string value) {
+  if (!impl_->enabled || key.empty() || key.size() > kMaxKeyBytes) return;
+  // A value that cannot fit comfortably would only evict everything else.
+  if (value.size() > impl_->map_size / 8) {
+    ++impl_->dropped;
+    return;
+  }
+  std::size_t size = value.size();
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    if (impl_->pending_bytes + size > impl_->options.max_pending_bytes) {
+      ++impl_->dropped;
+      return;
+    }
+    auto& slot = impl_->pending[key];
+    impl_->pending_bytes -= slot.value ? slot.value->size() : 0;
+    impl_->pending_bytes += size;
+    slot.value = std::make_shared<const std::string>(std::move(value));
+    slot.seq = ++impl_->next_seq;
+    impl_->queue.push_back(std::move(key));
+  }
+  impl_->wake_writer.notify_one();
+}
+
+void LmdbStore::erase(std::string key) {
+  if (!impl_->enabled || key.empty() || key.size() > kMaxKeyBytes) return;
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    auto& slot = impl_->pending[key];
+    impl_->pending_bytes -= slot.value ? slot.value->size() : 0;
+    slot.value = nullptr;
+    slot.seq = ++impl_->next_seq;
+    impl_->queue.push_back(std::move(key));
+  }
+  impl_->wake_writer.notify_one();
+}
+
+void LmdbStore::touch(std::string_view key) {
+  if (!impl_->enabled || key.empty() || key.size() > kMaxKeyBytes) return;
+  bool wake = false;
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    if (impl_->touches.size() >= kMaxTouches) return;
+    impl_->touches[std::string(key)] = now_ns();
+    wake = impl_->touches.size() >= kMaxTouches / 2;
+  }
+  if (wake) impl_->wake_writer.notify_one();
+}
+
+void LmdbStore::flush() {
+  if (!impl_->writer.joinable()) return;
+  std::unique_lock lock(impl_->queue_mutex);
+  impl_->flush_requested = true;
+  impl_->wake_writer.notify_one();
+  impl_->idle.wait(lock, [&] {
+    return impl_->stop || (impl_->queue.empty() && impl_->touches.empty() && !impl_->busy);
+  });
+}
+
+LmdbStoreStats LmdbStore::stats() const {
+  LmdbStoreStats s;
+  s.enabled = impl_->enabled;
+  s.map_size = impl_->map_size;
+  s.used_bytes = impl_->used_bytes;
+  s.entries = impl_->entries;
+  s.writes = impl_->writes;
+  s.evictions = impl_->evictions;
+  s.dropped = impl_->dropped;
+  s.errors = impl_->errors;
+  s.map_full = impl_->map_full;
+  std::error_code ec;
+  auto size = fs::file_size(impl_->options.dir / "data.mdb", ec);
+  s.file_bytes = ec ? 0 : size;
+  return s;
+}
+
+}  // namespace metafs::cache

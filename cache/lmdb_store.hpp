@@ -1,0 +1,81 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace metafs::cache {
+
+struct LmdbStoreOptions {
+  std::filesystem::path dir;                  // holds data.mdb and lock.mdb; created when missing
+  std::uint64_t map_size = 1ULL << 30;        // the hard limit of data.mdb, rounded down to pages
+  double high_watermark = 0.90;               // evict when the B-trees use more than this...
+  double low_watermark = 0.70;                // ...down to this fraction of the map
+  std::size_t batch_puts = 256;               // puts per write transaction at most
+  std::size_t batch_bytes = 8u << 20;         // value bytes per write transaction at most
+  std::size_t max_pending_bytes = 64u << 20;  // queued puts beyond this are dropped
+  std::size_t evict_batch = 64;               // deletions per eviction transaction
+  std::chrono::milliseconds touch_interval{1000};  // access times are written this often
+};
+
+struct LmdbStoreStats {
+  bool enabled = false;
+  std::uint64_t map_size = 0;    // the limit
+  std::uint64_t used_bytes = 0;  // pages held by data (may be less than the file size)
+  std::uint64_t file_bytes = 0;  // size of data.mdb
+  std::uint64_t entries = 0;
+  std::uint64_t writes = 0;     // puts committed
+  std::uint64_t evictions = 0;  // entries deleted to make room
+  std::uint64_t dropped = 0;    // puts not stored: too large, queue full, no room
+  std::uint64_t errors = 0;     // failed LMDB operations (reads are then misses)
+  std::uint64_t map_full = 0;   // MDB_MAP_FULL seen (each followed by eviction and retry)
+};
+
+// A bounded persistent key/value store on one LMDB environment.
+//
+// Reads are short read-only transactions that copy the value out. Writes go through one
+// writer thread: put() queues, the writer commits the queue in batches, and a get() of a
+// queued key is answered from the queue. When the data passes the high watermark, or a
+// commit fails with MDB_MAP_FULL, least-recently-used entries are deleted (in bounded
+// transactions) and the commit retried; data.mdb never grows past map_size. Access times of
+// reads are collected in memory and written in batches.
+//
+// Problems with the directory or the file never throw: a corrupt or foreign data.mdb is
+// renamed to data.mdb.corrupt-<unix time> and a fresh one created; an unusable directory
+// disables the store (get() misses, put() does nothing). Each case logs one line on the
+// "cache" logger. One store per directory per process (LMDB's rule); a second one for the
+// same directory is disabled.
+class LmdbStore {
+ public:
+  explicit LmdbStore(LmdbStoreOptions options);
+  // Writes everything still queued, then closes the environment.
+  ~LmdbStore();
+  LmdbStore(const LmdbStore&) = delete;
+  LmdbStore& operator=(const LmdbStore&) = delete;
+
+  bool enabled() const;
+
+  // Keys must be 1..511 bytes (LMDB's limit); a longer key is a miss / not stored.
+  std::optional<std::string> get(std::string_view key);
+  void put(std::string key, std::string value);
+  void erase(std::string key);
+  // Records an access to `key` without reading it (e.g. served from a memory cache above).
+  void touch(std::string_view key);
+
+  // Blocks until everything queued before the call (puts, erases, access times) is
+  // committed or dropped.
+  void flush();
+
+  LmdbStoreStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace metafs::cache
