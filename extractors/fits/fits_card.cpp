@@ -1,0 +1,180 @@
+#include "fits/fits_card.hpp"
+
+#include <cctype>
+
+namespace metafs::extract::fits {
+namespace {
+
+bool is_blank(char c) {
+  return c == ' ';
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_blank(text.front())) text.remove_prefix(1);
+  return trim_right(text);
+}
+
+bool is_digits(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// FITS integer or real: [+-] digits [. digits] [E|D [+-] digits], or [+-] . digits [...].
+bool is_fits_number(std::string_view text) {
+  std::size_t i = 0;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  std::size_t mantissa = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++mantissa;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++mantissa;
+  }
+  if (mantissa == 0) return false;
+  if (i < text.size() && (text[i] == 'E' || text[i] == 'D' || text[i] == 'e' || text[i] == 'd')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    if (!is_digits(text.substr(i))) return false;
+    return true;
+  }
+  return i == text.size();
+}
+
+bool valid_keyword_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+void note(Card& card, std::string problem) {
+  if (card.problem.empty()) card.problem = std::move(problem);
+}
+
+// Parses the value field starting at `text` (the part after "= " or after CONTINUE).
+void parse_value(std::string_view text, Card& card) {
+  std::size_t i = 0;
+  while (i < text.size() && is_blank(text[i])) ++i;
+  if (i == text.size() || text[i] == '/') return;  // undefined value
+  if (text[i] == '\'') {
+    card.quoted = true;
+    std::string value;
+    bool closed = false;
+    for (++i; i < text.size(); ++i) {
+      if (text[i] == '\'') {
+        if (i + 1 < text.size() && text[i + 1] == '\'') {
+          value.push_back('\'');
+          ++i;
+          continue;
+        }
+        closed = true;
+        ++i;
+        break;
+      }
+      value.push_back(text[i]);
+    }
+    if (!closed) note(card, "string value without closing quote");
+    std::string_view rest = trim(text.substr(std::min(i, text.size())));
+    if (closed && !rest.empty() && rest.front() != '/')
+      note(card, "text after the closing quote of a string value");
+    card.value = std::string(trim_right(value));
+    return;
+  }
+  std::string_view rest = text.substr(i);
+  std::size_t slash = rest.find('/');
+  std::string_view token = trim_right(rest.substr(0, slash));
+  card.value = std::string(token);
+  if (token == "T" || token == "F") {
+    card.kind_of_value = ValueKind::kBoolean;
+  } else if (is_fits_number(token)) {
+    card.kind_of_value = ValueKind::kNumber;
+  } else if (token.size() >= 2 && token.front() == '(' && token.back() == ')') {
+    // A complex number, kept as written.
+  } else {
+    note(card, "value is neither a string, a logical nor a number");
+  }
+}
+
+}  // namespace
+
+std::string_view trim_right(std::string_view text) {
+  while (!text.empty() && (is_blank(text.back()) || text.back() == '\0')) text.remove_suffix(1);
+  return text;
+}
+
+bool is_end_card(std::string_view text) {
+  if (text.size() < 3 || text.substr(0, 3) != "END") return false;
+  for (std::size_t i = 3; i < std::min<std::size_t>(text.size(), 8); ++i) {
+    if (!is_blank(text[i])) return false;
+  }
+  return true;
+}
+
+Card parse_card(std::string_view raw) {
+  std::string padded(raw.substr(0, kCardBytes));
+  padded.resize(kCardBytes, ' ');
+  std::string_view text(padded);
+  Card card;
+  for (char c : text) {
+    if (c < 0x20 || c > 0x7e) {
+      note(card, "byte outside printable ASCII");
+      break;
+    }
+  }
+  std::string_view name = trim_right(text.substr(0, 8));
+  std::string_view body = text.substr(8);
+
+  if (is_end_card(text)) {
+    card.kind = Card::Kind::kEnd;
+    card.keyword = "END";
+    if (!trim(body).empty()) note(card, "END card is not blank after END");
+    return card;
+  }
+  if (name == "HIERARCH") {
+    std::size_t eq = body.find('=');
+    if (eq != std::string_view::npos) {
+      card.kind = Card::Kind::kValue;
+      card.hierarch = true;
+      std::string_view words = body.substr(0, eq);
+      std::size_t i = 0;
+      while (i < words.size()) {
+        while (i < words.size() && is_blank(words[i])) ++i;
+        std::size_t start = i;
+        while (i < words.size() && !is_blank(words[i])) ++i;
+        if (i > start) {
+          if (!card.keyword.empty()) card.keyword.push_back(' ');
+          card.keyword.append(words.substr(start, i - start));
+        }
+      }
+      if (card.keyword.empty()) note(card, "HIERARCH card without a keyword");
+      parse_value(body.substr(eq + 1), card);
+      return card;
+    }
+  }
+  card.keyword = std::string(name);
+  for (char c : name) {
+    if (!valid_keyword_char(c)) {
+      note(card, "keyword '" + card.keyword + "' has characters FITS does not allow");
+      break;
+    }
+  }
+  if (name.find(' ') != std::string_view::npos)
+    note(card, "keyword '" + card.keyword + "' contains a blank");
+  if (name == "COMMENT" || name == "HISTORY" || name.empty()) {
+    card.value = std::string(trim_right(body));
+    return card;
+  }
+  if (body.substr(0, 2) == "= ") {
+    card.kind = Card::Kind::kValue;
+    parse_value(body.substr(2), card);
+    return card;
+  }
+  if (name == "CONTINUE") {
+    card.kind = Card::Kind::kContinue;
+    parse_value(body, card);
+    return card;
+  }
+  card.value = std::string(trim_right(body));
+  return card;
+}
+
+}  // namespace metafs::extract::fits

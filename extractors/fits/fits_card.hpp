@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "meta_tree.hpp"
+
+namespace metafs::extract::fits {
+
+inline constexpr std::size_t kCardBytes = 80;
+inline constexpr std::size_t kBlockBytes = 2880;
+
+// One 80-byte header card, parsed the way astropy and CFITSIO read it.
+struct Card {
+  enum class Kind {
+    kValue,       // KEYWORD = value / comment   (also HIERARCH a b c = value)
+    kCommentary,  // COMMENT, HISTORY, blank keyword, or any keyword without "= "
+    kContinue,    // CONTINUE  'more of a long string'
+    kEnd,
+  };
+  Kind kind = Kind::kCommentary;
+  // Right-trimmed; for HIERARCH cards the words after HIERARCH joined by single spaces.
+  std::string keyword;
+  bool hierarch = false;
+  // kValue/kContinue: strings unquoted ('' -> ') and right-trimmed, logicals T/F, numbers and
+  // complex numbers as written; empty for an undefined value. kCommentary: columns 9-80,
+  // right-trimmed.
+  std::string value;
+  ValueKind kind_of_value = ValueKind::kString;
+  bool quoted = false;  // the value was a quoted string (long-string continuation applies)
+  // Why the card is not valid FITS; empty when it is.
+  std::string problem;
+};
+
+// `text` is one card; shorter input (the end of a truncated file) is read as blank-padded.
+Card parse_card(std::string_view text);
+
+// True when the card's first eight bytes are "END" and blanks.
+bool is_end_card(std::string_view text);
+
+// `text` without trailing blanks.
+std::string_view trim_right(std::string_view text);
+
+}  // namespace metafs::extract::fits
