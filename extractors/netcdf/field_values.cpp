@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -18,13 +19,32 @@ T load(const unsigned char* p) {
   return value;
 }
 
+// The shortest text that reads back as the same value, in fixed notation unless the
+// exponent is below -4 or at least 16 (Python's repr rule): 100000, 0.1, 1e-07, 1e+20.
 template <typename T>
 std::string shortest(T value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value < 0 ? "-Infinity" : "Infinity";
   char buffer[64];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
+  std::string sci(buffer, result.ptr);
+  std::size_t e = sci.find('e');
+  int exponent = std::atoi(sci.c_str() + e + 1);
+  if (exponent < -4 || exponent >= 16) return sci;
+  std::string sign = sci[0] == '-' ? "-" : "";
+  std::string digits;
+  for (std::size_t i = sign.size(); i < e; ++i)
+    if (sci[i] != '.') digits += sci[i];
+  std::string out = sign;
+  if (exponent < 0) {
+    out += "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits;
+  } else if (static_cast<std::size_t>(exponent) + 1 >= digits.size()) {
+    out += digits + std::string(static_cast<std::size_t>(exponent) + 1 - digits.size(), '0');
+  } else {
+    out += digits.substr(0, static_cast<std::size_t>(exponent) + 1) + "." +
+           digits.substr(static_cast<std::size_t>(exponent) + 1);
+  }
+  return out;
 }
 
 std::string number_text(nc_type type, const unsigned char* p) {

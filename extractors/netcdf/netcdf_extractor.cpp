@@ -1,6 +1,7 @@
 #include "netcdf/netcdf_extractor.hpp"
 
 #include <fcntl.h>
+#include <hdf5.h>
 #include <netcdf.h>
 #include <unistd.h>
 
@@ -23,6 +24,17 @@ void refuse_corrupt_classic_header(const std::filesystem::path& path) {
   std::string reason = nc::check_classic_header(fd);
   ::close(fd);
   if (!reason.empty()) throw ExtractError(reason);
+}
+
+// netCDF-C turns HDF5's error printing off only in the thread that first uses it; HDF5
+// keeps that setting per thread, so every other thread would print the stacks of errors
+// netCDF-C expects (missing optional attributes) to stderr.
+void silence_hdf5_errors() {
+  thread_local bool silenced = false;
+  if (!silenced) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    silenced = true;
+  }
 }
 
 // An open dataset, closed on every path out. Use with the library lock held.
@@ -50,6 +62,7 @@ class NetcdfExtractor final : public Extractor {
     refuse_corrupt_classic_header(path);
     // netCDF-C is not thread-safe and drives the (serial) HDF5 library for netCDF-4 files.
     std::lock_guard lock(hdf5_library_mutex());
+    silence_hdf5_errors();
     OpenDataset dataset(path);
     nc::Limits limits;
     nc::TypeTable types(dataset.id(), limits);
