@@ -54,7 +54,7 @@ std::string encode_body(const Extraction& x) {
     put_bytes(body, content);
   }
   const auto& nodes = x.tree.nodes();
-  put_varint(body, nodes.size());
+  put_varint(body, nodes.size() - 1);  // the root is implied
   for (std::size_t i = 1; i < nodes.size(); ++i) {
     const MetaNode& n = nodes[i];
     body.push_back(static_cast<char>(n.type));
@@ -80,8 +80,7 @@ bool valid_file_name(std::string_view name) {
 
 void decode_tree(ByteReader& in, MetaTree& tree) {
   // Each non-root node takes at least 4 bytes: type, kind, parent, name length.
-  std::size_t count = in.count(kMaxNodes, 4, "nodes");
-  if (count == 0) throw CodecError("tree without a root");
+  std::size_t count = in.count(kMaxNodes - 1, 4, "nodes") + 1;
   std::vector<std::uint16_t> depth(count, 0);
   for (std::size_t i = 1; i < count; ++i) {
     std::uint8_t type = in.u8();
