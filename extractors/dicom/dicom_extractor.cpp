@@ -1,6 +1,8 @@
 #include "dicom/dicom_extractor.hpp"
 
 #include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcobject.h>
+#include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <mutex>
@@ -19,9 +21,14 @@ namespace {
 class DicomExtractor final : public Extractor {
  public:
   DicomExtractor() {
-    // Parse warnings go to `error` (or nowhere), not to the daemon's stderr.
-    static std::once_flag quiet;
-    std::call_once(quiet, [] { OFLog::getLogger("dcmtk").setLogLevel(OFLogger::OFF_LOG_LEVEL); });
+    static std::once_flag configured;
+    std::call_once(configured, [] {
+      // Parse warnings go to `error` (or nowhere), not to the daemon's stderr.
+      OFLog::getLogger("dcmtk").setLogLevel(OFLogger::OFF_LOG_LEVEL);
+      // Elements stored as UN whose VR the (private) dictionary knows are shown as values
+      // ("T1TFE"), not hex bytes, like dcmdump +uc. Process-wide; only DICOM uses DCMTK.
+      dcmEnableUnknownVRConversion.set(OFTrue);
+    });
   }
 
   Format format() const override { return Format::kDicom; }

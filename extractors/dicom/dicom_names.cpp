@@ -8,6 +8,11 @@
 #include <cstdio>
 
 namespace metafs::extract::dicom {
+namespace {
+
+constexpr char kRetiredPrefix[] = "RETIRED_";
+
+}  // namespace
 
 std::string field_name(const DcmTagKey& tag) {
   if (tag.isPrivate()) return tag_with_comma(tag);
@@ -18,6 +23,8 @@ std::string field_name(const DcmTagKey& tag) {
       (!entry->isRepeating() ||
        (entry->getGroup() == tag.getGroup() && entry->getElement() == tag.getElement()))) {
     name = entry->getTagName();
+    // DCMTK marks retired elements in its names; the keyword of PS3.6 is the rest.
+    if (name.rfind(kRetiredPrefix, 0) == 0) name.erase(0, sizeof kRetiredPrefix - 1);
   }
   dcmDataDict.rdunlock();
   return name.empty() ? tag_with_comma(tag) : name;

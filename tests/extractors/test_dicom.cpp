@@ -1,0 +1,419 @@
+// The DICOM extractor against the reference tools: dcmdump (every element and its value,
+// header.txt line by line) and pydicom (text decoded according to Specific Character Set).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "corpus.hpp"
+#include "dicom/dicom_extractor.hpp"
+#include "dicom/dicom_text.hpp"
+#include "render.hpp"
+
+namespace metafs::extract {
+namespace {
+
+namespace fs = std::filesystem;
+using metafs::test::corpus_dir;
+using metafs::test::corpus_files;
+using metafs::test::run_command;
+using metafs::test::shell_quote;
+
+// Next to this file (CMake passes absolute source paths).
+const std::string kOracle = (fs::path(__FILE__).parent_path() / "oracles/dicom_oracle.py").string();
+
+struct Result {
+  Extraction extraction;
+  std::string error;  // what ExtractError said, "" when complete
+};
+
+Result extract(const fs::path& path) {
+  static const std::unique_ptr<Extractor> extractor = make_dicom_extractor();
+  Result result;
+  result.extraction.format = Format::kDicom;
+  try {
+    extractor->extract(path, result.extraction);
+  } catch (const ExtractError& e) {
+    result.error = e.what();
+  }
+  return result;
+}
+
+// Every value of fields/ by its path.
+std::map<std::string, std::string> values_by_path(const MetaTree& tree) {
+  std::map<std::string, std::string> values;
+  for (NodeId id = 0; id < tree.size(); ++id) {
+    if (tree.node(id).type == MetaNode::Type::kValue) values[tree.path(id)] = tree.node(id).text;
+  }
+  return values;
+}
+
+struct CorpusFile {
+  fs::path path;
+  bool reference_reads_it = true;  // dcmdump's verdict in MANIFEST.tsv
+};
+
+// The DICOM files of the corpus: every file of dicom/, and the DICOM files of malformed/.
+std::vector<CorpusFile> dicom_corpus() {
+  std::vector<CorpusFile> files;
+  for (const auto& path : corpus_files("dicom")) files.push_back({path, true});
+  std::ifstream manifest(corpus_dir() / "MANIFEST.tsv");
+  std::string line;
+  while (std::getline(manifest, line)) {
+    std::vector<std::string> columns;
+    std::stringstream row(line);
+    for (std::string column; std::getline(row, column, '\t');) columns.push_back(column);
+    if (columns.size() < 10 || columns[1] != "dicom" || columns[0].rfind("malformed/", 0) != 0)
+      continue;
+    files.push_back({corpus_dir() / columns[0], columns[9] == "ok"});
+  }
+  EXPECT_GE(files.size(), 19u) << "DICOM corpus smaller than expected";
+  return files;
+}
+
+std::vector<nlohmann::json> oracle(const std::string& mode, const fs::path& file) {
+  int status = -1;
+  std::string out = run_command(
+      "/usr/bin/python3 " + shell_quote(kOracle) + " " + mode + " " + shell_quote(file.string()),
+      &status);
+  EXPECT_EQ(status, 0) << "oracle failed on " << file;
+  std::vector<nlohmann::json> rows;
+  std::stringstream lines(out);
+  for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+bool numbers_match(const std::string& expected, const std::string& actual, double tolerance) {
+  std::stringstream a(expected), b(actual);
+  std::string x, y;
+  while (true) {
+    bool more_a = static_cast<bool>(std::getline(a, x, '\\'));
+    bool more_b = static_cast<bool>(std::getline(b, y, '\\'));
+    if (more_a != more_b) return false;
+    if (!more_a) return true;
+    double u = std::strtod(x.c_str(), nullptr), v = std::strtod(y.c_str(), nullptr);
+    if (std::isnan(u) && std::isnan(v)) continue;
+    if (std::fabs(u - v) > tolerance * std::max(1.0, std::fabs(u))) return false;
+  }
+}
+
+bool value_matches(const nlohmann::json& row, const std::string& actual) {
+  const std::string expected = row["value"];
+  const std::string compare = row["compare"];
+  if (compare == "float32") return numbers_match(expected, actual, 1e-6);
+  if (compare == "float64") return numbers_match(expected, actual, 1e-14);
+  return expected == actual;
+}
+
+// Every element dcmdump prints (Pixel Data aside) is in fields/ with the same value.
+TEST(DicomExtractor, EveryElementOfDcmdumpWithTheSameValue) {
+  std::size_t expected_total = 0, matched_total = 0;
+  for (const auto& file : dicom_corpus()) {
+    if (!file.reference_reads_it) continue;
+    SCOPED_TRACE(file.path.string());
+    Result result = extract(file.path);
+    EXPECT_EQ(result.error, "");
+    auto values = values_by_path(result.extraction.tree);
+    std::string txt = render_txt(result.extraction.tree);
+    auto rows = oracle("dcmdump", file.path);
+    EXPECT_FALSE(rows.empty());
+    std::size_t matched = 0;
+    for (const auto& row : rows) {
+      auto it = values.find(row["path"]);
+      if (it == values.end()) {
+        ADD_FAILURE() << "missing " << row["path"] << " = " << row["value"];
+      } else if (!value_matches(row, it->second)) {
+        ADD_FAILURE() << row["path"] << ": expected '" << std::string(row["value"]) << "', got '"
+                      << it->second << "'";
+      } else {
+        // ... and metadata.txt has the same line.
+        std::string line;
+        append_escaped_value(line, it->second);
+        EXPECT_NE(txt.find(std::string(row["path"]) + "\t" + line + "\n"), std::string::npos)
+            << row["path"];
+        ++matched;
+      }
+    }
+    expected_total += rows.size();
+    matched_total += matched;
+  }
+  std::cout << "[ fidelity ] dcmdump values matched " << matched_total << " / " << expected_total
+            << "\n";
+  EXPECT_EQ(matched_total, expected_total);
+  EXPECT_GT(expected_total, 2000u);
+}
+
+// Names and other text in the character-set files are what pydicom decodes.
+TEST(DicomExtractor, TextDecodedLikePydicom) {
+  const std::vector<std::string> files = {
+      "dicom/chrGB2312.dcm",                    // '\ISO 2022 IR 58': ISO 2022 code extensions
+      "dicom/GH1301.dcm",                       // GB18030
+      "dicom/SC_rgb_small_odd_big_endian.dcm",  // ISO_IR 192 (UTF-8)
+      "dicom/fo-dicom_mr.dcm",                  // ISO_IR 100 (Latin-1)
+      "dicom/GH064.dcm",
+      "dicom/fo-dicom_dicomdir/DICOMDIR",
+  };
+  std::size_t compared = 0, non_ascii = 0;
+  for (const auto& name : files) {
+    fs::path path = corpus_dir() / name;
+    SCOPED_TRACE(name);
+    Result result = extract(path);
+    auto values = values_by_path(result.extraction.tree);
+    for (const auto& row : oracle("pydicom", path)) {
+      std::string expected = row["value"];
+      auto it = values.find(row["path"]);
+      if (it == values.end()) {
+        ADD_FAILURE() << "missing " << row["path"];
+        continue;
+      }
+      std::string actual = it->second;
+      if (row["pn"]) {  // pydicom drops empty trailing name groups ("A=B=" -> "A=B")
+        while (!actual.empty() && actual.back() == '=') actual.pop_back();
+        while (!expected.empty() && expected.back() == '=') expected.pop_back();
+      }
+      EXPECT_EQ(actual, expected) << row["path"];
+      ++compared;
+      for (char c : expected) non_ascii += static_cast<unsigned char>(c) >= 0x80;
+    }
+  }
+  EXPECT_GT(compared, 100u);
+  EXPECT_GT(non_ascii, 10u) << "the character-set files should have non-ASCII names";
+  // Spot checks of the point of the exercise.
+  auto gb2312 = values_by_path(extract(corpus_dir() / "dicom/chrGB2312.dcm").extraction.tree);
+  EXPECT_EQ(gb2312["PatientName"], "Zhang^XiaoDong=张^小东=");
+  auto gb18030 = values_by_path(extract(corpus_dir() / "dicom/GH1301.dcm").extraction.tree);
+  EXPECT_EQ(gb18030["PatientName"], "Wang^XiaoDong=王^小东=");
+}
+
+// header.txt is dcmdump's own output (stopping before Pixel Data), plus one Pixel Data line.
+TEST(DicomExtractor, HeaderIsDcmdumpOutput) {
+  for (const auto& path : corpus_files("dicom")) {
+    SCOPED_TRACE(path.string());
+    Result result = extract(path);
+    std::string expected = run_command("dcmdump -M +U8 +uc +sb 7fe0,0010 " +
+                                       shell_quote(path.string()) + " 2>/dev/null");
+    // Bytes that are not UTF-8 (a GB18030 value in a CS element) are escaped in header.txt.
+    expected = dicom::utf8_or_escaped(expected);
+    const std::string& header = result.extraction.header;
+    ASSERT_GE(header.size(), expected.size());
+    EXPECT_EQ(header.substr(0, expected.size()), expected);
+    std::string rest = header.substr(expected.size());
+    if (!rest.empty()) {
+      EXPECT_EQ(rest.rfind("(7fe0,0010) O", 0), 0u) << rest;
+      EXPECT_NE(rest.find("PixelData\n"), std::string::npos) << rest;
+    }
+  }
+}
+
+TEST(DicomExtractor, NamesSequencesPrivateTagsAndNumbers) {
+  Result mr = extract(corpus_dir() / "dicom/fo-dicom_mr.dcm");
+  ASSERT_EQ(mr.error, "");
+  auto values = values_by_path(mr.extraction.tree);
+  EXPECT_EQ(values["Modality"], "MR");
+  EXPECT_EQ(values["0019,0010"], "GEMS_ACQU_01");    // the private creator stays visible
+  EXPECT_EQ(values["0019,1019"], "-30.000000");      // DS of a private element, no padding
+  EXPECT_EQ(values["RepetitionTime"], "75.600000");  // stored " 75.600000"
+  EXPECT_EQ(values["PixelData"], "<binary, 131072 bytes>");
+  std::string json = render_json(mr.extraction.tree);
+  EXPECT_NE(json.find("\"RepetitionTime\":75.600000"), std::string::npos);
+  EXPECT_NE(json.find("\"Rows\":256"), std::string::npos);
+
+  Result sr = extract(corpus_dir() / "dicom/dwv_tid1500_sr-rectangle.dcm");
+  auto sr_values = values_by_path(sr.extraction.tree);
+  EXPECT_EQ(sr_values["ConceptNameCodeSequence/0/CodeValue"], "126000");
+  EXPECT_EQ(sr_values["ContentSequence/0/ConceptNameCodeSequence/0/CodeMeaning"],
+            "Imaging Measurements");
+
+  Result dicomdir = extract(corpus_dir() / "dicom/fo-dicom_dicomdir/DICOMDIR");
+  auto dir_values = values_by_path(dicomdir.extraction.tree);
+  EXPECT_EQ(dir_values["DirectoryRecordSequence/0/DirectoryRecordType"], "PATIENT");
+  EXPECT_TRUE(dir_values.count("DirectoryRecordSequence/79/DirectoryRecordType"));
+  EXPECT_FALSE(dir_values.count("DirectoryRecordSequence/80/DirectoryRecordType"));
+
+  // Multi-valued elements: one file with the values joined by '\', a JSON array.
+  Result icon = extract(corpus_dir() / "dicom/JPEGwithIcon.dcm");
+  auto icon_values = values_by_path(icon.extraction.tree);
+  EXPECT_EQ(icon_values["IconImageSequence/0/PixelAspectRatio"], "1\\1");
+  EXPECT_EQ(icon_values["IconImageSequence/0/RedPaletteColorLookupTableData"],
+            "<binary, 256 bytes>");
+  EXPECT_EQ(icon_values["PixelData"], "<encapsulated, not read>");
+  EXPECT_NE(
+      render_json(icon.extraction.tree).find("\"RedPaletteColorLookupTableDescriptor\":[256,0,8]"),
+      std::string::npos);
+}
+
+TEST(DicomExtractor, DicomJsonModel) {
+  Result result = extract(corpus_dir() / "dicom/chrGB2312.dcm");
+  ASSERT_EQ(result.extraction.extra_files.size(), 1u);
+  ASSERT_EQ(result.extraction.extra_files[0].first, "dicom.json");
+  auto json = nlohmann::json::parse(result.extraction.extra_files[0].second);
+  EXPECT_EQ(json["00100010"]["vr"], "PN");
+  EXPECT_EQ(json["00100010"]["Value"][0]["Alphabetic"], "Zhang^XiaoDong");
+  EXPECT_EQ(json["00100010"]["Value"][0]["Ideographic"], "张^小东");
+  EXPECT_EQ(json["00280010"]["Value"][0], 32);
+  EXPECT_EQ(json["00080060"]["Value"][0], "OT");
+  EXPECT_FALSE(json.contains("7FE00010")) << "bulk data is omitted";
+  EXPECT_FALSE(json.contains("00020010")) << "the meta header is not part of the dataset";
+  EXPECT_FALSE(json["00080020"].contains("Value")) << "empty values have no Value";
+
+  // Against pydicom's own DICOM JSON for the values both write the same way.
+  Result mr = extract(corpus_dir() / "dicom/fo-dicom_mr.dcm");
+  auto ours = nlohmann::json::parse(mr.extraction.extra_files[0].second);
+  std::string theirs_text = run_command(
+      "/usr/bin/python3 -c 'import sys,json,pydicom; ds=pydicom.dcmread(sys.argv[1],"
+      "stop_before_pixels=True); print(json.dumps(ds.to_json_dict(bulk_data_threshold=16,"
+      "bulk_data_element_handler=lambda e: \"\")))' " +
+      shell_quote((corpus_dir() / "dicom/fo-dicom_mr.dcm").string()));
+  auto theirs = nlohmann::json::parse(theirs_text);
+  std::size_t compared = 0;
+  for (const auto& [key, attribute] : theirs.items()) {
+    if (!attribute.contains("Value") || attribute["vr"] == "SQ") continue;
+    ASSERT_TRUE(ours.contains(key)) << key;
+    EXPECT_EQ(ours[key]["vr"], attribute["vr"]) << key;
+    EXPECT_EQ(ours[key]["Value"], attribute["Value"]) << key;
+    ++compared;
+  }
+  EXPECT_GT(compared, 100u);
+}
+
+// Truncated and malformed files give an error, plus what was read before the damage.
+TEST(DicomExtractor, BrokenFilesGiveErrorAndPartialTree) {
+  for (const auto& file : dicom_corpus()) {
+    if (file.reference_reads_it) continue;
+    SCOPED_TRACE(file.path.string());
+    Result result = extract(file.path);
+    EXPECT_NE(result.error, "");
+    EXPECT_EQ(result.error.find('\n'), std::string::npos);
+    auto values = values_by_path(result.extraction.tree);
+    EXPECT_TRUE(values.count("TransferSyntaxUID")) << "the meta header was read";
+  }
+  // A valid file cut in the middle of its dataset.
+  fs::path dir = fs::temp_directory_path() / ("metafs-dicom-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::path cut = dir / "truncated.dcm";
+  std::string bytes = metafs::test::read_file(corpus_dir() / "dicom/fo-dicom_mr.dcm");
+  for (std::size_t size : {100ul, 140ul, 400ul, 3000ul, 5000ul}) {
+    SCOPED_TRACE(size);
+    std::ofstream(cut, std::ios::binary) << bytes.substr(0, size);
+    Result result = extract(cut);
+    EXPECT_NE(result.error, "");
+    if (size >= 3000) {
+      EXPECT_EQ(values_by_path(result.extraction.tree)["Modality"], "MR");
+    }
+  }
+  fs::remove_all(dir);
+}
+
+// Writes an explicit VR little endian file whose Pixel Data (OW) has `pixel_bytes` bytes,
+// as a sparse file: nothing of the pixel data is on disk.
+void write_sparse_dicom(const fs::path& path, std::uint32_t pixel_bytes) {
+  std::string data(128, '\0');
+  data += "DICM";
+  auto u16 = [&](std::uint16_t v) {
+    data += char(v & 0xFF);
+    data += char(v >> 8);
+  };
+  auto u32 = [&](std::uint32_t v) {
+    u16(v & 0xFFFF);
+    u16(v >> 16);
+  };
+  auto short_element = [&](std::uint16_t g, std::uint16_t e, const char* vr, std::string v) {
+    if (v.size() % 2) v += (vr[0] == 'U' && vr[1] == 'I') ? '\0' : ' ';
+    u16(g), u16(e), data += vr, u16(static_cast<std::uint16_t>(v.size())), data += v;
+  };
+  auto us = [&](std::uint16_t g, std::uint16_t e, std::uint16_t v) {
+    u16(g), u16(e), data += "US", u16(2), u16(v);
+  };
+  std::string meta;
+  {
+    std::string saved;
+    std::swap(saved, data);
+    short_element(0x0002, 0x0002, "UI", "1.2.840.10008.5.1.4.1.1.7");
+    short_element(0x0002, 0x0003, "UI", "1.2.3.4.5");
+    short_element(0x0002, 0x0010, "UI", "1.2.840.10008.1.2.1");
+    std::swap(saved, data);
+    meta = saved;
+  }
+  u16(0x0002), u16(0x0000), data += "UL", u16(4), u32(static_cast<std::uint32_t>(meta.size()));
+  data += meta;
+  short_element(0x0008, 0x0060, "CS", "OT");
+  short_element(0x0010, 0x0010, "PN", "Huge^Sparse");
+  us(0x0028, 0x0010, 32768);
+  us(0x0028, 0x0011, 65535);
+  us(0x0028, 0x0100, 16);
+  u16(0x7FE0), u16(0x0010), data += "OW", u16(0), u32(pixel_bytes);
+  std::ofstream(path, std::ios::binary) << data;
+  int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(data.size() + pixel_bytes)), 0);
+  ::close(fd);
+}
+
+std::uint64_t bytes_read_by_this_process() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  std::uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  return 0;
+}
+
+TEST(DicomExtractor, FourGibPixelDataIsDescribedWithoutReadingIt) {
+  fs::path dir = fs::temp_directory_path() / ("metafs-dicom-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::path huge = dir / "huge.dcm";
+  const std::uint32_t pixel_bytes = 0xFFFFFFF0u;  // the largest even defined length
+  write_sparse_dicom(huge, pixel_bytes);
+  ASSERT_GT(fs::file_size(huge), 4000000000ull);
+
+  std::uint64_t before = bytes_read_by_this_process();
+  auto start = std::chrono::steady_clock::now();
+  Result result = extract(huge);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  std::uint64_t read = bytes_read_by_this_process() - before;
+
+  EXPECT_EQ(result.error, "");
+  auto values = values_by_path(result.extraction.tree);
+  EXPECT_EQ(values["PatientName"], "Huge^Sparse");
+  EXPECT_EQ(values["Rows"], "32768");
+  EXPECT_EQ(values["PixelData"], "<binary, 4294967280 bytes>");
+  EXPECT_NE(result.extraction.header.find("# 4294967280, 1 PixelData"), std::string::npos);
+  EXPECT_LT(read, 1u << 20) << "bytes read";
+  EXPECT_LT(std::chrono::duration<double>(elapsed).count(), 1.0);
+  fs::remove_all(dir);
+}
+
+TEST(DicomExtractor, SafeFromSeveralThreads) {
+  std::vector<fs::path> files = corpus_files("dicom");
+  std::vector<std::string> sequential;
+  for (const auto& file : files) sequential.push_back(render_txt(extract(file).extraction.tree));
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3; ++round) {
+        for (std::size_t i = 0; i < files.size(); ++i) {
+          if (render_txt(extract(files[i]).extraction.tree) != sequential[i]) ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+}  // namespace
+}  // namespace metafs::extract
