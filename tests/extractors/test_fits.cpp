@@ -1,0 +1,646 @@
+// FITS extractor: corpus fidelity against astropy and funpack, naming rules, damage, huge and
+// gzip files, metafs-extract.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "corpus.hpp"
+#include "fits/fits_extractor.hpp"
+#include "render.hpp"
+
+namespace metafs::extract {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// CMake passes absolute source paths, so the oracle is found beside this file.
+const fs::path kOracle = fs::path(__FILE__).parent_path() / "oracles" / "fits_oracle.py";
+
+Extraction extract(const fs::path& path) {
+  Extraction out;
+  out.format = Format::kFits;
+  try {
+    make_fits_extractor()->extract(path, out);
+  } catch (const ExtractError& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+json run_oracle(const std::vector<fs::path>& files) {
+  std::string command = "/usr/bin/python3 " + test::shell_quote(kOracle.string());
+  for (const auto& file : files) command += " " + test::shell_quote(file.string());
+  int status = 0;
+  std::string output = test::run_command(command, &status);
+  EXPECT_EQ(status, 0) << command;
+  return json::parse(output);
+}
+
+NodeId child(const MetaTree& tree, NodeId parent, const std::string& name) {
+  return tree.find(parent, escape_name(name));
+}
+
+// A temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "metafs-fits-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Builds FITS headers card by card.
+class FitsWriter {
+ public:
+  FitsWriter& card(std::string text) {
+    text.resize(80, ' ');
+    header_ += text;
+    return *this;
+  }
+  // Ends the header (END + padding to 2880).
+  FitsWriter& end() {
+    card("END");
+    header_.resize((header_.size() + 2879) / 2880 * 2880, ' ');
+    bytes_ += header_;
+    header_.clear();
+    return *this;
+  }
+  FitsWriter& data(std::size_t n) {
+    bytes_.append((n + 2879) / 2880 * 2880, '\0');
+    return *this;
+  }
+  const std::string& bytes() const { return bytes_; }
+  void write(const fs::path& path) const { std::ofstream(path, std::ios::binary) << bytes_; }
+
+ private:
+  std::string header_;
+  std::string bytes_;
+};
+
+// Compares one HDU directory with astropy's cards; returns the number of cards that matched.
+std::size_t compare_cards(const MetaTree& tree, NodeId dir, const json& cards,
+                          const std::string& where, NodeId fallback = MetaTree::kNotFound,
+                          std::size_t* total = nullptr) {
+  std::map<std::string, std::vector<std::string>> commentary;
+  std::map<std::string, int> seen;
+  std::size_t matched = 0;
+  for (const auto& card : cards) {
+    std::string keyword = card[0], kind = card[1], value = card[2];
+    if (kind == "commentary") {
+      commentary[keyword.empty() ? "blank_keyword" : keyword].push_back(value);
+      continue;
+    }
+    if (total != nullptr) ++*total;
+    int n = ++seen[keyword];
+    std::string name = escape_name(keyword) + (n > 1 ? "#" + std::to_string(n) : "");
+    NodeId id = tree.find(dir, name);
+    if (id == MetaTree::kNotFound && fallback != MetaTree::kNotFound)
+      id = tree.find(fallback, name);
+    if (id == MetaTree::kNotFound) {
+      ADD_FAILURE() << where << ": astropy reads " << keyword << " = " << value
+                    << ", missing from fields/";
+      continue;
+    }
+    const MetaNode& node = tree.node(id);
+    bool ok = false;
+    if (kind == "str") {
+      ok = node.text == value && node.kind == ValueKind::kString;
+    } else if (kind == "bool") {
+      ok = node.text == value && node.kind == ValueKind::kBoolean;
+    } else if (kind == "int") {
+      // As written, so "003" and "+3" are astropy's 3.
+      try {
+        ok = std::stoll(node.text) == std::stoll(value);
+      } catch (const std::exception&) {
+        ok = node.text == value;
+      }
+      ok = ok && node.kind == ValueKind::kNumber;
+    } else if (kind == "float") {
+      std::string text = node.text;
+      for (char& c : text) c = (c == 'D' || c == 'd') ? 'E' : c;
+      ok = std::stod(text) == std::stod(value) && node.kind == ValueKind::kNumber;
+    } else if (kind == "complex") {
+      ok = !node.text.empty() && node.text.front() == '(';
+    } else {
+      ok = node.text.empty();
+    }
+    if (ok) {
+      ++matched;
+    } else {
+      ADD_FAILURE() << where << "/" << name << ": fields/ has '" << node.text << "' (kind "
+                    << static_cast<int>(node.kind) << "), astropy " << kind << " '" << value << "'";
+    }
+  }
+  for (auto& [keyword, lines] : commentary) {
+    if (keyword == "blank_keyword") {
+      // Entirely blank cards are padding: astropy keeps them, fields/ does not.
+      std::erase(lines, "");
+      if (lines.empty()) continue;
+    }
+    if (total != nullptr) *total += lines.size();
+    NodeId id = tree.find(dir, keyword);
+    if (id == MetaTree::kNotFound && fallback != MetaTree::kNotFound)
+      id = tree.find(fallback, keyword);
+    if (id == MetaTree::kNotFound) {
+      ADD_FAILURE() << where << ": no " << keyword << " file";
+      continue;
+    }
+    EXPECT_EQ(tree.node(id).items, lines) << where << "/" << keyword;
+    if (tree.node(id).items == lines) matched += lines.size();
+  }
+  return matched;
+}
+
+std::vector<std::string> non_empty(const json& lines) {
+  std::vector<std::string> out;
+  for (const auto& line : lines) {
+    if (!line.get<std::string>().empty()) out.push_back(line);
+  }
+  return out;
+}
+
+// The card lines of header.txt for each "# HDU" section.
+std::vector<std::vector<std::string>> header_sections(const std::string& header) {
+  std::vector<std::vector<std::string>> sections;
+  std::size_t start = 0;
+  while (start < header.size()) {
+    std::size_t end = header.find('\n', start);
+    std::string line = header.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("# HDU ", 0) == 0) {
+      sections.emplace_back();
+    } else if (!line.empty() && line != "END" && !sections.empty()) {
+      sections.back().push_back(line);
+    }
+  }
+  return sections;
+}
+
+TEST(FitsCorpus, EveryCardAstropyReadsIsInFields) {
+  auto files = test::corpus_files("fits");
+  ASSERT_GE(files.size(), 12u);
+  json oracle = run_oracle(files);
+  std::size_t total_cards = 0, matched_cards = 0;
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.string());
+    const json& expected = oracle[file.string()];
+    ASSERT_TRUE(expected["error"].is_null()) << expected["error"];
+    Extraction got = extract(file);
+    EXPECT_EQ(got.error, "");
+    const MetaTree& tree = got.tree;
+    ASSERT_EQ(tree.node(MetaTree::kRoot).children.size() >= expected["hdus"].size(), true);
+    for (std::size_t i = 0; i < expected["hdus"].size(); ++i) {
+      const json& hdu = expected["hdus"][i];
+      NodeId dir = child(tree, MetaTree::kRoot, std::to_string(i));
+      ASSERT_NE(dir, MetaTree::kNotFound) << "HDU " << i;
+      std::string where = file.filename().string() + " HDU " + std::to_string(i);
+      bool compressed = hdu.contains("stored");
+      NodeId stored = compressed ? child(tree, dir, "compressed") : MetaTree::kNotFound;
+      matched_cards += compare_cards(tree, dir, hdu["cards"], where, stored, &total_cards);
+      if (compressed) {
+        ASSERT_NE(stored, MetaTree::kNotFound);
+        EXPECT_EQ(tree.node(child(tree, dir, "type")).text, "compressed image");
+        matched_cards += compare_cards(tree, stored, hdu["stored"], where + " (stored)",
+                                       MetaTree::kNotFound, &total_cards);
+      }
+    }
+    // header.txt: the cards of every HDU in file order; compressed images as funpack writes
+    // them (funpack may add fresh CHECKSUM/DATASUM cards), then the stored table.
+    auto sections = header_sections(got.header);
+    std::size_t s = 0;
+    for (std::size_t i = 0; i < expected["hdus"].size() && s < sections.size(); ++i, ++s) {
+      const json& hdu = expected["hdus"][i];
+      if (hdu.contains("stored")) {
+        const json& funpack = expected["funpack"];
+        std::vector<std::string> image =
+            funpack[funpack.size() == expected["hdus"].size() ? i : i - 1];
+        std::erase_if(image, [&](const std::string& c) {
+          return (c.rfind("CHECKSUM", 0) == 0 || c.rfind("DATASUM", 0) == 0) &&
+                 std::find(sections[s].begin(), sections[s].end(), c) == sections[s].end();
+        });
+        EXPECT_EQ(sections[s], image) << "HDU " << i << " vs funpack";
+        ++s;
+        ASSERT_LT(s, sections.size());
+        EXPECT_EQ(sections[s], non_empty(hdu["stored_images"]));
+      } else {
+        EXPECT_EQ(sections[s], non_empty(hdu["images"])) << "HDU " << i;
+      }
+    }
+    EXPECT_EQ(s, sections.size());
+  }
+  std::printf("[ fidelity ] %zu of %zu astropy cards matched over %zu files\n", matched_cards,
+              total_cards, files.size());
+  EXPECT_EQ(matched_cards, total_cards);
+}
+
+TEST(FitsCorpus, ValuesAndLayout) {
+  Extraction got = extract(test::corpus_dir() / "fits/checksum.fits");
+  ASSERT_EQ(got.error, "");
+  const MetaTree& tree = got.tree;
+  NodeId rate = child(tree, MetaTree::kRoot, "RATE");
+  ASSERT_NE(rate, MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(rate).type, MetaNode::Type::kLink);
+  EXPECT_EQ(tree.node(rate).text, "1");
+  NodeId hdu1 = child(tree, MetaTree::kRoot, "1");
+  EXPECT_EQ(tree.node(child(tree, hdu1, "type")).text, "binary table");
+  EXPECT_EQ(tree.node(child(tree, hdu1, "XTENSION")).text, "BINTABLE");
+  NodeId columns = child(tree, hdu1, "columns");
+  ASSERT_NE(columns, MetaTree::kNotFound);
+  std::string txt = render_txt(tree);
+  EXPECT_NE(txt.find("1/EXTNAME\tRATE\n"), std::string::npos);
+  EXPECT_NE(txt.find("0/SIMPLE\tT\n"), std::string::npos);
+  json j = json::parse(render_json(tree));
+  EXPECT_EQ(j["0"]["SIMPLE"], true);
+  EXPECT_TRUE(j["0"]["BITPIX"].is_number());
+  EXPECT_EQ(j["1"]["columns"]["1"]["name"],
+            tree.node(child(tree, child(tree, columns, "1"), "name")).text);
+}
+
+TEST(FitsNaming, SyntheticHeaderAgainstAstropy) {
+  TempDir dir;
+  fs::path path = dir.path() / "a[1].fits";  // a file, never CFITSIO's extension syntax
+  FitsWriter w;
+  w.card("SIMPLE  =                    T / conforms")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    0")
+      .card("EXTEND  =                    T")
+      .card("OBSERVER= 'O''Hara  '          / quote inside, trailing blanks")
+      .card("LEAD    = '  leading'")
+      .card("EQUINOX =                2000. / as written")
+      .card("DEXP    =              1.5D+03")
+      .card("UNDEF   =                      / no value")
+      .card("FLAG    =                    F")
+      .card("HIERARCH ESO DET CHIP ID = 'CCD-42' / hierarch")
+      .card("HIERARCH ESO TEL AIRM START = 1.234")
+      .card("LONG    = 'first part of a long string &'")
+      .card("CONTINUE  'and the rest'")
+      .card("DUP     =                    1")
+      .card("DUP     =                    2")
+      .card("COMMENT first comment")
+      .card("HISTORY step 1")
+      .card("COMMENT second comment")
+      .card("HISTORY step 2")
+      .card("        text on a blank keyword")
+      .end();
+  w.card("XTENSION= 'IMAGE   '")
+      .card("BITPIX  =                   16")
+      .card("NAXIS   =  1")
+      .card("NAXIS1  =                   10")
+      .card("PCOUNT  =                    0")
+      .card("GCOUNT  =                    1")
+      .card("EXTNAME = 'SCI     '")
+      .end()
+      .data(20);
+  w.card("XTENSION= 'IMAGE   '")
+      .card("BITPIX  =                   16")
+      .card("NAXIS   =  0")
+      .card("PCOUNT  =                    0")
+      .card("GCOUNT  =                    1")
+      .card("EXTNAME = 'DQ'")
+      .end();
+  w.card("XTENSION= 'IMAGE   '")
+      .card("BITPIX  =                   16")
+      .card("NAXIS   =  0")
+      .card("PCOUNT  =                    0")
+      .card("GCOUNT  =                    1")
+      .card("EXTNAME = 'DQ'")
+      .end();
+  w.card("XTENSION= 'IMAGE   '")
+      .card("BITPIX  =                   16")
+      .card("NAXIS   =  0")
+      .card("PCOUNT  =                    0")
+      .card("GCOUNT  =                    1")
+      .card("EXTNAME = '0'")
+      .end();
+  w.write(path);
+
+  Extraction got = extract(path);
+  ASSERT_EQ(got.error, "");
+  const MetaTree& tree = got.tree;
+  json oracle = run_oracle({path});
+  const json& expected = oracle[path.string()];
+  ASSERT_TRUE(expected["error"].is_null());
+  ASSERT_EQ(expected["hdus"].size(), 5u);
+  std::size_t cards = 0;
+  for (std::size_t i = 0; i < 5; ++i)
+    cards += compare_cards(tree, child(tree, MetaTree::kRoot, std::to_string(i)),
+                           expected["hdus"][i]["cards"], "HDU " + std::to_string(i));
+  EXPECT_GT(cards, 25u);
+
+  std::string txt = render_txt(tree);
+  for (const char* line :
+       {"0/OBSERVER\tO'Hara\n", "0/LEAD\t  leading\n", "0/EQUINOX\t2000.\n", "0/DEXP\t1.5D+03\n",
+        "0/UNDEF\t\n", "0/FLAG\tF\n", "0/ESO DET CHIP ID\tCCD-42\n",
+        "0/ESO TEL AIRM START\t1.234\n", "0/LONG\tfirst part of a long string and the rest\n",
+        "0/DUP\t1\n", "0/DUP#2\t2\n", "0/COMMENT\tfirst comment\\nsecond comment\n",
+        "0/HISTORY\tstep 1\\nstep 2\n", "0/blank_keyword\ttext on a blank keyword\n",
+        "1/type\timage\n", "1/EXTNAME\tSCI\n"}) {
+    EXPECT_NE(txt.find(line), std::string::npos) << line << "\nin:\n" << txt;
+  }
+  json j = json::parse(render_json(tree));
+  EXPECT_EQ(j["0"]["FLAG"], false);
+  EXPECT_EQ(j["0"]["HISTORY"], json::array({"step 1", "step 2"}));
+  EXPECT_EQ(j["0"]["ESO TEL AIRM START"], 1.234);
+  // Links only for unique EXTNAMEs that are not HDU numbers.
+  NodeId sci = child(tree, MetaTree::kRoot, "SCI");
+  ASSERT_NE(sci, MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(sci).type, MetaNode::Type::kLink);
+  EXPECT_EQ(tree.node(sci).text, "1");
+  EXPECT_EQ(child(tree, MetaTree::kRoot, "DQ"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, MetaTree::kRoot, "0")).type, MetaNode::Type::kDirectory);
+  EXPECT_EQ(tree.node(MetaTree::kRoot).children.size(), 6u);  // 5 HDUs + SCI
+  // header.txt: separators and the cards as written, trailing blanks trimmed.
+  EXPECT_NE(got.header.find("# HDU 1 image SCI (fields/1)\nXTENSION= 'IMAGE   '\n"),
+            std::string::npos);
+  EXPECT_NE(got.header.find("CONTINUE  'and the rest'\n"), std::string::npos);
+}
+
+TEST(FitsDamage, MalformedCorpusFilesReportWhatAndWhere) {
+  struct Case {
+    const char* file;
+    const char* error_part;
+    const char* field;  // a value that must still be shown
+  };
+  for (const Case& c :
+       {Case{"FITS_truncated.fits", "byte 3040", "0/OBJECT"},
+        Case{"ref.file001.hdu", "byte 640", "0/ORIGIN"},
+        Case{"file-img2-bitpix+16.fits", "HDU 1: mandatory keyword PCOUNT", "1/NAXIS2"}}) {
+    SCOPED_TRACE(c.file);
+    // A crash or hang would kill the test process: run in a child with a deadline.
+    int pipefd[2];
+    ASSERT_EQ(::pipe(pipefd), 0);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::alarm(10);
+      Extraction got = extract(test::corpus_dir() / "malformed" / c.file);
+      std::string report = got.error + "\n" + render_txt(got.tree);
+      (void)!::write(pipefd[1], report.data(), report.size());
+      ::_exit(0);
+    }
+    ::close(pipefd[1]);
+    std::string report;
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(pipefd[0], buffer, sizeof buffer)) > 0;) report.append(buffer, n);
+    ::close(pipefd[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    std::string error = report.substr(0, report.find('\n'));
+    EXPECT_NE(error.find(c.error_part), std::string::npos) << error;
+    EXPECT_NE(report.find(std::string("\n") + c.field + "\t"), std::string::npos) << report;
+  }
+}
+
+TEST(FitsDamage, MissingEndTruncatedDataAndBadCard) {
+  TempDir dir;
+  FitsWriter primary;
+  primary.card("SIMPLE  =                    T")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    0")
+      .card("OBJECT  = 'M31'")
+      .end();
+  {
+    // The extension's header never ends.
+    std::string bytes = primary.bytes();
+    std::string ext = "XTENSION= 'IMAGE   '";
+    ext.resize(80, ' ');
+    std::string naxis = "NAXIS   =                    0";
+    naxis.resize(80, ' ');
+    bytes += ext + naxis;
+    std::ofstream(dir.path() / "noend.fits", std::ios::binary) << bytes;
+    Extraction got = extract(dir.path() / "noend.fits");
+    EXPECT_NE(got.error.find("HDU 1: header has no END card"), std::string::npos) << got.error;
+    EXPECT_NE(got.error.find("after 2 cards"), std::string::npos) << got.error;
+    EXPECT_EQ(got.tree.node(child(got.tree, child(got.tree, 0, "1"), "XTENSION")).text, "IMAGE");
+    EXPECT_EQ(got.tree.node(child(got.tree, child(got.tree, 0, "0"), "OBJECT")).text, "M31");
+  }
+  {
+    FitsWriter w;
+    w.card("SIMPLE  =                    T")
+        .card("BITPIX  =                   16")
+        .card("NAXIS   =                    1")
+        .card("NAXIS1  =                 4000")
+        .end();
+    std::string bytes = w.bytes() + std::string(1000, '\0');
+    std::ofstream(dir.path() / "short.fits", std::ios::binary) << bytes;
+    Extraction got = extract(dir.path() / "short.fits");
+    EXPECT_EQ(got.error, "HDU 0: data unit truncated: 1000 of 8000 bytes present at byte 2880");
+    EXPECT_EQ(got.tree.node(child(got.tree, child(got.tree, 0, "0"), "NAXIS1")).text, "4000");
+  }
+  {
+    FitsWriter w;
+    w.card("SIMPLE  =                    T")
+        .card("BITPIX  =                    8")
+        .card("NAXIS   =                    0")
+        .card("BAD     = 'caf\xe9'")
+        .card("AFTER   =                    7")
+        .end();
+    w.write(dir.path() / "badcard.fits");
+    Extraction got = extract(dir.path() / "badcard.fits");
+    EXPECT_EQ(got.error, "HDU 0: card 4 (BAD) at byte 240: byte outside printable ASCII");
+    EXPECT_EQ(got.tree.node(child(got.tree, child(got.tree, 0, "0"), "AFTER")).text, "7");
+  }
+}
+
+// Peak RSS of this process in KiB.
+long max_rss_kib() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+TEST(FitsHuge, SparseFile64GiBWithExtensionAfterItsData) {
+  TempDir dir;
+  fs::path path = dir.path() / "huge.fits";
+  constexpr std::uint64_t kData = std::uint64_t{64} << 30;
+  constexpr std::uint64_t kPadded = (kData + 2879) / 2880 * 2880;
+  FitsWriter head;
+  head.card("SIMPLE  =                    T")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    1")
+      .card("NAXIS1  =          68719476736")
+      .card("EXTEND  =                    T")
+      .end();
+  FitsWriter ext;
+  ext.card("XTENSION= 'IMAGE   '")
+      .card("BITPIX  =                  -32")
+      .card("NAXIS   =                    2")
+      .card("NAXIS1  =                  100")
+      .card("NAXIS2  =                  100")
+      .card("PCOUNT  =                    0")
+      .card("GCOUNT  =                    1")
+      .card("EXTNAME = 'AFTER_64GIB'")
+      .end();
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(head.bytes().data(), 1, head.bytes().size(), f);
+    ASSERT_EQ(::fseeko(f, static_cast<off_t>(2880 + kPadded), SEEK_SET), 0);
+    std::fwrite(ext.bytes().data(), 1, ext.bytes().size(), f);
+    ASSERT_EQ(::ftruncate(::fileno(f), static_cast<off_t>(2880 + kPadded + 2880 + 40320)), 0);
+    std::fclose(f);
+  }
+  ASSERT_EQ(fs::file_size(path), 2880 + kPadded + 2880 + 40320);
+  extract(path);  // warm up code paths
+  long rss_before = max_rss_kib();
+  auto start = std::chrono::steady_clock::now();
+  Extraction got = extract(path);
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  long rss_growth = max_rss_kib() - rss_before;
+  std::printf("[ huge ] 64 GiB sparse FITS described in %.3f ms, peak RSS growth %ld KiB\n", ms,
+              rss_growth);
+  EXPECT_EQ(got.error, "");
+  NodeId after = child(got.tree, MetaTree::kRoot, "AFTER_64GIB");
+  ASSERT_NE(after, MetaTree::kNotFound);
+  EXPECT_EQ(got.tree.node(after).text, "1");
+  EXPECT_EQ(got.tree.node(child(got.tree, child(got.tree, 0, "1"), "BITPIX")).text, "-32");
+  EXPECT_LT(ms, 50.0);
+  EXPECT_LT(rss_growth, 4096);
+}
+
+TEST(FitsGzip, LargerThanTheMemoryLimitStillDescribed) {
+  TempDir dir;
+  fs::path path = dir.path() / "big.fits.gz";
+  constexpr std::uint64_t kData = std::uint64_t{768} << 20;
+  FitsWriter head;
+  head.card("SIMPLE  =                    T")
+      .card("BITPIX  =                   16")
+      .card("NAXIS   =                    2")
+      .card("NAXIS1  =                16384")
+      .card("NAXIS2  =                24576")
+      .card("EXTEND  =                    T")
+      .end();
+  FitsWriter ext;
+  ext.card("XTENSION= 'BINTABLE'")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    2")
+      .card("NAXIS1  =                    4")
+      .card("NAXIS2  =                    0")
+      .card("PCOUNT  =                    0")
+      .card("GCOUNT  =                    1")
+      .card("TFIELDS =                    1")
+      .card("TTYPE1  = 'FLUX    '")
+      .card("TFORM1  = 'E       '")
+      .card("TUNIT1  = 'Jy      '")
+      .card("EXTNAME = 'EVENTS  '")
+      .end();
+  ASSERT_EQ(kData, 16384ull * 24576 * 2);
+  {
+    gzFile gz = gzopen(path.c_str(), "wb1");
+    ASSERT_NE(gz, nullptr);
+    gzwrite(gz, head.bytes().data(), static_cast<unsigned>(head.bytes().size()));
+    std::string zeros(8 << 20, '\0');
+    for (std::uint64_t done = 0; done < kData; done += zeros.size())
+      gzwrite(gz, zeros.data(), static_cast<unsigned>(zeros.size()));
+    gzwrite(gz, zeros.data(), static_cast<unsigned>((kData + 2879) / 2880 * 2880 - kData));
+    gzwrite(gz, ext.bytes().data(), static_cast<unsigned>(ext.bytes().size()));
+    gzclose(gz);
+  }
+  // The extractor runs under an address-space limit far below the inflated size.
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    struct rlimit limit {
+      256ul << 20, 256ul << 20
+    };
+    ::setrlimit(RLIMIT_AS, &limit);
+    ::alarm(60);
+    Extraction got = extract(path);
+    std::string report = got.error + "\n" + render_txt(got.tree);
+    (void)!::write(pipefd[1], report.data(), report.size());
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string report;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipefd[0], buffer, sizeof buffer)) > 0;) report.append(buffer, n);
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(report.substr(0, report.find('\n')), "");
+  EXPECT_NE(report.find("\n1/columns/1/unit\tJy\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("\n1/EXTNAME\tEVENTS\n"), std::string::npos) << report;
+}
+
+TEST(FitsGzip, SameAsThePlainFile) {
+  TempDir dir;
+  fs::path plain = test::corpus_dir() / "fits/testprog.std";
+  fs::path gz = dir.path() / "testprog.fits.gz";
+  std::string bytes = test::read_file(plain);
+  gzFile out = gzopen(gz.c_str(), "wb");
+  gzwrite(out, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(out);
+  Extraction a = extract(plain), b = extract(gz);
+  EXPECT_EQ(a.error, "");
+  EXPECT_EQ(b.error, "");
+  EXPECT_TRUE(a.tree == b.tree);
+  EXPECT_EQ(a.header, b.header);
+  EXPECT_EQ(a.tree.node(MetaTree::kRoot).children.size(), 8u + 2u);  // 8 HDUs + 2 unique EXTNAMEs
+
+  // A gzip stream cut in the middle: what was read, and why it stopped.
+  std::string packed = test::read_file(gz);
+  std::ofstream(dir.path() / "cut.fits.gz", std::ios::binary)
+      << packed.substr(0, packed.size() / 2);
+  Extraction cut = extract(dir.path() / "cut.fits.gz");
+  EXPECT_NE(cut.error.find("gzip: compressed stream truncated"), std::string::npos) << cut.error;
+  EXPECT_NE(child(cut.tree, MetaTree::kRoot, "0"), MetaTree::kNotFound);
+}
+
+TEST(FitsThreads, ConcurrentExtractionsAgree) {
+  auto files = test::corpus_files("fits");
+  std::vector<std::string> expected;
+  for (const auto& f : files) expected.push_back(render_txt(extract(f).tree) + extract(f).header);
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < 5; ++round) {
+        for (std::size_t i = 0; i < files.size(); ++i) {
+          Extraction got = extract(files[i]);
+          if (render_txt(got.tree) + got.header != expected[i]) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(FitsCli, MetafsExtractPrintsTheSameFiles) {
+  fs::path tool = fs::path(METAFS_BIN_DIR) / "metafs-extract";
+  ASSERT_TRUE(fs::exists(tool)) << "build metafs-extract first: " << tool;
+  fs::path file = test::corpus_dir() / "fits/m13_hcomp.fits";
+  Extraction got = extract(file);
+  int status = 0;
+  std::string q = test::shell_quote(tool.string()) + " " + test::shell_quote(file.string());
+  EXPECT_EQ(test::run_command(q + " --as txt", &status), render_txt(got.tree));
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(test::run_command(q + " --as header", &status), got.header);
+  EXPECT_EQ(test::run_command(q + " --as format", &status), "fits\n");
+  json j = json::parse(test::run_command(q + " --as json", &status));
+  EXPECT_EQ(j["1"]["NAXIS1"], 300);
+  EXPECT_EQ(j["1"]["compressed"]["ZCMPTYPE"], "HCOMPRESS_1");
+  EXPECT_EQ(j["1"]["type"], "compressed image");
+}
+
+}  // namespace
+}  // namespace metafs::extract
