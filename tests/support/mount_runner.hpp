@@ -1,0 +1,59 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace metafs::test {
+
+// A temporary directory, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs `metafs -f SOURCE MOUNTPOINT ARGS...` as a child process, waits until the mount is live,
+// and always unmounts and reaps the daemon on destruction (also when the test failed).
+// Fails the test (ADD_FAILURE) when the mount does not come up within 10 s.
+class MountRunner {
+ public:
+  MountRunner(const std::filesystem::path& source, std::vector<std::string> extra_args = {});
+  ~MountRunner();
+  MountRunner(const MountRunner&) = delete;
+  MountRunner& operator=(const MountRunner&) = delete;
+
+  bool mounted() const { return mounted_; }
+  const std::filesystem::path& mountpoint() const { return mountpoint_; }
+  pid_t pid() const { return pid_; }
+  // True while the daemon process is still running.
+  bool alive() const;
+  // Unmounts and waits for the daemon; returns its exit status (-1 if it died by a signal).
+  int stop();
+  // What the daemon printed on stderr so far.
+  std::string log() const;
+
+ private:
+  TempDir dir_;
+  std::filesystem::path mountpoint_;
+  std::filesystem::path log_path_;
+  pid_t pid_ = -1;
+  bool mounted_ = false;
+  int exit_status_ = 0;
+};
+
+// True when `path` is a mount point (its device differs from its parent's).
+bool is_mount_point(const std::filesystem::path& path);
+
+// The path of a built executable (bin/<name>).
+std::filesystem::path binary(const std::string& name);
+
+}  // namespace metafs::test
