@@ -174,7 +174,7 @@ bool HduReader::read_header(RawHdu& hdu) {
       std::string why = source_.failure().empty() ? "the file ends" : source_.failure();
       fatal_ = hdu_label(hdu) + ": header has no END card (" + why + " at byte " +
                std::to_string(source_.position()) + " after " + std::to_string(hdu.cards.size()) +
-               " cards)";
+               (hdu.cards.size() == 1 ? " card)" : " cards)");
       stopped_ = true;
       return true;
     }
