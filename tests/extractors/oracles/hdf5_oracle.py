@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""h5py's view of HDF5 files, formatted the way metafs shows values in fields/.
+
+Usage: hdf5_oracle.py FILE...          -> JSON {file: {"objects": {...}, "links": {...}}}
+       hdf5_oracle.py --make-features OUT  -> writes a file exercising filters, fill values,
+                                              enums, vlen, references, big arrays, cycles
+       hdf5_oracle.py --make-huge OUT GIB  -> a sparse contiguous dataset of GIB GiB
+       hdf5_oracle.py --netcdf4-rule FILE... -> JSON {file: has netCDF-4 attributes}
+
+Formatting rules (mirrors extractors/hdf5/hdf5_value_text.cpp): integers in decimal, floats
+in shortest round-trip form (the test compares numbers by value), strings as stored,
+references as the path of their target, compounds as {name: value, ...}, arrays and vlen
+sequences as [a, b], enums by member name; an attribute with a dataspace of more than 256
+elements shows its first 16 and ", ... (N values)"; a null dataspace shows "".
+"""
+import json
+import sys
+
+import h5py
+import numpy as np
+
+MAX_FULL = 256
+SUMMARY = 16
+
+
+def fmt_float(v, dt):
+    if dt.itemsize <= 4:
+        return str(np.float32(v))
+    return repr(float(v))
+
+
+def fmt_sequence(values, dt, f):
+    values = list(values)
+    n = len(values)
+    shown = values if n <= MAX_FULL else values[:SUMMARY]
+    parts = [fmt(v, dt, f) for v in shown]
+    if n > len(shown):
+        parts.append("... (%d values)" % n)
+    return parts
+
+
+def fmt(v, dt, f):
+    """One element `v` of numpy dtype `dt`."""
+    ref = h5py.check_ref_dtype(dt)
+    if ref is not None:
+        if not v:
+            return "(null reference)"
+        return f[v].name
+    enum = h5py.check_enum_dtype(dt)
+    if enum is not None:
+        names = {value: name for name, value in enum.items()}
+        return names.get(int(v), "(not a member of the enumeration)")
+    string = h5py.check_string_dtype(dt)
+    if string is not None:
+        if isinstance(v, bytes):
+            v = v.split(b"\0", 1)[0] if string.length is not None else v
+            return v.decode("utf-8", "replace")
+        return str(v)
+    vlen = h5py.check_vlen_dtype(dt)
+    if vlen is not None:
+        return "[" + ", ".join(fmt_sequence(v, np.dtype(vlen), f)) + "]"
+    if dt.names:
+        return "{" + ", ".join(
+            "%s: %s" % (name, fmt(v[name], dt.fields[name][0], f)) for name in dt.names) + "}"
+    if dt.subdtype is not None:
+        base = dt.subdtype[0]
+        return "[" + ", ".join(fmt_sequence(np.asarray(v).flatten(), base, f)) + "]"
+    if dt.kind == "b":
+        return "TRUE" if v else "FALSE"
+    if dt.kind in "iu":
+        return str(int(v))
+    if dt.kind == "f":
+        return fmt_float(v, dt)
+    if dt.kind == "c":
+        part = np.dtype("f%d" % (dt.itemsize // 2))
+        return "{r: %s, i: %s}" % (fmt_float(v.real, part), fmt_float(v.imag, part))
+    if dt.kind == "V":
+        return bytes(v).hex()
+    return str(v)
+
+
+def is_number(dt):
+    return dt.kind in "iuf" and h5py.check_enum_dtype(dt) is None
+
+
+def attribute(obj, name, f):
+    aid = h5py.h5a.open(obj.id, name.encode())
+    dt = aid.dtype
+    space = aid.get_space()
+    cls = space.get_simple_extent_type()
+    if cls == h5py.h5s.NULL:
+        return {"text": "", "number": False, "list": False}
+    value = obj.attrs[name]
+    if cls == h5py.h5s.SCALAR:
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value[()]
+        return {"text": fmt(value, dt, f), "number": is_number(dt), "list": False}
+    flat = np.asarray(value, dtype=object if dt.kind == "O" else None).flatten()
+    if dt.kind == "O" and h5py.check_string_dtype(dt) is None and h5py.check_ref_dtype(dt) is None:
+        flat = np.asarray(value).flatten()
+    items = fmt_sequence(flat, dt, f)
+    return {"text": ", ".join(items), "number": is_number(dt) and len(flat) <= MAX_FULL,
+            "list": len(flat) <= MAX_FULL}
+
+
+def dataset(d, f):
+    info = {"kind": "dataset"}
+    info["shape"] = list(d.shape) if d.shape is not None else None
+    info["maxshape"] = ["unlimited" if m is None else m for m in d.maxshape] \
+        if d.maxshape is not None else None
+    info["chunks"] = list(d.chunks) if d.chunks else None
+    filters = []
+    dcpl = d.id.get_create_plist()
+    for i in range(dcpl.get_nfilters()):
+        code, _flags, values, _name = dcpl.get_filter(i)
+        filters.append([code, list(values)])
+    info["filters"] = filters
+    info["layout"] = {0: "compact", 1: "contiguous", 2: "chunked", 3: "virtual"}.get(
+        dcpl.get_layout(), "unknown")
+    info["storage_size"] = d.id.get_storage_size()
+    try:
+        dt = d.dtype
+        simple = (h5py.check_vlen_dtype(dt) is None and h5py.check_ref_dtype(dt) is None
+                  and h5py.check_string_dtype(dt) is None or
+                  (h5py.check_string_dtype(dt) and h5py.check_string_dtype(dt).length))
+        info["fillvalue"] = fmt(d.fillvalue, dt, f) if simple and not dt.names else None
+    except Exception:
+        info["fillvalue"] = None
+    return info
+
+
+def describe(path):
+    objects = {}
+    links = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            key = "/" + name
+            if isinstance(obj, h5py.Dataset):
+                entry = dataset(obj, f)
+            elif isinstance(obj, h5py.Group):
+                entry = {"kind": "group"}
+            else:
+                entry = {"kind": "named datatype"}
+            entry["attrs"] = {a: attribute(obj, a, f) for a in obj.attrs.keys()}
+            objects[key] = entry
+            if isinstance(obj, h5py.Group):
+                group_links(obj, key)
+
+        def group_links(group, key):
+            for name in group.keys():
+                try:
+                    link = group.get(name, getlink=True)
+                except TypeError:  # user-defined link classes are unknown to h5py
+                    links[key.rstrip("/") + "/" + name] = {"kind": "user-defined link"}
+                    continue
+                full = (key.rstrip("/") + "/" + name)
+                if isinstance(link, h5py.SoftLink):
+                    links[full] = {"kind": "soft link", "target": link.path}
+                elif isinstance(link, h5py.ExternalLink):
+                    links[full] = {"kind": "external link", "file": link.filename,
+                                   "target": link.path}
+
+        root = {"kind": "group", "attrs": {a: attribute(f, a, f) for a in f.attrs.keys()}}
+        objects["/"] = root
+        group_links(f, "/")
+        f.visititems(visit)
+    return {"objects": objects, "links": links}
+
+
+def make_features(out):
+    with h5py.File(out, "w") as f:
+        g = f.create_group("data")
+        d = g.create_dataset("temperature", shape=(10, 20), maxshape=(None, 20), dtype="<f4",
+                             chunks=(5, 20), compression="gzip", compression_opts=4,
+                             shuffle=True, fletcher32=True, fillvalue=-999.5)
+        d.attrs["units"] = "K"
+        d.attrs["valid_range"] = np.array([-50.5, 60.25], dtype="<f8")
+        d.attrs["big"] = np.arange(1000, dtype="<i4")
+        d.attrs["matrix"] = np.arange(6, dtype=">i2").reshape(2, 3)
+        d.attrs["flag"] = np.bool_(True)
+        d.attrs["complex"] = np.complex64(1.5 - 2j)
+        d.attrs["names"] = np.array(["alpha", "beta", "gamma"], dtype=h5py.string_dtype())
+        d.attrs["fixed"] = np.array([b"ab", b"cde"], dtype="S5")
+        d.attrs["utf8"] = "gr\u00fc\u00df dich"
+        d.attrs["empty"] = h5py.Empty("f4")
+        color = h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype="u1")
+        d.attrs.create("color", 42, dtype=color)
+        d.attrs["ragged"] = np.array([np.array([1, 2, 3], "i4"), np.array([4], "i4")],
+                                     dtype=h5py.vlen_dtype("i4"))
+        d.attrs["self"] = d.ref
+        d.attrs["nan"] = np.float64("nan")
+        d.attrs["tiny"] = np.float32(1e-30)
+        g.create_dataset("scalar", data=np.int64(-7))
+        g.create_dataset("nothing", data=h5py.Empty("i4"))
+        g["loop"] = g  # a hard link back to its own group: a cycle
+        f["alias"] = d  # a second hard link to the dataset
+        f["soft"] = h5py.SoftLink("/data/temperature")
+        f["ext"] = h5py.ExternalLink("other.h5", "/x")
+        f.attrs["title"] = "features"
+        f.attrs["where"] = g.ref
+
+
+def make_huge(out, gib):
+    with h5py.File(out, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.CONTIGUOUS)
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+        dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+        space = h5py.h5s.create_simple((gib * 1024 ** 3 // 8,))
+        h5py.h5d.create(f.id, b"huge", h5py.h5t.IEEE_F64LE, space, dcpl=dcpl)
+        f["huge"].attrs["units"] = "K"
+    # The library already sized the file to its end of allocation; make sure it is sparse.
+    import os
+    size = os.path.getsize(out)
+    with open(out, "r+b") as fh:
+        os.ftruncate(fh.fileno(), max(size, gib * 1024 ** 3))
+
+
+def netcdf4_by_content(path):
+    """The detection rule's content part, checked with h5py over the whole root group."""
+    with h5py.File(path, "r") as f:
+        if "_NCProperties" in f.attrs or "_nc3_strict" in f.attrs:
+            return True
+        for name in f.keys():
+            link = f.get(name, getlink=True)
+            if isinstance(link, h5py.HardLink) and isinstance(f[name], h5py.Dataset):
+                attrs = f[name].attrs
+                if "_Netcdf4Dimid" in attrs or "_Netcdf4Coordinates" in attrs:
+                    return True
+    return False
+
+
+def main(argv):
+    if len(argv) >= 1 and argv[0] == "--netcdf4-rule":
+        json.dump({p: netcdf4_by_content(p) for p in argv[1:]}, sys.stdout)
+        return 0
+    if len(argv) >= 2 and argv[0] == "--make-features":
+        make_features(argv[1])
+        return 0
+    if len(argv) >= 3 and argv[0] == "--make-huge":
+        make_huge(argv[1], int(argv[2]))
+        return 0
+    result = {}
+    for path in argv:
+        try:
+            result[path] = describe(path)
+        except Exception as e:  # the test reports which file h5py could not read
+            result[path] = {"error": "%s: %s" % (type(e).__name__, e)}
+    json.dump(result, sys.stdout, indent=1, sort_keys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
