@@ -10,6 +10,8 @@ namespace metafs::cache {
 namespace {
 
 constexpr std::size_t kTimeBytes = 8;
+// Per-entry overhead in the three databases (node headers, the access and LRU records).
+constexpr std::uint64_t kNodeBytes = 96;
 
 // The oldest `limit` LRU records (time + key), copied out.
 std::vector<std::string> oldest(const LmdbTxn& txn, const StoreDbs& dbs, std::size_t limit) {
@@ -44,17 +46,27 @@ std::size_t evict_lru(MDB_env* env, const StoreDbs& dbs, unsigned page_size,
     }
     std::vector<std::string> victims = oldest(txn, dbs, limit);
     if (victims.empty()) break;
+    // Stop within the batch once the deleted bytes cover the excess: a small map would
+    // otherwise lose far more than the watermarks ask for.
+    std::uint64_t excess =
+        usage.used_bytes > request.target_bytes ? usage.used_bytes - request.target_bytes : 0;
+    std::uint64_t freed = 0;
+    std::size_t deleted = 0;
     for (const std::string& lru : victims) {
       if (lru.size() <= kTimeBytes) continue;
+      if (freed >= excess && evicted + deleted >= request.min_entries) break;
       std::string_view key = std::string_view(lru).substr(kTimeBytes);
+      if (auto value = txn.find(dbs.entries, key)) freed += key.size() + value->size() + kNodeBytes;
       int rc = txn.del(dbs.lru, lru);
       if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) rc = txn.del(dbs.access, key);
       if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) rc = txn.del(dbs.entries, key);
       if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) throw LmdbError("eviction", rc);
+      ++deleted;
     }
     int rc = txn.commit();
     if (rc != MDB_SUCCESS) throw LmdbError("mdb_txn_commit (eviction)", rc);
-    evicted += victims.size();
+    evicted += deleted;
+    if (deleted == 0) break;
   }
   return evicted;
 }

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxKeyBytes = 511;
 constexpr std::size_t kMaxTouches = 64 * 1024;  // access times kept in memory before writing
-constexpr int kPutAttempts = 4;
+constexpr int kPutAttempts = 5;
 constexpr std::uint64_t kMinMapSize = 64 * 1024;
 
 std::uint64_t now_ns() {
@@ -95,9 +95,11 @@ struct LmdbStore::Impl {
 
   void open();
   void run_writer();
-  void write_ops(std::vector<QueuedOp>& ops);
-  int try_write(const std::vector<QueuedOp>& ops);
-  void write_touches(std::unordered_map<std::string, std::uint64_t>& batch);
+  using Touches = std::unordered_map<std::string, std::uint64_t>;
+  void write_ops(std::vector<QueuedOp>& ops, Touches& touches);
+  int try_write(const std::vector<QueuedOp>& ops, const Touches& touches);
+  std::uint64_t headroom() const;
+  std::uint64_t low_target() const;
   void evict(const EvictionRequest& request);
   void refresh_usage();
   void reset_file(std::string_view reason, bool keep);
@@ -195,25 +197,37 @@ void LmdbStore::Impl::reset_file(std::string_view reason, bool keep) {
 
 void LmdbStore::Impl::evict(const EvictionRequest& request) {
   if (!env) return;
-  try {
-    std::size_t n = evict_lru(env->get(), dbs, page_size, request);
-    evictions += n;
-    if (n > 0) {
-      cache_log().debug("evicted {} entries (target {} bytes)", n, request.target_bytes);
-    }
-  } catch (const LmdbError& e) {
-    if (e.code() == MDB_MAP_FULL) {
-      // Not even a deletion finds a free page: start over rather than stop caching.
+  EvictionRequest attempt = request;
+  for (;;) {
+    try {
+      std::size_t n = evict_lru(env->get(), dbs, page_size, attempt);
+      evictions += n;
+      if (n > 0) {
+        cache_log().debug("evicted {} entries (target {} bytes)", n, attempt.target_bytes);
+      }
+      break;
+    } catch (const LmdbError& e) {
+      if (e.code() != MDB_MAP_FULL) {
+        note_error(e.code(), "eviction");
+        break;
+      }
       ++map_full;
+      if (attempt.batch > 1) {
+        // Fewer deletions dirty fewer pages; each commit also frees pages for the next.
+        attempt.batch = 1;
+        continue;
+      }
+      // Not even one deletion finds a free page: start over rather than stop caching.
       reset_file("full and no entry could be evicted", false);
-    } else {
-      note_error(e.code(), "eviction");
+      break;
     }
   }
   refresh_usage();
 }
 
-int LmdbStore::Impl::try_write(const std::vector<QueuedOp>& ops) {
+// Puts, erases and access times in one write transaction: every commit leaves its freed
+// pages unusable for the next one, so fewer commits mean less dead space in a small map.
+int LmdbStore::Impl::try_write(const std::vector<QueuedOp>& ops, const Touches& access_times) {
   if (!env) return EINVAL;
   try {
     LmdbTxn txn = LmdbTxn::write(env->get());
@@ -223,17 +237,32 @@ int LmdbStore::Impl::try_write(const std::vector<QueuedOp>& ops) {
           op.value ? write_entry(txn, dbs, op.key, *op.value, now) : erase_entry(txn, dbs, op.key);
       if (rc != MDB_SUCCESS) return rc;
     }
+    for (const auto& [key, time] : access_times) {
+      int rc = touch_entry(txn, dbs, key, time);
+      if (rc != MDB_SUCCESS) return rc;
+    }
     return txn.commit();
   } catch (const LmdbError& e) {
     return e.code();
   }
 }
 
-void LmdbStore::Impl::write_ops(std::vector<QueuedOp>& ops) {
+// Room kept free beyond the data: LMDB reuses a freed page only two commits later, so the
+// next commits need pages of their own (a batch, its B-tree paths, the free list).
+std::uint64_t LmdbStore::Impl::headroom() const {
+  return 2 * std::min<std::uint64_t>(options.batch_bytes, map_size / 32) + 16ULL * page_size;
+}
+
+std::uint64_t LmdbStore::Impl::low_target() const {
+  auto low = static_cast<std::uint64_t>(static_cast<double>(map_size) * options.low_watermark);
+  return low - std::min(low, headroom());
+}
+
+void LmdbStore::Impl::write_ops(std::vector<QueuedOp>& ops, Touches& access_times) {
   std::uint64_t bytes = 0;
   for (const QueuedOp& op : ops) bytes += op.key.size() + (op.value ? op.value->size() : 0);
   for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
-    int rc = try_write(ops);
+    int rc = try_write(ops, access_times);
     if (rc == MDB_SUCCESS) {
       for (const QueuedOp& op : ops) writes += op.value ? 1 : 0;
       return;
@@ -243,48 +272,31 @@ void LmdbStore::Impl::write_ops(std::vector<QueuedOp>& ops) {
       dropped += ops.size();
       return;
     }
+    // Access times are a hint: they are the first thing given up.
+    access_times.clear();
     // Room for twice the batch below the low watermark, and more entries on each retry
     // (free pages may be too fragmented for large values).
     ++map_full;
     refresh_usage();
-    auto low = static_cast<std::uint64_t>(static_cast<double>(map_size) * options.low_watermark);
     EvictionRequest request;
-    request.target_bytes = std::min<std::uint64_t>(used_bytes, low);
+    request.target_bytes = std::min<std::uint64_t>(used_bytes, low_target());
     request.target_bytes -= std::min(request.target_bytes, 2 * bytes);
-    request.min_entries = std::size_t{1} << (3 * attempt);
+    request.min_entries = std::size_t{1} << (2 * attempt);
     request.batch = options.evict_batch;
     evict(request);
     if (!enabled) return;
   }
   if (ops.size() > 1) {
-    for (QueuedOp& op : ops) {
-      std::vector<QueuedOp> one{std::move(op)};
-      write_ops(one);
+    Touches none;
+    for (const QueuedOp& op : ops) {
+      std::vector<QueuedOp> one{op};
+      write_ops(one, none);
       if (!enabled) return;
     }
     return;
   }
-  ++dropped;
+  dropped += ops.size();
   cache_log().debug("cache value of {} bytes dropped: no room after eviction", bytes);
-}
-
-void LmdbStore::Impl::write_touches(std::unordered_map<std::string, std::uint64_t>& batch) {
-  if (!env) return;
-  try {
-    LmdbTxn txn = LmdbTxn::write(env->get());
-    for (const auto& [key, time] : batch) {
-      int rc = touch_entry(txn, dbs, key, time);
-      if (rc != MDB_SUCCESS) {
-        // Access times are a hint: on MAP_FULL they are simply lost.
-        if (rc != MDB_MAP_FULL) note_error(rc, "access times");
-        return;
-      }
-    }
-    int rc = txn.commit();
-    if (rc != MDB_SUCCESS && rc != MDB_MAP_FULL) note_error(rc, "access times");
-  } catch (const LmdbError& e) {
-    note_error(e.code(), "access times");
-  }
 }
 
 void LmdbStore::Impl::run_writer() {
@@ -328,15 +340,13 @@ void LmdbStore::Impl::run_writer() {
 
     if (corrupt) reset_file("damaged", true);
     if (enabled) {
-      if (!ops.empty()) write_ops(ops);
-      if (!touch_batch.empty()) write_touches(touch_batch);
+      write_ops(ops, touch_batch);
       refresh_usage();
       auto high =
           static_cast<std::uint64_t>(static_cast<double>(map_size) * options.high_watermark);
-      if (used_bytes > high) {
+      if (used_bytes + headroom() > high) {
         EvictionRequest request;
-        request.target_bytes =
-            static_cast<std::uint64_t>(static_cast<double>(map_size) * options.low_watermark);
+        request.target_bytes = low_target();
         request.batch = options.evict_batch;
         evict(request);
       }

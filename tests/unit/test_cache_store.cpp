@@ -1,0 +1,323 @@
+#include <gtest/gtest.h>
+#include <lmdb.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "lmdb_store.hpp"
+
+namespace metafs::cache {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "metafs-cache-test-XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string key_of(int i) {
+  return "key-" + std::to_string(i);
+}
+
+// A value whose bytes are a function of (i, size), so any read can be checked.
+std::string value_of(int i, std::size_t size) {
+  std::string v(size, '\0');
+  std::mt19937 rng(static_cast<unsigned>(i));
+  for (char& c : v) c = static_cast<char>('a' + rng() % 26);
+  return std::to_string(i) + ":" + v;
+}
+
+std::uint64_t size_of(const fs::path& p) {
+  std::error_code ec;
+  auto size = fs::file_size(p, ec);
+  return ec ? 0 : size;
+}
+
+LmdbStoreOptions small_options(const fs::path& dir, std::uint64_t map_size) {
+  LmdbStoreOptions o;
+  o.dir = dir;
+  o.map_size = map_size;
+  o.touch_interval = std::chrono::milliseconds(50);
+  return o;
+}
+
+TEST(CacheStore, GetSeesAPutAtOnceAndAfterFlush) {
+  TempDir dir;
+  LmdbStore store(small_options(dir.path(), 4 << 20));
+  ASSERT_TRUE(store.enabled());
+  EXPECT_FALSE(store.get("absent"));
+  store.put("k", "v1");
+  EXPECT_EQ(store.get("k"), "v1");  // from the queue or the file
+  store.put("k", "v2");
+  EXPECT_EQ(store.get("k"), "v2");
+  store.flush();
+  EXPECT_EQ(store.get("k"), "v2");
+  store.erase("k");
+  EXPECT_FALSE(store.get("k"));
+  store.flush();
+  EXPECT_FALSE(store.get("k"));
+  // Both puts, or only the newest when they were queued together.
+  EXPECT_GE(store.stats().writes, 1u);
+  EXPECT_LE(store.stats().writes, 2u);
+  // Keys past LMDB's limit are refused, not an error.
+  store.put(std::string(600, 'x'), "v");
+  EXPECT_FALSE(store.get(std::string(600, 'x')));
+}
+
+TEST(CacheStore, ReopenKeepsEntries) {
+  TempDir dir;
+  {
+    LmdbStore store(small_options(dir.path(), 4 << 20));
+    for (int i = 0; i < 200; ++i) store.put(key_of(i), value_of(i, 300));
+  }  // the destructor writes the queue
+  LmdbStore store(small_options(dir.path(), 4 << 20));
+  ASSERT_TRUE(store.enabled());
+  EXPECT_EQ(store.stats().entries, 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(store.get(key_of(i)), value_of(i, 300)) << i;
+}
+
+TEST(CacheStore, TinyMapEvictsAndNeverGrowsPastTheLimit) {
+  TempDir dir;
+  constexpr std::uint64_t kLimit = 256 * 1024;
+  LmdbStore store(small_options(dir.path(), kLimit));
+  ASSERT_TRUE(store.enabled());
+  std::mt19937 rng(5);
+  constexpr int kCount = 600;
+  std::vector<std::size_t> sizes;
+  for (int i = 0; i < kCount; ++i) {
+    // Mostly small values, some spanning overflow pages.
+    sizes.push_back(i % 10 == 0 ? 6000 + rng() % 12000 : 200 + rng() % 1500);
+    store.put(key_of(i), value_of(i, sizes.back()));
+    if (i % 50 == 0) store.flush();
+    ASSERT_LE(size_of(dir.path() / "data.mdb"), kLimit);
+  }
+  store.flush();
+  LmdbStoreStats stats = store.stats();
+  EXPECT_LE(stats.file_bytes, kLimit);
+  EXPECT_GT(stats.evictions, 0u);
+  EXPECT_GT(stats.entries, 10u);
+  EXPECT_LT(stats.entries, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(stats.errors, 0u);
+  int present = 0;
+  for (int i = 0; i < kCount; ++i) {
+    auto v = store.get(key_of(i));
+    if (!v) continue;
+    ++present;
+    EXPECT_EQ(*v, value_of(i, sizes[static_cast<std::size_t>(i)])) << i;
+  }
+  EXPECT_EQ(static_cast<std::uint64_t>(present), stats.entries);
+  // The newest entries survive; eviction takes the oldest.
+  EXPECT_TRUE(store.get(key_of(kCount - 1)));
+  EXPECT_FALSE(store.get(key_of(1)));
+}
+
+TEST(CacheStore, MapFullIsSurvivedWithoutWatermarkEviction) {
+  TempDir dir;
+  constexpr std::uint64_t kLimit = 256 * 1024;
+  LmdbStoreOptions o = small_options(dir.path(), kLimit);
+  o.high_watermark = 1.5;  // never reached: only MDB_MAP_FULL makes room
+  o.low_watermark = 0.5;
+  LmdbStore store(o);
+  for (int i = 0; i < 400; ++i) {
+    store.put(key_of(i), value_of(i, 2000));
+    if (i % 20 == 0) store.flush();
+  }
+  store.flush();
+  LmdbStoreStats stats = store.stats();
+  EXPECT_GT(stats.map_full, 0u);
+  EXPECT_GT(stats.evictions, 0u);
+  EXPECT_LE(stats.file_bytes, kLimit);
+  EXPECT_EQ(store.get(key_of(399)), value_of(399, 2000));
+  for (int i = 0; i < 400; ++i) {
+    if (auto v = store.get(key_of(i))) {
+      EXPECT_EQ(*v, value_of(i, 2000));
+    }
+  }
+}
+
+TEST(CacheStore, RecentlyReadEntriesOutliveUnreadOnes) {
+  TempDir dir;
+  LmdbStore store(small_options(dir.path(), 1 << 20));
+  for (int i = 0; i < 1500; ++i) {
+    store.put(key_of(i), value_of(i, 1000));
+    // Entries 0..4 are read all the time: LRU keeps them, FIFO would not.
+    if (i % 10 == 9) {
+      for (int hot = 0; hot < 5; ++hot) {
+        ASSERT_EQ(store.get(key_of(hot)), value_of(hot, 1000)) << "after put " << i;
+      }
+      store.flush();
+    }
+  }
+  store.flush();
+  ASSERT_GT(store.stats().evictions, 0u);
+  EXPECT_FALSE(store.get(key_of(10)));  // never read: evicted
+}
+
+TEST(CacheStore, GarbageFileIsMovedAsideAndAFreshOneUsed) {
+  TempDir dir;
+  {
+    std::ofstream out(dir.path() / "data.mdb", std::ios::binary);
+    std::mt19937 rng(1);
+    for (int i = 0; i < 64 * 1024; ++i) out.put(static_cast<char>(rng()));
+  }
+  LmdbStore store(small_options(dir.path(), 4 << 20));
+  ASSERT_TRUE(store.enabled());
+  store.put("k", "v");
+  store.flush();
+  EXPECT_EQ(store.get("k"), "v");
+  int aside = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().starts_with("data.mdb.corrupt-")) {
+      ++aside;
+      EXPECT_EQ(entry.file_size(), 64u * 1024);
+    }
+  }
+  EXPECT_EQ(aside, 1);
+}
+
+TEST(CacheStore, ForeignLmdbFileIsMovedAside) {
+  TempDir dir;
+  {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_open(env, dir.path().c_str(), 0, 0644), 0);
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, nullptr, 0, &dbi), 0);
+    std::string k = "someone", v = "else";
+    MDB_val key{k.size(), k.data()}, val{v.size(), v.data()};
+    ASSERT_EQ(mdb_put(txn, dbi, &key, &val, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  LmdbStore store(small_options(dir.path(), 4 << 20));
+  ASSERT_TRUE(store.enabled());
+  EXPECT_EQ(store.stats().entries, 0u);
+  store.put("k", "v");
+  store.flush();
+  EXPECT_EQ(store.get("k"), "v");
+  bool aside = false;
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    aside |= entry.path().filename().string().starts_with("data.mdb.corrupt-");
+  }
+  EXPECT_TRUE(aside);
+}
+
+TEST(CacheStore, UnusableDirectoryDisablesTheStore) {
+  TempDir dir;
+  std::ofstream(dir.path() / "a-file") << "x";
+  for (const fs::path& bad : {dir.path() / "a-file" / "cache", fs::path("/proc/metafs-cache")}) {
+    LmdbStore store(small_options(bad, 4 << 20));
+    EXPECT_FALSE(store.enabled()) << bad;
+    store.put("k", "v");
+    store.flush();
+    EXPECT_FALSE(store.get("k"));
+    EXPECT_FALSE(store.stats().enabled);
+  }
+  // Below the minimum size: disabled too.
+  LmdbStore tiny(small_options(dir.path() / "tiny", 1000));
+  EXPECT_FALSE(tiny.enabled());
+}
+
+TEST(CacheStore, ASecondStoreOnTheSameDirectoryIsDisabled) {
+  TempDir dir;
+  LmdbStore first(small_options(dir.path(), 4 << 20));
+  LmdbStore second(small_options(dir.path(), 4 << 20));
+  EXPECT_TRUE(first.enabled());
+  EXPECT_FALSE(second.enabled());
+}
+
+TEST(CacheStore, ALargerFileThanTheBudgetIsReplaced) {
+  TempDir dir;
+  {
+    LmdbStore store(small_options(dir.path(), 8 << 20));
+    for (int i = 0; i < 1500; ++i) store.put(key_of(i), value_of(i, 2000));
+  }
+  ASSERT_GT(size_of(dir.path() / "data.mdb"), 1u << 20);
+  LmdbStore store(small_options(dir.path(), 1 << 20));
+  ASSERT_TRUE(store.enabled());
+  EXPECT_LE(size_of(dir.path() / "data.mdb"), 1u << 20);
+  store.put("k", "v");
+  store.flush();
+  EXPECT_EQ(store.get("k"), "v");
+}
+
+// A writer killed with SIGKILL in the middle of its writes leaves a file that opens, and
+// every value that can be read is intact.
+TEST(CacheStore, KillDuringWritesThenReopen) {
+  TempDir dir;
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    LmdbStore store(small_options(dir.path(), 2 << 20));
+    for (int i = 0;; ++i) {
+      store.put(key_of(i % 3000), value_of(i % 3000, 100 + static_cast<std::size_t>(i % 3000)));
+      if (i % 7 == 0) store.flush();
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  LmdbStore store(small_options(dir.path(), 2 << 20));
+  ASSERT_TRUE(store.enabled());
+  int present = 0;
+  for (int i = 0; i < 3000; ++i) {
+    auto v = store.get(key_of(i));
+    if (!v) continue;
+    ++present;
+    EXPECT_EQ(*v, value_of(i, 100 + static_cast<std::size_t>(i))) << i;
+  }
+  EXPECT_GT(present, 0);
+  EXPECT_EQ(static_cast<std::uint64_t>(present), store.stats().entries);
+  store.put("after", "restart");
+  store.flush();
+  EXPECT_EQ(store.get("after"), "restart");
+}
+
+TEST(CacheStore, ConcurrentReadersAndPutsAgree) {
+  TempDir dir;
+  LmdbStore store(small_options(dir.path(), 8 << 20));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t * 500; i < (t + 1) * 500; ++i) {
+        store.put(key_of(i), value_of(i, 100));
+        auto v = store.get(key_of(i));
+        EXPECT_EQ(v, value_of(i, 100));
+        auto other = store.get(key_of((i * 7) % 2000));
+        if (other) {
+          EXPECT_EQ(*other, value_of((i * 7) % 2000, 100));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  store.flush();
+  EXPECT_EQ(store.stats().entries, 2000u);
+}
+
+}  // namespace
+}  // namespace metafs::cache
