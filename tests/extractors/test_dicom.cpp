@@ -417,3 +417,36 @@ TEST(DicomExtractor, SafeFromSeveralThreads) {
 
 }  // namespace
 }  // namespace metafs::extract
+
+namespace metafs::extract {
+namespace {
+
+// What metafs-extract prints is what the extractor produced (the mount shows the same files).
+TEST(DicomExtractor, ThroughMetafsExtract) {
+  fs::path binary = fs::path(METAFS_BIN_DIR) / "metafs-extract";
+  if (!fs::exists(binary)) {
+    GTEST_SKIP() << "SKIPPED LOUDLY: " << binary << " is not built (ninja metafs-extract)";
+  }
+  for (const char* name :
+       {"dicom/chrGB2312.dcm", "dicom/fo-dicom_mr.dcm", "dicom/fo-dicom_dicomdir/DICOMDIR"}) {
+    SCOPED_TRACE(name);
+    fs::path path = corpus_dir() / name;
+    Result result = extract(path);
+    std::string quoted = shell_quote(binary.string()) + " " + shell_quote(path.string());
+    int status = -1;
+    EXPECT_EQ(run_command(quoted + " --as format", &status), "dicom\n");
+    EXPECT_EQ(status, 0);
+    EXPECT_EQ(run_command(quoted + " --as txt"), render_txt(result.extraction.tree));
+    EXPECT_EQ(run_command(quoted + " --as json"), render_json(result.extraction.tree));
+    EXPECT_EQ(run_command(quoted + " --as header"), result.extraction.header);
+    EXPECT_EQ(run_command(quoted + " --as dicom.json"), result.extraction.extra_files[0].second);
+  }
+  int status = -1;
+  run_command(shell_quote(binary.string()) + " " +
+                  shell_quote((corpus_dir() / "malformed/GH626.dcm").string()) + " 2>&1",
+              &status);
+  EXPECT_EQ(status, 1) << "a broken file makes metafs-extract report an error";
+}
+
+}  // namespace
+}  // namespace metafs::extract
