@@ -75,7 +75,9 @@ fs::path default_cache_dir(const fs::path& source_root) {
   std::error_code ec;
   fs::path canonical = fs::weakly_canonical(source_root, ec);
   if (ec) canonical = fs::absolute(source_root, ec).lexically_normal();
-  std::string key = canonical.string();
+  std::string key = canonical.lexically_normal().string();
+  while (key.size() > 1 && key.back() == '/') key.pop_back();
+  canonical = key;
   char hash[17];
   std::snprintf(hash, sizeof hash, "%016llx",
                 static_cast<unsigned long long>(XXH3_64bits(key.data(), key.size())));
