@@ -1,6 +1,7 @@
 #include "render.hpp"
 
 #include <cstdint>
+#include <optional>
 
 namespace metafs::extract {
 namespace {
@@ -41,6 +42,10 @@ void append_json_scalar(std::string& out, std::string_view text, ValueKind kind)
     case ValueKind::kNumber:
       if (is_json_number(text)) {
         out.append(text);
+        return;
+      }
+      if (auto normal = normalize_number(text)) {
+        out.append(*normal);
         return;
       }
       break;
@@ -168,6 +173,43 @@ void append_json_string(std::string& out, std::string_view value) {
     ++i;
   }
   out.push_back('"');
+}
+
+std::optional<std::string> normalize_number(std::string_view text) {
+  std::string s(text);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+  std::string sign;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    if (s[0] == '-') sign = "-";
+    s.erase(0, 1);
+  }
+  for (char& c : s) {
+    if (c == 'D' || c == 'd') c = 'E';  // Fortran's double exponent
+  }
+  // Split mantissa and exponent; give the mantissa digits on both sides of its point.
+  std::string exponent;
+  if (auto e = s.find_first_of("eE"); e != std::string::npos) {
+    exponent = s.substr(e + 1);
+    s.resize(e);
+    if (!exponent.empty() && exponent[0] == '+') exponent.erase(0, 1);
+    if (exponent.empty()) return std::nullopt;
+  }
+  std::string integer = s, fraction;
+  bool has_point = false;
+  if (auto dot = s.find('.'); dot != std::string::npos) {
+    has_point = true;
+    integer = s.substr(0, dot);
+    fraction = s.substr(dot + 1);
+  }
+  while (integer.size() > 1 && integer[0] == '0') integer.erase(0, 1);
+  if (integer.empty()) integer = "0";
+  if (has_point && fraction.empty()) fraction = "0";
+  std::string out = sign + integer;
+  if (has_point) out += "." + fraction;
+  if (!exponent.empty()) out += "E" + exponent;
+  if (!is_json_number(out)) return std::nullopt;
+  return out;
 }
 
 bool is_json_number(std::string_view s) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,9 @@ void append_json_string(std::string& out, std::string_view value);
 
 // True when `text` is a number in JSON's grammar (so it can be written unquoted).
 bool is_json_number(std::string_view text);
+
+// A number as formats write it ("2000.", ".5", "+5", "003", "1.5D+03") in JSON's grammar
+// ("2000.0", "0.5", "5", "3", "1.5E03"); std::nullopt when it is not a number at all.
+std::optional<std::string> normalize_number(std::string_view text);
 
 }  // namespace metafs::extract

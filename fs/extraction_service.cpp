@@ -27,10 +27,12 @@ std::string version_key(const std::string& rel, const struct stat& st) {
   return key;
 }
 
-ExtractionService::ExtractionService(const SourceTree& source, ServiceOptions options, Stats& stats)
+ExtractionService::ExtractionService(const SourceTree& source, ServiceOptions options, Stats& stats,
+                                     std::unique_ptr<ExtractionBackend> backend)
     : source_(source),
       options_(options),
       stats_(stats),
+      backend_(std::move(backend)),
       slots_(static_cast<std::ptrdiff_t>(std::max(1u, std::min(options.concurrency, 1024u)))) {}
 
 extract::Format ExtractionService::detect(const std::string& rel, const struct stat& st) {
@@ -64,7 +66,7 @@ std::shared_ptr<const extract::Extraction> ExtractionService::run_extraction(
   slots_.acquire();
   auto start = std::chrono::steady_clock::now();
   auto extraction =
-      std::make_shared<extract::Extraction>(registry_.extract(source_.absolute(rel), format));
+      std::make_shared<extract::Extraction>(backend_->extract(source_.absolute(rel), format));
   auto elapsed = std::chrono::steady_clock::now() - start;
   slots_.release();
   stats_.extraction_latency.record(elapsed);

@@ -12,8 +12,8 @@
 #include <unordered_map>
 
 #include "data_view.hpp"
+#include "extraction_backend.hpp"
 #include "format.hpp"
-#include "registry.hpp"
 #include "source_tree.hpp"
 #include "stats.hpp"
 
@@ -29,7 +29,8 @@ struct ServiceOptions {
 // ask (single flight), at most `concurrency` at once.
 class ExtractionService {
  public:
-  ExtractionService(const SourceTree& source, ServiceOptions options, Stats& stats);
+  ExtractionService(const SourceTree& source, ServiceOptions options, Stats& stats,
+                    std::unique_ptr<ExtractionBackend> backend);
 
   // The format of the regular file `rel` whose lstat is `st`; kNone when not scientific.
   // Reads at most a few KiB of the file, once per file version.
@@ -52,7 +53,7 @@ class ExtractionService {
   const SourceTree& source_;
   ServiceOptions options_;
   Stats& stats_;
-  extract::ExtractorRegistry registry_;
+  std::unique_ptr<ExtractionBackend> backend_;
   std::counting_semaphore<1024> slots_;
 
   std::mutex detect_mutex_;

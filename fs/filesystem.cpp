@@ -49,7 +49,8 @@ void present_as_directory(struct stat* st) {
 Filesystem::Filesystem(const Options& options)
     : options_(options),
       source_(options.source),
-      service_(source_, ServiceOptions{options.workers, options.memory_limit}, stats_),
+      service_(source_, ServiceOptions{options.workers, options.memory_limit}, stats_,
+               make_extraction_backend(options)),
       control_(stats_, [this] {
         return "  \"inodes\": " + std::to_string(inodes_.size()) + ",\n" +
                "  \"memory_view_bytes\": " + std::to_string(service_.memory_bytes()) + ",\n" +

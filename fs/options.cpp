@@ -95,6 +95,18 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--extract-timeout", options.extract_timeout,
                  "Seconds one file's extraction may take")
       ->capture_default_str();
+  std::string worker_memory = "1G";
+  app.add_option("--isolation", options.isolation,
+                 "Where parsers run: process (sandboxed worker processes) or none (inside the "
+                 "daemon; for benchmarks and debugging only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"process", "none"}));
+  app.add_option("--worker-memory", worker_memory,
+                 "Address-space limit of each worker process, e.g. 1G")
+      ->capture_default_str();
+  app.add_option("--worker-recycle", options.worker_recycle,
+                 "Files a worker extracts before it is replaced")
+      ->capture_default_str();
   app.add_option("--entry-timeout", options.entry_timeout,
                  "Seconds the kernel may cache names of mirrored entries")
       ->capture_default_str();
@@ -116,6 +128,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     app.parse(argc, argv);
     options.cache_size = parse_size(cache_size);
     options.memory_limit = parse_size(memory_limit);
+    options.worker_memory = parse_size(worker_memory);
   } catch (const CLI::ParseError& e) {
     *exit_code = app.exit(e);
     return std::nullopt;

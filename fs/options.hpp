@@ -23,7 +23,10 @@ struct Options {
   double entry_timeout = 1.0;  // seconds the kernel may cache mirrored names
   double attr_timeout = 1.0;   // seconds the kernel may cache mirrored attributes
   double extract_timeout = 10.0;
-  bool allow_other = false;  // derived from -o
+  std::string isolation = "process";         // "process": sandboxed workers; "none": in-process
+  std::uint64_t worker_memory = 1ull << 30;  // address-space limit of one worker
+  unsigned worker_recycle = 1000;            // files a worker extracts before it is replaced
+  bool allow_other = false;                  // derived from -o
 };
 
 // Parses the command line. Returns the options, or std::nullopt after printing --help,

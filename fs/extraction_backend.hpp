@@ -1,0 +1,30 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "extraction.hpp"
+#include "format.hpp"
+#include "options.hpp"
+
+namespace metafs::fs {
+
+// Where extractors run: in this process (tests, benchmarks, debugging) or in sandboxed worker
+// processes. Thread-safe; never throws for a bad file: every failure, a crashed or timed-out
+// worker included, comes back as Extraction::error.
+class ExtractionBackend {
+ public:
+  virtual ~ExtractionBackend() = default;
+  virtual extract::Extraction extract(const std::filesystem::path& path,
+                                      extract::Format detected) = 0;
+  // Version of what extract() produces for `format` (part of every cache key).
+  virtual std::uint32_t schema_version(extract::Format format) const = 0;
+};
+
+// Runs the extractors in the calling thread.
+std::unique_ptr<ExtractionBackend> make_in_process_backend();
+
+// The backend `options.isolation` asks for.
+std::unique_ptr<ExtractionBackend> make_extraction_backend(const Options& options);
+
+}  // namespace metafs::fs
