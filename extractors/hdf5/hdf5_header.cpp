@@ -107,9 +107,15 @@ class HeaderPrinter {
       case Node::Kind::kDataset:
         dataset_block(child, level);
         break;
-      case Node::Kind::kDatatype:
-        type_line(level, "DATATYPE " + name + " ", child.datatype ? child.datatype->block : "");
+      case Node::Kind::kDatatype: {
+        // As h5dump: a compound closes its own block, any other type ends with ';', and the
+        // attributes follow one level deeper without a block of their own.
+        std::string block = child.datatype ? child.datatype->block : "";
+        if (block.rfind("H5T_COMPOUND {", 0) != 0) block += ";";
+        type_line(level, "DATATYPE " + name + " ", block);
+        attributes(child, level + 1);
         break;
+      }
       case Node::Kind::kHardLink: {
         auto path = model_.paths.find(child.address);
         line(level, std::string(object_keyword(child.target_kind)) + " " + name + " {");

@@ -150,10 +150,19 @@ std::string describe_filter(H5Z_filter_t id, const std::vector<unsigned>& cd, co
   }
 }
 
+// Name order (h5dump's) costs a sorted table of every name in a large new-style group, so a
+// group or attribute list longer than what is listed is read in storage order instead.
+H5_iter_order_t listing_order(std::uint64_t count, std::size_t listed) {
+  return count > listed ? H5_ITER_NATIVE : H5_ITER_INC;
+}
+
 std::string count_note(std::uint64_t listed, std::uint64_t total, const char* what,
                        const char* why) {
+  if (listed == 0) {
+    return "none of the " + std::to_string(total) + " " + what + " are listed (" + why + ")";
+  }
   return "only the first " + std::to_string(listed) + " of " + std::to_string(total) + " " + what +
-         " are listed (" + why + ")";
+         " in storage order are listed (" + why + ")";
 }
 
 class FileReader {
@@ -193,7 +202,8 @@ class FileReader {
     list.max = std::min(limits_.max_attributes_per_object, budget);
     hsize_t index = 0;
     if (list.max > 0 &&
-        H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, collect_attribute, &list) < 0 &&
+        H5Aiterate2(object, H5_INDEX_NAME, listing_order(count, list.max), &index,
+                    collect_attribute, &list) < 0 &&
         list.names.empty()) {
       node.notes.push_back("attributes not readable: " + last_hdf5_error());
       return;
@@ -217,8 +227,12 @@ class FileReader {
       Handle space(H5Aget_space(attr.get()));
       if (type) attribute.type = describe_type(type.get(), limits_.max_type_depth);
       if (space) attribute.space = describe_space(space.get());
-      if (type && space) {
+      if (value_bytes_ >= limits_.max_total_value_bytes) {
+        attribute.data.problem = "not read: the file's attribute values passed " +
+                                 std::to_string(limits_.max_total_value_bytes >> 20) + " MiB";
+      } else if (type && space) {
         attribute.data = read_attribute_data(attr.get(), type.get(), space.get(), limits_);
+        value_bytes_ += data_bytes(attribute.data);
       } else {
         attribute.data.problem = "not read: " + last_hdf5_error();
       }
@@ -244,7 +258,8 @@ class FileReader {
     list.max = std::min(limits_.max_links_per_group, budget);
     hsize_t index = 0;
     if (list.max > 0 &&
-        H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &index, collect_link, &list) < 0 &&
+        H5Literate(group, H5_INDEX_NAME, listing_order(info.nlinks, list.max), &index, collect_link,
+                   &list) < 0 &&
         list.entries.empty()) {
       node.notes.push_back("links not readable: " + last_hdf5_error());
       return;
@@ -467,6 +482,7 @@ class FileReader {
   std::unordered_map<std::uint64_t, Node::Kind> kinds_;
   std::size_t objects_ = 0;
   std::size_t attributes_ = 0;
+  std::size_t value_bytes_ = 0;
 };
 
 }  // namespace

@@ -94,6 +94,31 @@ class TypePrinter {
     }
   }
 
+  // h5dump's description of a number type that is not one of the standard ones.
+  static std::string nonstandard_name(hid_t type, const char* what) {
+    std::string order;
+    switch (H5Tget_order(type)) {
+      case H5T_ORDER_LE:
+        order = " little-endian";
+        break;
+      case H5T_ORDER_BE:
+        order = " big-endian";
+        break;
+      case H5T_ORDER_VAX:
+        order = " mixed-endian";
+        break;
+      default:
+        break;
+    }
+    std::string sign;
+    if (H5Tget_class(type) == H5T_INTEGER) {
+      H5T_sign_t s = H5Tget_sign(type);
+      sign = s == H5T_SGN_NONE ? " unsigned" : s == H5T_SGN_2 ? "" : " unknown-sign";
+    }
+    return std::to_string(H5Tget_size(type) * 8) + "-bit" + order + sign + " " + what + " " +
+           std::to_string(H5Tget_precision(type)) + "-bit precision";
+  }
+
   static std::string order_suffix(hid_t type) {
     return H5Tget_order(type) == H5T_ORDER_BE ? "BE" : "LE";
   }
@@ -101,7 +126,7 @@ class TypePrinter {
   // A standard name only when the type really is that standard type, as h5dump does.
   static std::string standard_name(hid_t type, const std::string& name,
                                    const std::vector<std::pair<hid_t, const char*>>& table,
-                                   const char* fallback) {
+                                   const std::string& fallback) {
     for (const auto& [std_type, std_name] : table) {
       if (name == std_name && H5Tequal(type, std_type) > 0) return name;
     }
@@ -121,7 +146,7 @@ class TypePrinter {
     };
     std::string name = std::string("H5T_STD_") + (H5Tget_sign(type) == H5T_SGN_NONE ? "U" : "I") +
                        std::to_string(H5Tget_size(type) * 8) + order_suffix(type);
-    return standard_name(type, name, kTable, "undefined integer");
+    return standard_name(type, name, kTable, nonstandard_name(type, "integer"));
   }
 
   static std::string float_name(hid_t type) {
@@ -132,7 +157,7 @@ class TypePrinter {
         {H5T_IEEE_F64LE, "H5T_IEEE_F64LE"},
     };
     std::string name = "H5T_IEEE_F" + std::to_string(H5Tget_size(type) * 8) + order_suffix(type);
-    return standard_name(type, name, kTable, "undefined float");
+    return standard_name(type, name, kTable, nonstandard_name(type, "floating-point"));
   }
 
   static std::string bitfield_name(hid_t type) {

@@ -156,7 +156,8 @@ class Decoder {
 
   Value decode(hid_t type, const unsigned char* p, std::size_t depth) const {
     Value value;
-    if (depth > limits_.max_type_depth) {
+    // Nested arrays multiply: past the element budget the rest shows as "...".
+    if (depth > limits_.max_type_depth || ++decoded_ > limits_.max_elements_per_value) {
       value.text = "...";
       return value;
     }
@@ -341,7 +342,15 @@ class Decoder {
 
   hid_t location_;
   const Limits& limits_;
+  mutable std::size_t decoded_ = 0;
 };
+
+std::size_t value_bytes(const Value& value) {
+  std::size_t bytes = sizeof(Value) + value.text.size();
+  for (const auto& name : value.names) bytes += sizeof name + name.size();
+  for (const auto& item : value.items) bytes += value_bytes(item);
+  return bytes;
+}
 
 }  // namespace
 
@@ -375,6 +384,12 @@ Data read_attribute_data(hid_t attr, hid_t file_type, hid_t space, const Limits&
     H5Dvlen_reclaim(memory.get(), space, H5P_DEFAULT, buffer.data());
   }
   return data;
+}
+
+std::size_t data_bytes(const Data& data) {
+  std::size_t bytes = sizeof data + data.problem.size();
+  for (const auto& value : data.values) bytes += value_bytes(value);
+  return bytes;
 }
 
 std::optional<Data> read_fill_value(hid_t dcpl, hid_t file_type, const Limits& limits) {

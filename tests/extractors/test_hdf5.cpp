@@ -444,15 +444,15 @@ TEST(Hdf5Extractor, LimitsLeaveAVisibleNote) {
   Extraction groups = extract(dir / "group1k.h5", *small);
   EXPECT_EQ(groups.tree.node(MetaTree::kRoot).children.size(), 3u + 100u + 1u);
   EXPECT_EQ(value_of(groups.tree, "/", "%note"),
-            "only the first 100 of 1000 links are listed (limit per group)");
-  EXPECT_NE(groups.header.find("/* only the first 100 of 1000 links are listed"),
+            "only the first 100 of 1000 links in storage order are listed (limit per group)");
+  EXPECT_NE(groups.header.find("/* only the first 100 of 1000 links in storage order are listed"),
             std::string::npos);
 
   Extraction attributes = extract(dir / "attr1k.h5", *small);
   NodeId list = attributes.tree.find(MetaTree::kRoot, "%attributes");
   EXPECT_EQ(attributes.tree.node(list).children.size(), 10u);
   EXPECT_EQ(value_of(attributes.tree, "/", "%note"),
-            "only the first 10 of 1000 attributes are listed (limit per object)");
+            "only the first 10 of 1000 attributes in storage order are listed (limit per object)");
 
   hdf5::Limits tiny;
   tiny.max_objects = 50;

@@ -196,6 +196,11 @@ def make_features(out):
         f["alias"] = d  # a second hard link to the dataset
         f["soft"] = h5py.SoftLink("/data/temperature")
         f["ext"] = h5py.ExternalLink("other.h5", "/x")
+        d.attrs["half"] = np.float16(0.1)
+        d.attrs["opaque"] = np.void(b"\x01\x02")
+        g.create_dataset("half", data=np.float16(0.5))
+        f["int16_type"] = np.dtype("<i2")
+        f["int16_type"].attrs["note"] = "a named datatype"
         f.attrs["title"] = "features"
         f.attrs["where"] = g.ref
 
