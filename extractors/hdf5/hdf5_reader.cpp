@@ -165,6 +165,12 @@ std::string count_note(std::uint64_t listed, std::uint64_t total, const char* wh
          " in storage order are listed (" + why + ")";
 }
 
+// A type's description and how to read it, worked out once per distinct type of a file.
+struct TypeInfo {
+  TypeText text;
+  std::unique_ptr<MemoryType> memory;
+};
+
 class FileReader {
  public:
   FileReader(const Limits& limits, FileModel& model) : limits_(limits), model_(model) {}
@@ -193,6 +199,29 @@ class FileReader {
   }
 
  private:
+  // Files repeat a few types many times (1000 string attributes): key by the encoded type.
+  const TypeInfo& type_info(hid_t type) {
+    constexpr std::size_t kMaxCachedTypes = 4096;
+    constexpr std::size_t kMaxEncodedSize = 64 << 10;
+    std::string key;
+    std::size_t size = 0;
+    if (H5Tencode(type, nullptr, &size) >= 0 && size > 0 && size <= kMaxEncodedSize) {
+      key.resize(size);
+      if (H5Tencode(type, key.data(), &size) < 0 || size != key.size()) key.clear();
+    }
+    if (!key.empty()) {
+      if (auto found = types_.find(key); found != types_.end()) return found->second;
+    }
+    TypeInfo info;
+    info.text = describe_type(type, limits_.max_type_depth);
+    info.memory = make_memory_type(type, limits_);
+    if (key.empty() || types_.size() >= kMaxCachedTypes) {
+      uncached_ = std::move(info);
+      return uncached_;
+    }
+    return types_.emplace(std::move(key), std::move(info)).first->second;
+  }
+
   void read_attributes(hid_t object, hsize_t count, Node& node) {
     node.attribute_count = count;
     if (count == 0) return;
@@ -225,13 +254,14 @@ class FileReader {
       }
       Handle type(H5Aget_type(attr.get()));
       Handle space(H5Aget_space(attr.get()));
-      if (type) attribute.type = describe_type(type.get(), limits_.max_type_depth);
+      const TypeInfo* info = type ? &type_info(type.get()) : nullptr;
+      if (info != nullptr) attribute.type = info->text;
       if (space) attribute.space = describe_space(space.get());
       if (value_bytes_ >= limits_.max_total_value_bytes) {
         attribute.data.problem = "not read: the file's attribute values passed " +
                                  std::to_string(limits_.max_total_value_bytes >> 20) + " MiB";
       } else if (type && space) {
-        attribute.data = read_attribute_data(attr.get(), type.get(), space.get(), limits_);
+        attribute.data = read_attribute_data(attr.get(), info->memory.get(), space.get(), limits_);
         value_bytes_ += data_bytes(attribute.data);
       } else {
         attribute.data.problem = "not read: " + last_hdf5_error();
@@ -389,7 +419,7 @@ class FileReader {
     DatasetInfo& info = *node.dataset;
     Handle type(H5Dget_type(dataset));
     if (type) {
-      info.type = describe_type(type.get(), limits_.max_type_depth);
+      info.type = type_info(type.get()).text;
       if (H5Tcommitted(type.get()) > 0) {
         H5O_info_t type_info;
         if (H5Oget_info2(type.get(), &type_info, H5O_INFO_BASIC) >= 0) {
@@ -459,7 +489,7 @@ class FileReader {
           break;
       }
       if (state != H5D_FILL_VALUE_UNDEFINED && type) {
-        info.fill_value = read_fill_value(dcpl, type.get(), limits_);
+        info.fill_value = read_fill_value(dcpl, type_info(type.get()).memory.get(), limits_);
       }
     }
     int external = H5Pget_external_count(dcpl);
@@ -480,6 +510,8 @@ class FileReader {
   const Limits& limits_;
   FileModel& model_;
   std::unordered_map<std::uint64_t, Node::Kind> kinds_;
+  std::unordered_map<std::string, TypeInfo> types_;
+  TypeInfo uncached_;
   std::size_t objects_ = 0;
   std::size_t attributes_ = 0;
   std::size_t value_bytes_ = 0;

@@ -149,75 +149,81 @@ bool has_variable_data(hid_t type, std::size_t depth) {
   }
 }
 
-// Turns elements of a memory type into Values.
+// Turns elements laid out as `layout` into Values without calling the library, except to
+// name an enum value's member and to follow a region reference.
 class Decoder {
  public:
   Decoder(hid_t location, const Limits& limits) : location_(location), limits_(limits) {}
 
-  Value decode(hid_t type, const unsigned char* p, std::size_t depth) const {
+  Value decode(const Layout& layout, const unsigned char* p, std::size_t depth) const {
     Value value;
     // Nested arrays multiply: past the element budget the rest shows as "...".
     if (depth > limits_.max_type_depth || ++decoded_ > limits_.max_elements_per_value) {
       value.text = "...";
       return value;
     }
-    std::size_t size = H5Tget_size(type);
-    switch (H5Tget_class(type)) {
-      case H5T_INTEGER: {
+    switch (layout.cls) {
+      case H5T_INTEGER:
         value.kind = Value::Kind::kNumber;
-        bool is_signed = H5Tget_sign(type) != H5T_SGN_NONE;
-        value.text = is_signed ? std::to_string(load_signed(p, size))
-                               : std::to_string(load_unsigned(p, size));
+        value.text = layout.is_signed ? std::to_string(load_signed(p, layout.size))
+                                      : std::to_string(load_unsigned(p, layout.size));
         break;
-      }
       case H5T_BITFIELD:
         value.kind = Value::Kind::kNumber;
-        value.text = std::to_string(load_unsigned(p, size));
+        value.text = std::to_string(load_unsigned(p, layout.size));
         break;
       case H5T_FLOAT:
         value.kind = Value::Kind::kNumber;
-        if (size == sizeof(float)) {
+        if (layout.size == sizeof(float)) {
           value.text = shortest(load<float>(p));
-        } else if (size == sizeof(double)) {
+        } else if (layout.size == sizeof(double)) {
           value.text = shortest(load<double>(p));
         } else {
           value.text = shortest(load<long double>(p));
         }
         break;
       case H5T_STRING:
-        value.text = decode_string(type, p, size);
+        value.text = decode_string(layout, p);
         break;
       case H5T_OPAQUE:
-        for (std::size_t i = 0; i < size && i < limits_.max_string_bytes / 2; ++i) {
+        for (std::size_t i = 0; i < layout.size && i < limits_.max_string_bytes / 2; ++i) {
           value.text.push_back(kHex[p[i] >> 4]);
           value.text.push_back(kHex[p[i] & 0xf]);
         }
         break;
       case H5T_ENUM: {
-        std::array<char, 256> name{};
-        if (H5Tenum_nameof(type, p, name.data(), name.size()) >= 0) {
-          value.text = name.data();
-        } else {
-          value.text = "(not a member of the enumeration)";
+        value.text = "(not a member of the enumeration)";
+        std::string_view raw(reinterpret_cast<const char*>(p), layout.size);
+        for (const auto& [bytes, name] : layout.enum_members) {
+          if (bytes == raw) {
+            value.text = name;
+            break;
+          }
         }
         break;
       }
       case H5T_REFERENCE:
-        decode_reference(type, p, value);
+        decode_reference(layout, p, value);
         break;
       case H5T_COMPOUND:
-        decode_compound(type, p, depth, value);
+        value.kind = Value::Kind::kCompound;
+        value.names = layout.names;
+        for (std::size_t i = 0; i < layout.members.size(); ++i) {
+          value.items.push_back(decode(layout.members[i], p + layout.offsets[i], depth + 1));
+        }
         break;
       case H5T_ARRAY:
-        decode_array(type, p, depth, value);
+        value.kind = Value::Kind::kSequence;
+        value.total = layout.count;
+        if (!layout.members.empty())
+          decode_sequence(layout.members[0], p, layout.count, depth, value);
         break;
       case H5T_VLEN: {
         hvl_t vl = load<hvl_t>(p);
-        Handle base(H5Tget_super(type));
         value.kind = Value::Kind::kSequence;
         value.total = vl.len;
-        if (base && vl.p != nullptr) {
-          decode_sequence(base.get(), static_cast<const unsigned char*>(vl.p), vl.len, depth,
+        if (!layout.members.empty() && vl.p != nullptr) {
+          decode_sequence(layout.members[0], static_cast<const unsigned char*>(vl.p), vl.len, depth,
                           value);
         }
         break;
@@ -229,17 +235,16 @@ class Decoder {
     return value;
   }
 
-  // Elements [0, count) of `type` at p, in full or as a summary.
-  void decode_sequence(hid_t type, const unsigned char* p, std::uint64_t count, std::size_t depth,
-                       Value& out) const {
-    std::size_t size = H5Tget_size(type);
+ private:
+  // Elements [0, count) at p, in full or as a summary.
+  void decode_sequence(const Layout& element, const unsigned char* p, std::uint64_t count,
+                       std::size_t depth, Value& out) const {
     std::uint64_t shown = count <= limits_.max_full_values ? count : limits_.summary_values;
     for (std::uint64_t i = 0; i < shown; ++i) {
-      out.items.push_back(decode(type, p + i * size, depth + 1));
+      out.items.push_back(decode(element, p + i * element.size, depth + 1));
     }
   }
 
- private:
   static long long load_signed(const unsigned char* p, std::size_t size) {
     switch (size) {
       case 1:
@@ -266,18 +271,18 @@ class Decoder {
     }
   }
 
-  std::string decode_string(hid_t type, const unsigned char* p, std::size_t size) const {
+  std::string decode_string(const Layout& layout, const unsigned char* p) const {
     std::string_view text;
-    if (H5Tis_variable_str(type) > 0) {
+    if (layout.variable_string) {
       const char* s = load<const char*>(p);
       if (s == nullptr) return "";
       text = std::string_view(s, strnlen(s, limits_.max_string_bytes + 1));
     } else {
       auto* s = reinterpret_cast<const char*>(p);
-      std::size_t length = size;
-      switch (H5Tget_strpad(type)) {
+      std::size_t length = layout.size;
+      switch (layout.pad) {
         case H5T_STR_NULLTERM:
-          length = strnlen(s, size);
+          length = strnlen(s, layout.size);
           break;
         case H5T_STR_SPACEPAD:
           while (length > 0 && (s[length - 1] == ' ' || s[length - 1] == '\0')) --length;
@@ -295,9 +300,9 @@ class Decoder {
     return std::string(text);
   }
 
-  void decode_reference(hid_t type, const unsigned char* p, Value& value) const {
+  void decode_reference(const Layout& layout, const unsigned char* p, Value& value) const {
     value.kind = Value::Kind::kReference;
-    if (H5Tequal(type, H5T_STD_REF_OBJ) > 0) {
+    if (!layout.region) {
       // In the 1.10 library an object reference is the object header's address.
       value.address = load<hobj_ref_t>(p);
       return;
@@ -307,7 +312,7 @@ class Decoder {
     std::memcpy(&ref, p, sizeof ref);
     bool null = true;
     for (std::size_t i = 0; i < sizeof ref; ++i) null = null && p[i] == 0;
-    if (null) return;
+    if (null || location_ < 0) return;
     Handle object(H5Rdereference2(location_, H5P_DEFAULT, H5R_DATASET_REGION, &ref));
     H5O_info_t info;
     if (object && H5Oget_info2(object.get(), &info, H5O_INFO_BASIC) >= 0) {
@@ -315,35 +320,72 @@ class Decoder {
     }
   }
 
-  void decode_compound(hid_t type, const unsigned char* p, std::size_t depth, Value& value) const {
-    value.kind = Value::Kind::kCompound;
-    int members = H5Tget_nmembers(type);
-    for (int i = 0; i < members; ++i) {
-      auto index = static_cast<unsigned>(i);
-      Handle member(H5Tget_member_type(type, index));
-      char* name = H5Tget_member_name(type, index);
-      value.names.emplace_back(name != nullptr ? name : "");
-      H5free_memory(name);
-      if (!member) {
-        value.items.emplace_back();
-        continue;
-      }
-      value.items.push_back(decode(member.get(), p + H5Tget_member_offset(type, index), depth + 1));
-    }
-  }
-
-  void decode_array(hid_t type, const unsigned char* p, std::size_t depth, Value& value) const {
-    value.kind = Value::Kind::kSequence;
-    Handle base(H5Tget_super(type));
-    std::size_t base_size = base ? H5Tget_size(base.get()) : 0;
-    value.total = base_size == 0 ? 0 : H5Tget_size(type) / base_size;
-    if (base) decode_sequence(base.get(), p, value.total, depth, value);
-  }
-
   hid_t location_;
   const Limits& limits_;
   mutable std::size_t decoded_ = 0;
 };
+
+// The layout of the memory type `type`, read from the library once.
+Layout describe_layout(hid_t type, std::size_t depth) {
+  Layout layout;
+  layout.cls = H5Tget_class(type);
+  layout.size = H5Tget_size(type);
+  if (depth > 32) return layout;
+  switch (layout.cls) {
+    case H5T_INTEGER:
+      layout.is_signed = H5Tget_sign(type) != H5T_SGN_NONE;
+      break;
+    case H5T_STRING:
+      layout.variable_string = H5Tis_variable_str(type) > 0;
+      layout.pad = H5Tget_strpad(type);
+      break;
+    case H5T_REFERENCE:
+      layout.region = H5Tequal(type, H5T_STD_REF_DSETREG) > 0;
+      break;
+    case H5T_ENUM: {
+      int members = H5Tget_nmembers(type);
+      for (int i = 0; i < members; ++i) {
+        auto index = static_cast<unsigned>(i);
+        std::string raw(layout.size, '\0');
+        char* name = H5Tget_member_name(type, index);
+        if (name != nullptr && H5Tget_member_value(type, index, raw.data()) >= 0) {
+          layout.enum_members.emplace_back(std::move(raw), name);
+        }
+        H5free_memory(name);
+      }
+      break;
+    }
+    case H5T_COMPOUND: {
+      int members = H5Tget_nmembers(type);
+      for (int i = 0; i < members; ++i) {
+        auto index = static_cast<unsigned>(i);
+        Handle member(H5Tget_member_type(type, index));
+        char* name = H5Tget_member_name(type, index);
+        if (!member) {
+          H5free_memory(name);
+          continue;
+        }
+        layout.names.emplace_back(name != nullptr ? name : "");
+        H5free_memory(name);
+        layout.offsets.push_back(H5Tget_member_offset(type, index));
+        layout.members.push_back(describe_layout(member.get(), depth + 1));
+      }
+      break;
+    }
+    case H5T_ARRAY:
+    case H5T_VLEN: {
+      Handle base(H5Tget_super(type));
+      if (!base) break;
+      layout.members.push_back(describe_layout(base.get(), depth + 1));
+      std::size_t element = layout.members[0].size;
+      layout.count = layout.cls == H5T_ARRAY && element != 0 ? layout.size / element : 0;
+      break;
+    }
+    default:
+      break;
+  }
+  return layout;
+}
 
 std::size_t value_bytes(const Value& value) {
   std::size_t bytes = sizeof(Value) + value.text.size();
@@ -354,23 +396,32 @@ std::size_t value_bytes(const Value& value) {
 
 }  // namespace
 
-Data read_attribute_data(hid_t attr, hid_t file_type, hid_t space, const Limits& limits) {
+std::unique_ptr<MemoryType> make_memory_type(hid_t file_type, const Limits& limits) {
+  Handle memory = memory_type(file_type, 0, limits.max_type_depth);
+  if (!memory) return nullptr;
+  auto out = std::make_unique<MemoryType>();
+  out->layout = describe_layout(memory.get(), 0);
+  out->variable_data = has_variable_data(memory.get(), 0);
+  out->type = std::move(memory);
+  return out;
+}
+
+Data read_attribute_data(hid_t attr, const MemoryType* memory, hid_t space, const Limits& limits) {
   Data data;
   hssize_t points = H5Sget_simple_extent_npoints(space);
   if (H5Sget_simple_extent_type(space) == H5S_NULL || points <= 0) return data;
   data.count = static_cast<std::uint64_t>(points);
-  Handle memory = memory_type(file_type, 0, limits.max_type_depth);
-  if (!memory) {
+  if (memory == nullptr) {
     data.problem = "not read: unsupported datatype";
     return data;
   }
-  std::size_t element = H5Tget_size(memory.get());
+  std::size_t element = memory->layout.size;
   if (element == 0 || data.count > limits.max_value_bytes / element) {
     data.problem = "not read: " + std::to_string(data.count) + " values";
     return data;
   }
   std::vector<unsigned char> buffer(data.count * element);
-  if (H5Aread(attr, memory.get(), buffer.data()) < 0) {
+  if (H5Aread(attr, memory->type.get(), buffer.data()) < 0) {
     data.problem = "not read: the library could not read it";
     return data;
   }
@@ -378,10 +429,10 @@ Data read_attribute_data(hid_t attr, hid_t file_type, hid_t space, const Limits&
   std::uint64_t shown = data.count <= limits.max_full_values ? data.count : limits.summary_values;
   data.values.reserve(shown);
   for (std::uint64_t i = 0; i < shown; ++i) {
-    data.values.push_back(decoder.decode(memory.get(), buffer.data() + i * element, 0));
+    data.values.push_back(decoder.decode(memory->layout, buffer.data() + i * element, 0));
   }
-  if (has_variable_data(memory.get(), 0)) {
-    H5Dvlen_reclaim(memory.get(), space, H5P_DEFAULT, buffer.data());
+  if (memory->variable_data) {
+    H5Dvlen_reclaim(memory->type.get(), space, H5P_DEFAULT, buffer.data());
   }
   return data;
 }
@@ -392,19 +443,19 @@ std::size_t data_bytes(const Data& data) {
   return bytes;
 }
 
-std::optional<Data> read_fill_value(hid_t dcpl, hid_t file_type, const Limits& limits) {
-  if (has_variable_data(file_type, 0) || H5Tdetect_class(file_type, H5T_REFERENCE) > 0) {
+std::optional<Data> read_fill_value(hid_t dcpl, const MemoryType* memory, const Limits& limits) {
+  // Variable-length fill values would be allocated by the library; references need a file.
+  if (memory == nullptr || memory->variable_data ||
+      H5Tdetect_class(memory->type.get(), H5T_REFERENCE) > 0) {
     return std::nullopt;
   }
-  Handle memory = memory_type(file_type, 0, limits.max_type_depth);
-  if (!memory) return std::nullopt;
-  std::size_t element = H5Tget_size(memory.get());
+  std::size_t element = memory->layout.size;
   if (element == 0 || element > limits.max_value_bytes) return std::nullopt;
   std::vector<unsigned char> buffer(element);
-  if (H5Pget_fill_value(dcpl, memory.get(), buffer.data()) < 0) return std::nullopt;
+  if (H5Pget_fill_value(dcpl, memory->type.get(), buffer.data()) < 0) return std::nullopt;
   Data data;
   data.count = 1;
-  data.values.push_back(Decoder(H5I_INVALID_HID, limits).decode(memory.get(), buffer.data(), 0));
+  data.values.push_back(Decoder(H5I_INVALID_HID, limits).decode(memory->layout, buffer.data(), 0));
   return data;
 }
 
