@@ -18,8 +18,8 @@ std::string number(double value) {
 
 }  // namespace
 
-ControlFiles::ControlFiles(const Stats& stats, ExtraSource extra_json)
-    : stats_(stats), extra_json_(std::move(extra_json)) {}
+ControlFiles::ControlFiles(const Stats& stats, ExtraSource extra)
+    : stats_(stats), extra_(std::move(extra)) {}
 
 const char* ControlFiles::name(ControlFile file) {
   switch (file) {
@@ -77,7 +77,11 @@ std::string ControlFiles::stats_json() const {
   add("extractions", std::to_string(stats_.extractions.load()));
   add("errors", std::to_string(stats_.errors.load()));
   add("view_hits", std::to_string(stats_.view_hits.load()));
-  if (extra_json_) out += extra_json_();
+  if (extra_) {
+    Extra extra = extra_();
+    for (const Metric& m : extra.metrics) add(m.name.c_str(), std::to_string(m.value));
+    if (!extra.pressure_level.empty()) add("pressure_level", "\"" + extra.pressure_level + "\"");
+  }
   out += "  \"extraction_seconds\": {\"count\": " + std::to_string(latency.count) +
          ", \"sum\": " + number(latency.sum_seconds) + ", \"p50\": " + number(latency.p50) +
          ", \"p95\": " + number(latency.p95) + ", \"p99\": " + number(latency.p99) +
@@ -98,6 +102,26 @@ std::string ControlFiles::metrics() const {
   counter("detections_total", "Files whose format was detected.", stats_.detections.load());
   counter("extractions_total", "Metadata extractions run.", stats_.extractions.load());
   counter("extraction_errors_total", "Extractions that ended with an error.", stats_.errors.load());
+  if (extra_) {
+    Extra extra = extra_();
+    for (const Metric& m : extra.metrics) {
+      std::string name = "metafs_" + m.name + (m.counter ? "_total" : "");
+      out += "# HELP " + name + " " + m.help + "\n";
+      out += "# TYPE " + name + (m.counter ? " counter\n" : " gauge\n");
+      out += name + " " + std::to_string(m.value) + "\n";
+    }
+    if (!extra.pressure_level.empty()) {
+      out +=
+          "# HELP metafs_pressure_level Memory pressure: 0 normal, 1 elevated, 2 high, 3 "
+          "critical.\n";
+      out += "# TYPE metafs_pressure_level gauge\n";
+      int level = extra.pressure_level == "elevated"   ? 1
+                  : extra.pressure_level == "high"     ? 2
+                  : extra.pressure_level == "critical" ? 3
+                                                       : 0;
+      out += "metafs_pressure_level " + std::to_string(level) + "\n";
+    }
+  }
   out += "# HELP metafs_extraction_seconds Time to extract one file's metadata.\n";
   out += "# TYPE metafs_extraction_seconds histogram\n";
   for (std::size_t i = 0; i < LatencyRecorder::kBucketSeconds.size(); ++i) {

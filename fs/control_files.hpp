@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "node.hpp"
 #include "stats.hpp"
@@ -17,9 +18,20 @@ namespace metafs::fs {
 // bytes it reads always agree.
 class ControlFiles {
  public:
-  // `extra_json` adds members to stats.json (e.g. the cache's), as `"name":value,` text.
-  using ExtraSource = std::function<std::string()>;
-  ControlFiles(const Stats& stats, ExtraSource extra_json);
+  // A number shown in stats.json (as "name") and in metrics (as metafs_name).
+  struct Metric {
+    std::string name;
+    std::string help;
+    bool counter;  // else a gauge
+    std::uint64_t value;
+  };
+  struct Extra {
+    std::vector<Metric> metrics;
+    std::string pressure_level;
+  };
+  // `extra` adds what other parts know (the cache, memory, inodes).
+  using ExtraSource = std::function<Extra()>;
+  ControlFiles(const Stats& stats, ExtraSource extra);
 
   static const char* name(ControlFile file);
   static bool from_name(const std::string& name, ControlFile* file);
@@ -34,7 +46,7 @@ class ControlFiles {
   std::string metrics() const;
 
   const Stats& stats_;
-  ExtraSource extra_json_;
+  ExtraSource extra_;
   std::mutex mutex_;
   std::shared_ptr<const std::string> snapshots_[3];
 };

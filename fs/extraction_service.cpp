@@ -7,11 +7,19 @@
 
 #include "detect.hpp"
 #include "log.hpp"
+#include "source_signature.hpp"
 
 namespace metafs::fs {
 namespace {
 
 constexpr std::size_t kMaxDetections = 1 << 20;
+// Bumped when detection rules change, so cached detection results are redone.
+constexpr std::uint32_t kDetectionVersion = 1;
+
+std::string_view base_name(std::string_view rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+}
 
 }  // namespace
 
@@ -28,12 +36,32 @@ std::string version_key(const std::string& rel, const struct stat& st) {
 }
 
 ExtractionService::ExtractionService(const SourceTree& source, ServiceOptions options, Stats& stats,
-                                     std::unique_ptr<ExtractionBackend> backend)
+                                     std::unique_ptr<ExtractionBackend> backend,
+                                     cache::MetadataCache& cache)
     : source_(source),
       options_(options),
       stats_(stats),
       backend_(std::move(backend)),
-      slots_(static_cast<std::ptrdiff_t>(std::max(1u, std::min(options.concurrency, 1024u)))) {}
+      cache_(cache),
+      slots_(static_cast<std::ptrdiff_t>(std::max(1u, std::min(options.concurrency, 1024u)))),
+      views_(options.view_memory) {
+  pressure_subscription_ = cache_.pressure_monitor().subscribe([this](cache::PressureLevel level) {
+    views_.set_budget(cache::memory_budget_at(level, options_.view_memory));
+  });
+}
+
+ExtractionService::~ExtractionService() {
+  cache_.pressure_monitor().unsubscribe(pressure_subscription_);
+}
+
+std::uint32_t ExtractionService::schema_version(extract::Format detected) const {
+  // An HDF5-signature file may turn out to be netCDF-4: both extractors' versions count.
+  if (detected == extract::Format::kHdf5) {
+    return backend_->schema_version(extract::Format::kHdf5) * 7919u +
+           backend_->schema_version(extract::Format::kNetcdf);
+  }
+  return backend_->schema_version(detected);
+}
 
 extract::Format ExtractionService::detect(const std::string& rel, const struct stat& st) {
   if (!S_ISREG(st.st_mode)) return extract::Format::kNone;
@@ -43,49 +71,62 @@ extract::Format ExtractionService::detect(const std::string& rel, const struct s
     auto it = detected_.find(key);
     if (it != detected_.end()) return it->second;
   }
-  extract::Format format = extract::Format::kNone;
-  int fd = source_.open_file(rel);
-  if (fd >= 0) {
-    std::string_view name = rel;
-    if (auto slash = name.rfind('/'); slash != std::string_view::npos)
-      name = name.substr(slash + 1);
-    format = extract::detect_format(fd, name, static_cast<std::uint64_t>(st.st_size));
-    ::close(fd);
-  } else {
-    log::fs()->debug("detect {}: cannot open: {}", rel, std::strerror(-fd));
+  cache::CacheKey cache_key{rel, cache::SourceSignature::from_stat(st), kDetectionVersion};
+  std::optional<extract::Format> format = cache_.get_format(cache_key);
+  if (!format) {
+    format = extract::Format::kNone;
+    int fd = source_.open_file(rel);
+    if (fd >= 0) {
+      *format = extract::detect_format(fd, base_name(rel), static_cast<std::uint64_t>(st.st_size));
+      ::close(fd);
+      cache_.put_format(cache_key, *format);
+    } else {
+      log::fs()->debug("detect {}: cannot open: {}", rel, std::strerror(-fd));
+    }
+    ++stats_.detections;
   }
-  ++stats_.detections;
   std::lock_guard lock(detect_mutex_);
   if (detected_.size() >= kMaxDetections) detected_.clear();
-  detected_.emplace(std::move(key), format);
-  return format;
+  detected_.emplace(std::move(key), *format);
+  return *format;
 }
 
-std::shared_ptr<const extract::Extraction> ExtractionService::run_extraction(
-    const std::string& rel, extract::Format format) {
+std::shared_ptr<const extract::Extraction> ExtractionService::extraction(const std::string& rel,
+                                                                         const struct stat& st,
+                                                                         extract::Format format) {
+  cache::CacheKey key{rel, cache::SourceSignature::from_stat(st), schema_version(format)};
+  if (auto cached = cache_.get(key)) return cached;
+
   slots_.acquire();
   auto start = std::chrono::steady_clock::now();
-  auto extraction =
-      std::make_shared<extract::Extraction>(backend_->extract(source_.absolute(rel), format));
+  std::shared_ptr<extract::Extraction> result;
+  try {
+    result =
+        std::make_shared<extract::Extraction>(backend_->extract(source_.absolute(rel), format));
+  } catch (...) {
+    slots_.release();
+    throw;
+  }
   auto elapsed = std::chrono::steady_clock::now() - start;
   slots_.release();
   stats_.extraction_latency.record(elapsed);
   ++stats_.extractions;
-  if (extraction->failed()) {
+  if (result->failed()) {
     ++stats_.errors;
-    log::fs()->warn("{}: {}", rel, extraction->error);
+    log::fs()->warn("{}: {}", rel, result->error);
   }
   log::fs()->debug("extracted {} in {} us", rel,
                    std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-  return extraction;
+  cache_.put(key, result);
+  return result;
 }
 
 ExtractionService::ViewPtr ExtractionService::view(const std::string& rel, const struct stat& st,
                                                    extract::Format format) {
   std::string key = version_key(rel, st);
-  if (ViewPtr hit = lru_get(key)) {
+  if (auto hit = views_.get(key)) {
     ++stats_.view_hits;
-    return hit;
+    return *hit;
   }
 
   std::promise<ViewPtr> promise;
@@ -104,11 +145,10 @@ ExtractionService::ViewPtr ExtractionService::view(const std::string& rel, const
   }
   if (!leader) return future.get();
 
-  ViewPtr result;
   try {
-    result = std::make_shared<const DataView>(run_extraction(rel, format), st);
-    lru_put(key, result);
-    promise.set_value(result);
+    auto view = std::make_shared<const DataView>(extraction(rel, st, format), st);
+    views_.put(key, view, view->memory_bytes());
+    promise.set_value(std::move(view));
   } catch (...) {
     promise.set_exception(std::current_exception());
   }
@@ -117,34 +157,6 @@ ExtractionService::ViewPtr ExtractionService::view(const std::string& rel, const
     in_flight_.erase(key);
   }
   return future.get();
-}
-
-ExtractionService::ViewPtr ExtractionService::lru_get(const std::string& key) {
-  std::lock_guard lock(lru_mutex_);
-  auto it = lru_index_.find(key);
-  if (it == lru_index_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
-}
-
-void ExtractionService::lru_put(const std::string& key, ViewPtr view) {
-  std::size_t bytes = view->memory_bytes();
-  std::lock_guard lock(lru_mutex_);
-  if (lru_index_.count(key) != 0) return;
-  lru_.emplace_front(key, std::move(view));
-  lru_index_.emplace(key, lru_.begin());
-  lru_bytes_ += bytes;
-  while (lru_bytes_ > options_.memory_limit && lru_.size() > 1) {
-    auto& [old_key, old_view] = lru_.back();
-    lru_bytes_ -= std::min<std::uint64_t>(lru_bytes_, old_view->memory_bytes());
-    lru_index_.erase(old_key);
-    lru_.pop_back();
-  }
-}
-
-std::uint64_t ExtractionService::memory_bytes() const {
-  std::lock_guard lock(lru_mutex_);
-  return lru_bytes_;
 }
 
 }  // namespace metafs::fs

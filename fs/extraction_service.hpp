@@ -4,33 +4,37 @@
 
 #include <cstdint>
 #include <future>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <semaphore>
 #include <string>
 #include <unordered_map>
 
+#include "cache_key.hpp"
 #include "data_view.hpp"
 #include "extraction_backend.hpp"
 #include "format.hpp"
+#include "memory_lru.hpp"
+#include "metadata_cache.hpp"
 #include "source_tree.hpp"
 #include "stats.hpp"
 
 namespace metafs::fs {
 
 struct ServiceOptions {
-  unsigned concurrency = 2;                   // extractions running at once
-  std::uint64_t memory_limit = 128ull << 20;  // bytes of views kept in memory
+  unsigned concurrency = 2;                 // extractions running at once
+  std::uint64_t view_memory = 96ull << 20;  // bytes of built views kept in memory
 };
 
-// Turns source files into DataViews: detection (remembered per file signature), then
-// extraction on a miss — one extraction per file version at a time however many requests
-// ask (single flight), at most `concurrency` at once.
+// Turns source files into DataViews. Detection is remembered per file version (in memory and
+// in the cache); a view comes from memory, else from the metadata cache, else from one
+// extraction per file version however many requests ask (single flight), at most
+// `concurrency` extractions at once. Extraction results, errors included, go to the cache.
 class ExtractionService {
  public:
   ExtractionService(const SourceTree& source, ServiceOptions options, Stats& stats,
-                    std::unique_ptr<ExtractionBackend> backend);
+                    std::unique_ptr<ExtractionBackend> backend, cache::MetadataCache& cache);
+  ~ExtractionService();
 
   // The format of the regular file `rel` whose lstat is `st`; kNone when not scientific.
   // Reads at most a few KiB of the file, once per file version.
@@ -41,19 +45,20 @@ class ExtractionService {
   std::shared_ptr<const DataView> view(const std::string& rel, const struct stat& st,
                                        extract::Format format);
 
-  std::uint64_t memory_bytes() const;
+  cache::MemoryLruStats view_stats() const { return views_.stats(); }
 
  private:
   using ViewPtr = std::shared_ptr<const DataView>;
-  std::shared_ptr<const extract::Extraction> run_extraction(const std::string& rel,
-                                                            extract::Format format);
-  ViewPtr lru_get(const std::string& key);
-  void lru_put(const std::string& key, ViewPtr view);
+  std::shared_ptr<const extract::Extraction> extraction(const std::string& rel,
+                                                        const struct stat& st,
+                                                        extract::Format format);
+  std::uint32_t schema_version(extract::Format detected) const;
 
   const SourceTree& source_;
   ServiceOptions options_;
   Stats& stats_;
   std::unique_ptr<ExtractionBackend> backend_;
+  cache::MetadataCache& cache_;
   std::counting_semaphore<1024> slots_;
 
   std::mutex detect_mutex_;
@@ -62,10 +67,8 @@ class ExtractionService {
   std::mutex flight_mutex_;
   std::unordered_map<std::string, std::shared_future<ViewPtr>> in_flight_;
 
-  mutable std::mutex lru_mutex_;
-  std::list<std::pair<std::string, ViewPtr>> lru_;  // most recent first
-  std::unordered_map<std::string, decltype(lru_)::iterator> lru_index_;
-  std::uint64_t lru_bytes_ = 0;
+  cache::MemoryLru<std::string, ViewPtr> views_;
+  std::uint64_t pressure_subscription_ = 0;
 };
 
 // A key naming one version of one source file.

@@ -49,14 +49,61 @@ void present_as_directory(struct stat* st) {
 Filesystem::Filesystem(const Options& options)
     : options_(options),
       source_(options.source),
-      service_(source_, ServiceOptions{options.workers, options.memory_limit}, stats_,
-               make_extraction_backend(options)),
-      control_(stats_, [this] {
-        return "  \"inodes\": " + std::to_string(inodes_.size()) + ",\n" +
-               "  \"memory_view_bytes\": " + std::to_string(service_.memory_bytes()) + ",\n" +
-               "  \"memory_limit_bytes\": " + std::to_string(options_.memory_limit) + ",\n";
-      }) {
+      control_(stats_, [this] { return control_extra(); }) {
   ::clock_gettime(CLOCK_REALTIME, &started_);
+}
+
+Filesystem::~Filesystem() {
+  service_.reset();  // before the cache it writes to
+  if (cache_) cache_->flush();
+}
+
+void Filesystem::start() {
+  cache::CacheOptions cache_options;
+  cache_options.dir = options_.cache_dir;
+  cache_options.disk_limit = options_.cache_size;
+  // A quarter of the memory limit for decoded trees, the rest for built views.
+  cache_options.memory_limit = options_.memory_limit / 4;
+  cache_options.enabled = !options_.no_cache;
+  cache_ = std::make_unique<cache::MetadataCache>(cache_options);
+  ServiceOptions service_options;
+  service_options.concurrency = options_.workers;
+  service_options.view_memory = options_.memory_limit - cache_options.memory_limit;
+  service_ = std::make_unique<ExtractionService>(source_, service_options, stats_,
+                                                 make_extraction_backend(options_), *cache_);
+}
+
+ControlFiles::Extra Filesystem::control_extra() const {
+  ControlFiles::Extra extra;
+  auto add = [&](const char* name, const char* help, bool counter, std::uint64_t value) {
+    extra.metrics.push_back({name, help, counter, value});
+  };
+  add("inodes", "Inodes the kernel holds.", false, inodes_.size());
+  if (!cache_ || !service_) return extra;
+  cache::CacheStats c = cache_->stats();
+  cache::MemoryLruStats v = service_->view_stats();
+  add("cache_hits", "Extractions answered by the cache.", true, c.hits);
+  add("cache_memory_hits", "Cache hits answered from memory.", true, c.memory_hits);
+  add("cache_misses", "Extractions the cache did not have.", true, c.misses);
+  add("evictions", "Entries evicted from the disk cache.", true, c.evictions);
+  add("memory_evictions", "Entries dropped from memory.", true, c.memory_evictions + v.evictions);
+  add("cache_entries", "Records in the disk cache.", false, c.entries);
+  add("cache_bytes_used", "Bytes of the disk cache in use.", false, c.disk_bytes_used);
+  add("cache_file_bytes", "Size of the cache file.", false, c.disk_file_bytes);
+  add("cache_bytes_limit", "Limit of the cache file (--cache-size).", false, c.disk_bytes_limit);
+  add("cache_writes", "Records written to the disk cache.", true, c.writes);
+  add("cache_dropped", "Records not stored.", true, c.dropped);
+  add("cache_errors", "Disk cache errors.", true, c.errors);
+  add("cache_enabled", "1 when the disk cache is in use.", false, c.disk_enabled ? 1 : 0);
+  add("memory_bytes_used", "Bytes of metadata held in memory.", false,
+      c.memory_bytes_used + v.bytes);
+  add("memory_bytes_limit", "Limit of metadata in memory (--memory-limit).", false,
+      options_.memory_limit);
+  add("memory_bytes_budget", "Memory limit after pressure scaling.", false,
+      c.memory_bytes_budget + v.budget);
+  add("memory_entries", "Entries held in memory.", false, c.memory_entries + v.entries);
+  extra.pressure_level = std::string(cache::pressure_level_name(c.pressure));
+  return extra;
 }
 
 int Filesystem::mirror_attributes(const std::string& rel, struct stat* st,
@@ -65,7 +112,7 @@ int Filesystem::mirror_attributes(const std::string& rel, struct stat* st,
   if (rc < 0) return -rc;
   *format = extract::Format::kNone;
   if (S_ISREG(st->st_mode)) {
-    *format = service_.detect(rel, *st);
+    *format = service_->detect(rel, *st);
     if (*format != extract::Format::kNone) present_as_directory(st);
   }
   return 0;
@@ -75,9 +122,9 @@ int Filesystem::data_view(const std::string& rel, std::shared_ptr<const DataView
   struct stat st {};
   int rc = source_.lstat(rel, &st);
   if (rc < 0) return -rc;
-  extract::Format format = service_.detect(rel, st);
+  extract::Format format = service_->detect(rel, st);
   if (format == extract::Format::kNone) return ENOTDIR;
-  *view = service_.view(rel, st, format);
+  *view = service_->view(rel, st, format);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "control_files.hpp"
 #include "extraction_service.hpp"
 #include "inode_table.hpp"
+#include "metadata_cache.hpp"
 #include "options.hpp"
 #include "source_tree.hpp"
 #include "stats.hpp"
@@ -36,7 +37,13 @@ struct ReadSource {
 // positive errno and never throws for an expected failure; the op handlers only reply.
 class Filesystem {
  public:
+  // Opens SOURCE; throws std::system_error when it cannot. Starts no thread or process.
   explicit Filesystem(const Options& options);
+  ~Filesystem();
+
+  // Opens the cache and starts the extraction backend (threads, worker processes): call once,
+  // after the daemon has detached and before the first request.
+  void start();
 
   const Options& options() const { return options_; }
   Stats& stats() { return stats_; }
@@ -48,6 +55,9 @@ class Filesystem {
   int open_for_read(fuse_ino_t ino, ReadSource* source);
   void forget(fuse_ino_t ino, std::uint64_t count) { inodes_.forget(ino, count); }
   int statfs(struct statvfs* st);
+
+  // What the cache, the views and the inode table add to /.metafs.
+  ControlFiles::Extra control_extra() const;
 
  private:
   // A mirrored path's attributes as shown (a scientific file becomes a directory).
@@ -62,7 +72,8 @@ class Filesystem {
   Stats stats_;
   SourceTree source_;
   InodeTable inodes_;
-  ExtractionService service_;
+  std::unique_ptr<cache::MetadataCache> cache_;
+  std::unique_ptr<ExtractionService> service_;
   ControlFiles control_;
   struct timespec started_ {};
 };

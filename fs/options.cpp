@@ -9,36 +9,18 @@
 #include <sstream>
 #include <thread>
 
+#include "cache_dir.hpp"
 #include "version.hpp"
 
 namespace metafs::fs {
 namespace {
 
-std::uint64_t parse_size(const std::string& text) {
-  std::size_t used = 0;
-  unsigned long long value = 0;
+std::uint64_t parse_size_option(const std::string& name, const std::string& text) {
   try {
-    value = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    throw CLI::ValidationError("size", "'" + text + "' is not a size (examples: 512M, 1G)");
+    return cache::parse_size(text);
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError(name, e.what());
   }
-  std::string unit = text.substr(used);
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  std::uint64_t scale = 1;
-  if (unit == "" || unit == "B") {
-    scale = 1;
-  } else if (unit == "K" || unit == "KB" || unit == "KIB") {
-    scale = 1ull << 10;
-  } else if (unit == "M" || unit == "MB" || unit == "MIB") {
-    scale = 1ull << 20;
-  } else if (unit == "G" || unit == "GB" || unit == "GIB") {
-    scale = 1ull << 30;
-  } else if (unit == "T" || unit == "TB" || unit == "TIB") {
-    scale = 1ull << 40;
-  } else {
-    throw CLI::ValidationError("size", "'" + text + "' has an unknown unit (use K, M, G or T)");
-  }
-  return value * scale;
 }
 
 std::vector<std::string> split_commas(const std::string& list) {
@@ -126,9 +108,9 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
 
   try {
     app.parse(argc, argv);
-    options.cache_size = parse_size(cache_size);
-    options.memory_limit = parse_size(memory_limit);
-    options.worker_memory = parse_size(worker_memory);
+    options.cache_size = parse_size_option("--cache-size", cache_size);
+    options.memory_limit = parse_size_option("--memory-limit", memory_limit);
+    options.worker_memory = parse_size_option("--worker-memory", worker_memory);
   } catch (const CLI::ParseError& e) {
     *exit_code = app.exit(e);
     return std::nullopt;
@@ -187,6 +169,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   }
   options.source = source_path;
   options.mountpoint = mount_path;
+  if (options.cache_dir.empty()) options.cache_dir = cache::default_cache_dir(source_path);
   return options;
 }
 

@@ -112,6 +112,15 @@ int run_session(const Options& options) {
     fuse_daemonize(0);
     setup_logging(options, false);
   }
+  try {
+    filesystem->start();
+  } catch (const std::exception& e) {
+    log::fs()->critical("cannot start: {}", e.what());
+    fuse_session_unmount(session);
+    fuse_remove_signal_handlers(session);
+    fuse_session_destroy(session);
+    return 1;
+  }
   sd_notify(0, "READY=1");
 
   fuse_loop_config* config = fuse_loop_cfg_create();
