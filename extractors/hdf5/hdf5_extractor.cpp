@@ -32,6 +32,10 @@ class Hdf5Extractor final : public Extractor {
     // Rendering needs no library calls.
     hdf5::build_fields(model, limits_, out.tree);
     out.header = hdf5::render_header(model, path.filename().string());
+    if (model.unreadable > 0) {
+      throw ExtractError(std::to_string(model.unreadable) +
+                         " objects, links or attributes could not be read (fields/ says where)");
+    }
   }
 
  private:

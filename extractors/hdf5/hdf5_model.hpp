@@ -47,6 +47,7 @@ struct Data {
   std::vector<Value> values;  // the first elements, in C order
   std::uint64_t count = 0;    // elements in the file
   std::string problem;        // why values is empty or incomplete, "" when complete
+  bool failed = false;        // the library failed to read it (a damaged file)
 };
 
 struct Attribute {
@@ -105,6 +106,7 @@ struct FileModel {
   // name, used for hard links, named datatypes and references).
   std::unordered_map<std::uint64_t, std::string> paths;
   std::vector<std::string> notes;  // file-wide limits reached
+  std::size_t unreadable = 0;      // parts the library failed to read (each noted in place)
 };
 
 }  // namespace metafs::extract::hdf5

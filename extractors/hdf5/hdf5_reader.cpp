@@ -222,6 +222,12 @@ class FileReader {
     return types_.emplace(std::move(key), std::move(info)).first->second;
   }
 
+  // A part of the file the library could not read: noted where it is, counted for the error.
+  void unreadable(Node& node, std::string note) {
+    node.notes.push_back(std::move(note));
+    ++model_.unreadable;
+  }
+
   void read_attributes(hid_t object, hsize_t count, Node& node) {
     node.attribute_count = count;
     if (count == 0) return;
@@ -234,7 +240,7 @@ class FileReader {
         H5Aiterate2(object, H5_INDEX_NAME, listing_order(count, list.max), &index,
                     collect_attribute, &list) < 0 &&
         list.names.empty()) {
-      node.notes.push_back("attributes not readable: " + last_hdf5_error());
+      unreadable(node, "attributes not readable: " + last_hdf5_error());
       return;
     }
     attributes_ += list.names.size();
@@ -249,6 +255,7 @@ class FileReader {
       Handle attr(H5Aopen(object, name.c_str(), H5P_DEFAULT));
       if (!attr) {
         attribute.data.problem = "not read: " + last_hdf5_error();
+        ++model_.unreadable;
         node.attributes.push_back(std::move(attribute));
         continue;
       }
@@ -263,8 +270,10 @@ class FileReader {
       } else if (type && space) {
         attribute.data = read_attribute_data(attr.get(), info->memory.get(), space.get(), limits_);
         value_bytes_ += data_bytes(attribute.data);
+        if (attribute.data.failed) ++model_.unreadable;
       } else {
         attribute.data.problem = "not read: " + last_hdf5_error();
+        ++model_.unreadable;
       }
       node.attributes.push_back(std::move(attribute));
     }
@@ -273,7 +282,7 @@ class FileReader {
   void read_group(hid_t group, Node& node, const std::string& path, std::size_t depth) {
     H5G_info_t info;
     if (H5Gget_info(group, &info) < 0) {
-      node.notes.push_back("links not readable: " + last_hdf5_error());
+      unreadable(node, "links not readable: " + last_hdf5_error());
       return;
     }
     node.link_count = info.nlinks;
@@ -291,7 +300,7 @@ class FileReader {
         H5Literate(group, H5_INDEX_NAME, listing_order(info.nlinks, list.max), &index, collect_link,
                    &list) < 0 &&
         list.entries.empty()) {
-      node.notes.push_back("links not readable: " + last_hdf5_error());
+      unreadable(node, "links not readable: " + last_hdf5_error());
       return;
     }
     objects_ += list.entries.size();
@@ -335,7 +344,7 @@ class FileReader {
           child.target_file = file != nullptr ? file : "";
           child.target = object != nullptr ? object : "";
         } else {
-          child.notes.push_back("external link not readable: " + last_hdf5_error());
+          unreadable(child, "external link not readable: " + last_hdf5_error());
         }
         return;
       }
@@ -355,12 +364,12 @@ class FileReader {
     H5L_info_t info;
     if (H5Lget_info(group, name.c_str(), &info, H5P_DEFAULT) < 0 ||
         info.u.val_size > limits_.max_string_bytes) {
-      child.notes.push_back("link value not readable: " + last_hdf5_error());
+      unreadable(child, "link value not readable: " + last_hdf5_error());
       return std::nullopt;
     }
     std::string value(info.u.val_size, '\0');
     if (H5Lget_val(group, name.c_str(), value.data(), value.size(), H5P_DEFAULT) < 0) {
-      child.notes.push_back("link value not readable: " + last_hdf5_error());
+      unreadable(child, "link value not readable: " + last_hdf5_error());
       return std::nullopt;
     }
     if (info.type == H5L_TYPE_SOFT) value.resize(strnlen(value.c_str(), value.size()));
@@ -379,7 +388,7 @@ class FileReader {
     H5O_info_t info;
     if (!object || H5Oget_info2(object.get(), &info, H5O_INFO_BASIC | H5O_INFO_NUM_ATTRS) < 0) {
       child.kind = Node::Kind::kUnreadable;
-      child.notes.push_back("object not readable: " + last_hdf5_error());
+      unreadable(child, "object not readable: " + last_hdf5_error());
       return;
     }
     switch (info.type) {
@@ -427,7 +436,7 @@ class FileReader {
         }
       }
     } else {
-      node.notes.push_back("datatype not readable: " + last_hdf5_error());
+      unreadable(node, "datatype not readable: " + last_hdf5_error());
     }
     Handle space(H5Dget_space(dataset));
     if (space) info.space = describe_space(space.get());

@@ -423,6 +423,7 @@ Data read_attribute_data(hid_t attr, const MemoryType* memory, hid_t space, cons
   std::vector<unsigned char> buffer(data.count * element);
   if (H5Aread(attr, memory->type.get(), buffer.data()) < 0) {
     data.problem = "not read: the library could not read it";
+    data.failed = true;
     return data;
   }
   Decoder decoder(attr, limits);

@@ -515,6 +515,44 @@ TEST(Hdf5Extractor, MalformedFilesFailCleanlyInAChildProcess) {
   }
 }
 
+TEST(Hdf5Extractor, TruncatedCopiesAreErrorsNotCrashes) {
+  ASSERT_TRUE(fs::exists(kExtractTool)) << "build metafs-extract first: " << kExtractTool;
+  TempDir dir;
+  std::string command =
+      "cd " + shell_quote(dir.path().string()) + " && for f in *; do timeout 20 " +
+      shell_quote(kExtractTool.string()) +
+      " --format hdf5 --as json \"$f\" >/dev/null 2>\"$f.err\"; echo \"$f $?\"; done";
+  int copies = 0;
+  for (const auto& file : corpus_files("hdf5")) {
+    std::string bytes = test::read_file(file);
+    for (std::size_t part : {1, 2, 3}) {
+      std::ofstream out(dir.path() / (file.filename().string() + "." + std::to_string(part)),
+                        std::ios::binary);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() * part / 4));
+      ++copies;
+    }
+  }
+  std::istringstream results(run_command(command));
+  std::string name;
+  int rc = -1;
+  int checked = 0;
+  while (results >> name >> rc) {
+    SCOPED_TRACE(name);
+    ++checked;
+    EXPECT_EQ(rc, 1);
+    std::string err = test::read_file(dir.path() / (name + ".err"));
+    // Cut before the superblock (a user block file) or after it.
+    bool reason =
+        err.find("error: not a readable HDF5 file: unable to open file: truncated file") !=
+            std::string::npos ||
+        err.find(
+            "error: not a readable HDF5 file: unable to open file: file signature "
+            "not found") != std::string::npos;
+    EXPECT_TRUE(reason) << err;
+  }
+  EXPECT_EQ(checked, copies);
+}
+
 TEST(Hdf5Extractor, MissingFilterStillShowsTheDataset) {
   // Safe in-process: the library reads this file's metadata without trouble.
   Extraction got = extract(corpus_dir() / "malformed" / "test_missing_filter.hdf5bad");
