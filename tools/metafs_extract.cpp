@@ -12,6 +12,7 @@
 #include "detect.hpp"
 #include "registry.hpp"
 #include "render.hpp"
+#include "worker_loop.hpp"
 
 namespace {
 
@@ -69,7 +70,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   std::string as = "txt";
   std::string format_name;
-  app.add_option("FILE", files, "Files to describe")->required();
+  bool serve = false;
+  metafs::extract::worker::ServeOptions serve_options;
+  app.add_option("FILE", files, "Files to describe");
   app.add_option("--as", as,
                  "What to print: txt (metadata.txt), json (metadata.json), header (header.txt), "
                  "tree (fields/ as an indented tree), format, or any extra file name "
@@ -77,7 +80,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--format", format_name,
                  "Skip detection and treat every FILE as this format (dicom, fits, hdf5, netcdf)");
+  app.add_flag("--serve", serve,
+               "Run as a sandboxed worker of the metafs daemon: requests on descriptor 0 "
+               "(used by metafs itself, not by people)");
+  app.add_option("--worker-memory", serve_options.memory_bytes,
+                 "--serve: address-space limit in bytes (0: none)")
+      ->capture_default_str();
+  app.add_option("--timeout", serve_options.timeout_seconds,
+                 "--serve: seconds one file may take (sets the CPU limit)")
+      ->capture_default_str();
+  app.add_option("--max-files", serve_options.max_files,
+                 "--serve: files the worker answers before the daemon replaces it")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (serve) return metafs::extract::worker::serve(serve_options);
+  if (files.empty()) {
+    std::cerr << "metafs-extract: FILE is required\nRun with --help for more information.\n";
+    return 2;
+  }
 
   metafs::extract::ExtractorRegistry registry;
   int status = 0;

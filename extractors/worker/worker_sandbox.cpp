@@ -1,0 +1,163 @@
+#include "worker_sandbox.hpp"
+
+#include <fcntl.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+namespace metafs::extract::worker {
+namespace {
+
+constexpr rlim_t kMaxOpenFiles = 64;
+
+void set_limit(int resource, rlim_t soft, rlim_t hard, const char* name) {
+  struct rlimit limit {
+    soft, hard
+  };
+  if (::setrlimit(resource, &limit) != 0) {
+    throw std::runtime_error(std::string("cannot set ") + name + ": " + std::strerror(errno));
+  }
+}
+
+struct FilterDeleter {
+  void operator()(void* ctx) const { seccomp_release(ctx); }
+};
+using Filter = std::unique_ptr<void, FilterDeleter>;
+
+// Adds an allow rule; a system call this architecture does not have is skipped.
+void allow(scmp_filter_ctx ctx, const char* name) {
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR) return;
+  if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0) != 0) {
+    throw std::runtime_error(std::string("seccomp: cannot allow ") + name);
+  }
+}
+
+void add(scmp_filter_ctx ctx, std::uint32_t action, const char* name, unsigned count,
+         const scmp_arg_cmp* args) {
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR) return;
+  if (seccomp_rule_add_array(ctx, action, nr, count, args) != 0) {
+    throw std::runtime_error(std::string("seccomp: cannot add a rule for ") + name);
+  }
+}
+
+}  // namespace
+
+void apply_limits(const SandboxLimits& limits) {
+  if (limits.address_space_bytes != 0) {
+    set_limit(RLIMIT_AS, limits.address_space_bytes, limits.address_space_bytes, "RLIMIT_AS");
+  }
+  set_limit(RLIMIT_CPU, limits.cpu_budget_seconds, limits.cpu_budget_seconds, "RLIMIT_CPU");
+  set_limit(RLIMIT_CORE, 0, 0, "RLIMIT_CORE");
+  set_limit(RLIMIT_NOFILE, kMaxOpenFiles, kMaxOpenFiles, "RLIMIT_NOFILE");
+  ::signal(SIGXFSZ, SIG_IGN);
+  set_limit(RLIMIT_FSIZE, 0, 0, "RLIMIT_FSIZE");
+}
+
+void allow_cpu_seconds(std::uint64_t seconds) {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  struct rlimit limit {};
+  ::getrlimit(RLIMIT_CPU, &limit);
+  rlim_t used = static_cast<rlim_t>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1);
+  rlim_t soft = used + seconds;
+  if (limit.rlim_max != RLIM_INFINITY && soft > limit.rlim_max) soft = limit.rlim_max;
+  limit.rlim_cur = soft;
+  (void)::setrlimit(RLIMIT_CPU, &limit);
+}
+
+void install_seccomp(const SandboxLimits& limits) {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    throw std::runtime_error(std::string("PR_SET_NO_NEW_PRIVS: ") + std::strerror(errno));
+  }
+  Filter filter(seccomp_init(SCMP_ACT_KILL_PROCESS));
+  if (!filter) throw std::runtime_error("seccomp_init failed");
+  scmp_filter_ctx ctx = filter.get();
+
+  // Reading files and asking about them.
+  for (const char* name :
+       {"read",      "readv",      "pread64",    "preadv",     "preadv2",  "lseek",
+        "close",     "fstat",      "newfstatat", "stat",       "lstat",    "statx",
+        "fstatfs",   "statfs",     "readlink",   "readlinkat", "getcwd",   "access",
+        "faccessat", "faccessat2", "getdents64", "fcntl",      "fadvise64"}) {
+    allow(ctx, name);
+  }
+  // Memory without new executable mappings.
+  for (const char* name : {"brk", "munmap", "mremap", "madvise"}) allow(ctx, name);
+  const scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+  add(ctx, SCMP_ACT_ALLOW, "mmap", 1, &no_exec);
+  add(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &no_exec);
+  // Threads' synchronisation, signals, time, identity, randomness, limits of this process.
+  for (const char* name : {"futex",
+                           "exit",
+                           "exit_group",
+                           "rt_sigreturn",
+                           "rt_sigprocmask",
+                           "rt_sigaction",
+                           "sigaltstack",
+                           "getrandom",
+                           "clock_gettime",
+                           "clock_getres",
+                           "gettimeofday",
+                           "time",
+                           "nanosleep",
+                           "clock_nanosleep",
+                           "sched_yield",
+                           "getpid",
+                           "gettid",
+                           "getppid",
+                           "getuid",
+                           "geteuid",
+                           "getgid",
+                           "getegid",
+                           "getrusage",
+                           "getrlimit",
+                           "setrlimit",
+                           "sysinfo",
+                           "sched_getaffinity",
+                           "uname",
+                           "restart_syscall"}) {
+    allow(ctx, name);
+  }
+  const scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, 0);
+  add(ctx, SCMP_ACT_ALLOW, "prlimit64", 1, &self);
+  // abort() and raise() signal this process only.
+  const scmp_arg_cmp own_pid = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid()));
+  add(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &own_pid);
+  // isatty() and friends: "not a terminal" rather than death.
+  add(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 0, nullptr);
+  // HDF5's file locks (netCDF-C asks for them): "not supported", which HDF5 tolerates.
+  add(ctx, SCMP_ACT_ERRNO(ENOSYS), "flock", 0, nullptr);
+
+  // open/openat: read-only, never creating or truncating.
+  const scmp_datum_t write_flags =
+      O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY);
+  const scmp_arg_cmp open_ro = SCMP_A1(SCMP_CMP_MASKED_EQ, write_flags, 0);
+  const scmp_arg_cmp openat_ro = SCMP_A2(SCMP_CMP_MASKED_EQ, write_flags, 0);
+  add(ctx, SCMP_ACT_ALLOW, "open", 1, &open_ro);
+  add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
+
+  // Writes: the reply channel, stdout (a copy of stderr) and stderr only.
+  for (int fd : {limits.channel_fd, 1, 2}) {
+    if (fd < 0) continue;
+    const scmp_arg_cmp to_fd = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(fd));
+    add(ctx, SCMP_ACT_ALLOW, "write", 1, &to_fd);
+    add(ctx, SCMP_ACT_ALLOW, "writev", 1, &to_fd);
+  }
+
+  if (int rc = seccomp_load(ctx); rc != 0) {
+    throw std::runtime_error(std::string("seccomp_load: ") + std::strerror(-rc));
+  }
+}
+
+}  // namespace metafs::extract::worker

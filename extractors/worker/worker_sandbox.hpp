@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace metafs::extract::worker {
+
+struct SandboxLimits {
+  std::uint64_t address_space_bytes = 1ull << 30;  // RLIMIT_AS; 0: unlimited
+  // RLIMIT_CPU hard limit for the worker's whole life; the soft limit is moved per file.
+  std::uint64_t cpu_budget_seconds = 3600;
+  int channel_fd = -1;  // the only descriptor besides 1 and 2 that may be written
+};
+
+// Resource limits: RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE = 0 (SIGXFSZ ignored, so a write to a
+// regular file fails with EFBIG instead of killing), RLIMIT_CORE = 0, RLIMIT_NOFILE small.
+// Throws std::runtime_error naming the limit that could not be set.
+void apply_limits(const SandboxLimits& limits);
+
+// PR_SET_NO_NEW_PRIVS, then the seccomp allow-list (see README.md). Irreversible: call it
+// after every library is initialised. Any other system call kills the process with SIGSYS.
+// Throws std::runtime_error when the filter cannot be installed.
+void install_seccomp(const SandboxLimits& limits);
+
+// Lets this file use at most `seconds` more CPU time (soft RLIMIT_CPU; SIGXCPU after that).
+void allow_cpu_seconds(std::uint64_t seconds);
+
+}  // namespace metafs::extract::worker
