@@ -10,6 +10,7 @@
 #include "hdf5_handle.hpp"
 #include "hdf5_header.hpp"
 #include "hdf5_model.hpp"
+#include "hdf5_probe_cache.hpp"
 #include "hdf5_reader.hpp"
 #include "library_lock.hpp"
 
@@ -27,7 +28,11 @@ class Hdf5Extractor final : public Extractor {
     hdf5::FileModel model;
     {
       std::lock_guard lock(hdf5_library_mutex());
-      hdf5::read_hdf5_file(path, limits_, model);
+      if (hdf5::Handle probed = hdf5::take_probed_file(path)) {
+        hdf5::read_open_hdf5_file(probed.get(), limits_, model);
+      } else {
+        hdf5::read_hdf5_file(path, limits_, model);
+      }
     }
     // Rendering needs no library calls.
     hdf5::build_fields(model, limits_, out.tree);
@@ -115,6 +120,9 @@ bool hdf5_file_is_netcdf4(const std::filesystem::path& path) {
     }
     bool netcdf = has_netcdf4_attributes(file.get());
     H5Eclear2(H5E_DEFAULT);
+    // An HDF5 file is extracted next: keep it open for that. A netCDF-4 file is closed now,
+    // since netCDF-C opens it with other file-access properties.
+    if (!netcdf) hdf5::keep_probed_file(path, std::move(file));
     return netcdf;
   } catch (...) {
     return false;

@@ -3,6 +3,7 @@
 #include <H5PLpublic.h>
 #include <hdf5.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
@@ -150,12 +151,6 @@ std::string describe_filter(H5Z_filter_t id, const std::vector<unsigned>& cd, co
   }
 }
 
-// Name order (h5dump's) costs a sorted table of every name in a large new-style group, so a
-// group or attribute list longer than what is listed is read in storage order instead.
-H5_iter_order_t listing_order(std::uint64_t count, std::size_t listed) {
-  return count > listed ? H5_ITER_NATIVE : H5_ITER_INC;
-}
-
 std::string count_note(std::uint64_t listed, std::uint64_t total, const char* what,
                        const char* why) {
   if (listed == 0) {
@@ -233,22 +228,25 @@ class FileReader {
     if (count == 0) return;
     std::size_t budget =
         limits_.max_attributes > attributes_ ? limits_.max_attributes - attributes_ : 0;
+    std::size_t limit = std::min(limits_.max_attributes_per_object, budget);
+    // As for links: storage order, one more than the limit, then sorted by name.
     NameList list;
-    list.max = std::min(limits_.max_attributes_per_object, budget);
+    list.max = limit + 1;
     hsize_t index = 0;
-    if (list.max > 0 &&
-        H5Aiterate2(object, H5_INDEX_NAME, listing_order(count, list.max), &index,
-                    collect_attribute, &list) < 0 &&
+    if (H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_NATIVE, &index, collect_attribute, &list) < 0 &&
         list.names.empty()) {
       unreadable(node, "attributes not readable: " + last_hdf5_error());
       return;
     }
-    attributes_ += list.names.size();
-    if (list.names.size() < count) {
+    if (list.names.size() > limit) {
+      list.names.resize(limit);
       node.notes.push_back(count_note(
           list.names.size(), count, "attributes",
-          list.max == limits_.max_attributes_per_object ? "limit per object" : "limit per file"));
+          limit == limits_.max_attributes_per_object ? "limit per object" : "limit per file"));
+    } else {
+      std::sort(list.names.begin(), list.names.end());
     }
+    attributes_ += list.names.size();
     for (const auto& name : list.names) {
       Attribute attribute;
       attribute.name = name;
@@ -280,39 +278,43 @@ class FileReader {
   }
 
   void read_group(hid_t group, Node& node, const std::string& path, std::size_t depth) {
-    H5G_info_t info;
-    if (H5Gget_info(group, &info) < 0) {
-      unreadable(node, "links not readable: " + last_hdf5_error());
-      return;
-    }
-    node.link_count = info.nlinks;
-    if (info.nlinks == 0) return;
     if (depth >= limits_.max_depth) {
-      node.notes.push_back("links not listed: groups nested deeper than " +
-                           std::to_string(limits_.max_depth));
+      H5G_info_t info;
+      if (H5Gget_info(group, &info) >= 0 && info.nlinks > 0) {
+        node.link_count = info.nlinks;
+        node.notes.push_back("links not listed: groups nested deeper than " +
+                             std::to_string(limits_.max_depth));
+      }
       return;
     }
     std::size_t budget = limits_.max_objects > objects_ ? limits_.max_objects - objects_ : 0;
+    std::size_t limit = std::min(limits_.max_links_per_group, budget);
+    // Storage order, one link more than the limit to tell a cut list; then sorted into
+    // h5dump's name order, which the library could only give by tabulating every name.
     LinkList list;
-    list.max = std::min(limits_.max_links_per_group, budget);
+    list.max = limit + 1;
     hsize_t index = 0;
-    if (list.max > 0 &&
-        H5Literate(group, H5_INDEX_NAME, listing_order(info.nlinks, list.max), &index, collect_link,
-                   &list) < 0 &&
+    if (H5Literate(group, H5_INDEX_NAME, H5_ITER_NATIVE, &index, collect_link, &list) < 0 &&
         list.entries.empty()) {
       unreadable(node, "links not readable: " + last_hdf5_error());
       return;
     }
-    objects_ += list.entries.size();
-    if (list.entries.size() < info.nlinks) {
-      const char* why =
-          list.max == limits_.max_links_per_group ? "limit per group" : "limit per file";
-      node.notes.push_back(count_note(list.entries.size(), info.nlinks, "links", why));
-      if (list.max < limits_.max_links_per_group && model_.notes.empty()) {
+    if (list.entries.size() > limit) {
+      list.entries.resize(limit);
+      H5G_info_t info;
+      node.link_count = H5Gget_info(group, &info) >= 0 ? info.nlinks : limit + 1;
+      const char* why = limit == limits_.max_links_per_group ? "limit per group" : "limit per file";
+      node.notes.push_back(count_note(limit, node.link_count, "links", why));
+      if (limit < limits_.max_links_per_group && model_.notes.empty()) {
         model_.notes.push_back("listing stopped after " + std::to_string(limits_.max_objects) +
                                " objects and links");
       }
+    } else {
+      node.link_count = list.entries.size();
+      std::sort(list.entries.begin(), list.entries.end(),
+                [](const LinkEntry& a, const LinkEntry& b) { return a.name < b.name; });
     }
+    objects_ += list.entries.size();
     node.children.reserve(list.entries.size());
     for (auto& entry : list.entries) {
       Node child;
@@ -543,16 +545,24 @@ std::string last_hdf5_error() {
 }
 
 long long open_hdf5_file(const std::filesystem::path& path, std::string* error) {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl < 0) return -1;
-  // Read-only and network filesystems: no locks. Strong close: closing the file closes all.
-  H5Pset_file_locking(fapl, false, true);
-  H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
-  // Every API call clears the error stack, so read it before closing the property list.
+  // Created once: a property list costs as much as a small file's whole listing. Guarded by
+  // hdf5_library_mutex() like every other library call; never closed.
+  static const hid_t fapl = [] {
+    hid_t list = H5Pcreate(H5P_FILE_ACCESS);
+    // Read-only and network filesystems: no locks. Strong close: closing the file closes all.
+    H5Pset_file_locking(list, false, true);
+    H5Pset_fclose_degree(list, H5F_CLOSE_STRONG);
+    return list;
+  }();
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl < 0 ? H5P_DEFAULT : fapl);
   if (file < 0 && error != nullptr) *error = last_hdf5_error();
-  H5Pclose(fapl);
   return file;
+}
+
+void read_open_hdf5_file(long long file, const Limits& limits, FileModel& model) {
+  configure_hdf5_library();
+  H5Eclear2(H5E_DEFAULT);
+  FileReader(limits, model).read(file);
 }
 
 void read_hdf5_file(const std::filesystem::path& path, const Limits& limits, FileModel& model) {
@@ -561,7 +571,7 @@ void read_hdf5_file(const std::filesystem::path& path, const Limits& limits, Fil
   std::string error;
   Handle file(open_hdf5_file(path, &error));
   if (!file) throw ExtractError("not a readable HDF5 file: " + error);
-  FileReader(limits, model).read(file.get());
+  read_open_hdf5_file(file.get(), limits, model);
 }
 
 }  // namespace metafs::extract::hdf5

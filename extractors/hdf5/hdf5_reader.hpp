@@ -13,6 +13,9 @@ namespace metafs::extract::hdf5 {
 // cannot be opened as HDF5; problems inside the file become notes on the nodes concerned.
 void read_hdf5_file(const std::filesystem::path& path, const Limits& limits, FileModel& model);
 
+// The same for a file opened with open_hdf5_file (the caller closes it).
+void read_open_hdf5_file(long long file, const Limits& limits, FileModel& model);
+
 // Opens `path` read-only with file locking off; returns a negative id on failure and then
 // sets *error (when given) to the library's reason.
 // Precondition: the caller holds hdf5_library_mutex().
