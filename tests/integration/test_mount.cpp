@@ -195,7 +195,9 @@ TEST_F(MountTest, MetadataTxtAndJsonDescribeTheSameLeaves) {
       content.pop_back();  // the newline
       bool plain = std::none_of(content.begin(), content.end(),
                                 [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-      if (plain) EXPECT_EQ(content, value) << path;
+      if (plain) {
+        EXPECT_EQ(content, value) << path;
+      }
       nlohmann::json::json_pointer pointer("/" + std::regex_replace(path, std::regex("~"), "~0"));
       EXPECT_TRUE(json.contains(pointer)) << rel << ": " << path << " missing in metadata.json";
       if (++checked > 300) break;
