@@ -135,6 +135,7 @@ int serve(const ServeOptions& options) {
     return 3;
   }
 
+  if (!send_reply(channel, ReplyStatus::kReady, {})) return 2;
   std::string header(kFrameHeaderBytes, '\0');
   for (;;) {
     if (!read_exact(channel, header.data(), header.size())) return 0;  // the daemon hung up

@@ -63,7 +63,7 @@ std::optional<ReplyHeader> decode_reply_header(std::string_view bytes) {
   }
   auto status = static_cast<std::uint8_t>(bytes[5]);
   std::uint32_t length = get_u32(bytes.substr(6));
-  if (status > static_cast<std::uint8_t>(ReplyStatus::kFailed) || length > kMaxReplyBytes) {
+  if (status > static_cast<std::uint8_t>(ReplyStatus::kReady) || length > kMaxReplyBytes) {
     return std::nullopt;
   }
   return ReplyHeader{static_cast<ReplyStatus>(status), length};

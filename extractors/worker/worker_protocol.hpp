@@ -17,14 +17,16 @@ namespace metafs::extract::worker {
 //   reply:   "MFWR" | version u8 | status u8 | payload length u32 LE | payload
 //
 // A kOk reply carries the Extraction in the validating binary codec (codec.hpp); kOutOfMemory
-// an empty payload; kFailed one line of text saying why the worker could not reply.
+// an empty payload; kFailed one line of text saying why the worker could not reply. Once, before
+// the first request, the worker sends a kReady frame with an empty payload: it is sandboxed and
+// its libraries are initialised.
 inline constexpr std::uint8_t kProtocolVersion = 1;
 inline constexpr std::size_t kFrameHeaderBytes = 10;
 inline constexpr std::size_t kMaxPathBytes = 16 * 1024;
 // The daemon never accepts more than this from a worker (the codec's own body cap).
 inline constexpr std::size_t kMaxReplyBytes = 64 * 1024 * 1024;
 
-enum class ReplyStatus : std::uint8_t { kOk = 0, kOutOfMemory = 1, kFailed = 2 };
+enum class ReplyStatus : std::uint8_t { kOk = 0, kOutOfMemory = 1, kFailed = 2, kReady = 3 };
 
 struct Request {
   Format detected = Format::kNone;

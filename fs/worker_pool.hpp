@@ -1,0 +1,79 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "extraction_backend.hpp"
+#include "registry.hpp"
+#include "worker_process.hpp"
+
+namespace metafs::fs {
+
+class WorkerSpawner;
+
+struct WorkerPoolOptions {
+  unsigned workers = 1;
+  double timeout_seconds = 10;              // wall-clock deadline per file, then SIGKILL
+  std::uint64_t memory_bytes = 1ull << 30;  // RLIMIT_AS of each worker
+  unsigned recycle_after = 1000;            // files per worker before it is replaced
+  std::filesystem::path executable;         // metafs-extract
+};
+
+// The worker executable: $METAFS_WORKER when set, else `metafs-extract` beside this process's
+// own executable.
+std::filesystem::path default_worker_executable();
+
+// Runs every extraction in a pool of sandboxed `metafs-extract --serve` processes, one request
+// at a time per worker. A crash, a timeout, an exhausted memory limit or a reply that fails
+// validation becomes Extraction::error and costs only that request: the worker is killed and
+// replaced. The workers are started on first use, not in the constructor, because the daemon
+// forks itself into the background after building its backend.
+class WorkerPool final : public ExtractionBackend {
+ public:
+  explicit WorkerPool(WorkerPoolOptions options);
+  ~WorkerPool() override;
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  extract::Extraction extract(const std::filesystem::path& path, extract::Format detected) override;
+  std::uint32_t schema_version(extract::Format format) const override;
+
+ private:
+  struct Slot {
+    std::unique_ptr<WorkerProcess> process;
+    bool busy = true;  // owned by a request or by a pending spawn
+    unsigned files = 0;
+  };
+
+  void start_once();
+  // Spawns a worker into `slot` on the spawner thread and makes the slot free again.
+  void respawn_async(std::size_t slot);
+  std::unique_ptr<WorkerProcess> spawn_now();
+  std::size_t acquire(Clock::time_point deadline);  // SIZE_MAX when none came free
+  void release(std::size_t slot);
+  extract::Extraction run(Slot& slot, const std::filesystem::path& path, extract::Format detected);
+  extract::Extraction failure(extract::Format detected, std::string why) const;
+  std::string death_message(int wait_status) const;
+
+  WorkerPoolOptions options_;
+  WorkerCommand command_;
+  extract::ExtractorRegistry versions_;  // only for schema_version(): never extracts here
+
+  std::once_flag started_;
+  mutable std::mutex mutex_;
+  std::condition_variable freed_;
+  std::vector<Slot> slots_;
+  std::unique_ptr<WorkerSpawner> spawner_;  // destroyed first: no job outlives the slots
+};
+
+// "1 GiB", "512 MiB", "1536 KiB", "1000 bytes".
+std::string human_bytes(std::uint64_t bytes);
+
+}  // namespace metafs::fs

@@ -1,0 +1,240 @@
+#include "worker_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <thread>
+
+#include "log.hpp"
+
+extern char** environ;
+
+namespace metafs::fs {
+namespace {
+
+using extract::worker::kFrameHeaderBytes;
+using extract::worker::ReplyStatus;
+
+// Reads of a reply grow the buffer in steps, so a header announcing 64 MiB costs memory only
+// when the bytes really come.
+constexpr std::size_t kReadStep = 1 << 20;
+
+int remaining_ms(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  if (left.count() <= 0) return 0;
+  return static_cast<int>(std::min<std::int64_t>(left.count() + 1, 60'000));
+}
+
+class SpawnAttributes {
+ public:
+  SpawnAttributes() {
+    posix_spawnattr_init(&attr_);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    // Default dispositions and an empty mask: the daemon's FUSE threads block and ignore
+    // signals that the worker must feel (SIGPIPE, SIGXCPU, ...). Its own process group: a
+    // terminal's Ctrl-C goes to the daemon, which then ends its workers.
+    posix_spawnattr_setsigmask(&attr_, &none);
+    posix_spawnattr_setsigdefault(&attr_, &all);
+    posix_spawnattr_setpgroup(&attr_, 0);
+    posix_spawnattr_setflags(
+        &attr_, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  }
+  ~SpawnAttributes() { posix_spawnattr_destroy(&attr_); }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+  posix_spawnattr_t* get() { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+};
+
+class FileActions {
+ public:
+  explicit FileActions(int channel) {
+    posix_spawn_file_actions_init(&actions_);
+    posix_spawn_file_actions_adddup2(&actions_, channel, 0);
+    // Whatever the daemon forgot to mark close-on-exec stays behind too.
+    posix_spawn_file_actions_addclosefrom_np(&actions_, 3);
+  }
+  ~FileActions() { posix_spawn_file_actions_destroy(&actions_); }
+  FileActions(const FileActions&) = delete;
+  FileActions& operator=(const FileActions&) = delete;
+  posix_spawn_file_actions_t* get() { return &actions_; }
+
+ private:
+  posix_spawn_file_actions_t actions_;
+};
+
+}  // namespace
+
+std::string signal_name(int signal) {
+  const char* abbrev = ::sigabbrev_np(signal);
+  if (abbrev == nullptr) return "signal " + std::to_string(signal);
+  return std::string("SIG") + abbrev;
+}
+
+std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command,
+                                                    Clock::time_point deadline) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
+  }
+  std::vector<std::string> args = {command.executable.string()};
+  args.insert(args.end(), command.args.begin(), command.args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = -1;
+  int rc;
+  {
+    FileActions actions(sv[1]);
+    SpawnAttributes attributes;
+    rc = ::posix_spawn(&pid, argv[0], actions.get(), attributes.get(), argv.data(), environ);
+  }
+  ::close(sv[1]);
+  if (rc != 0) {
+    ::close(sv[0]);
+    throw std::runtime_error("cannot start " + command.executable.string() + ": " +
+                             std::strerror(rc));
+  }
+  std::unique_ptr<WorkerProcess> worker(new WorkerProcess(pid, sv[0]));
+  Exchange hello = worker->read_reply(deadline);
+  if (hello.outcome == Outcome::kReply && hello.header.status == ReplyStatus::kReady) {
+    return worker;
+  }
+  if (hello.outcome == Outcome::kDied) {
+    int status = worker->reap(std::chrono::milliseconds(1000));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+      throw std::runtime_error("the worker could not enter its sandbox (see its stderr)");
+    }
+    throw std::runtime_error("the worker ended before it was ready (" +
+                             (WIFSIGNALED(status)
+                                  ? signal_name(WTERMSIG(status))
+                                  : "status " + std::to_string(WEXITSTATUS(status))) +
+                             ")");
+  }
+  throw std::runtime_error(hello.outcome == Outcome::kTimedOut
+                               ? "the worker did not get ready in time"
+                               : "the worker said something unexpected instead of hello");
+}
+
+WorkerProcess::~WorkerProcess() {
+  kill_and_reap();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int WorkerProcess::kill_and_reap() {
+  if (reaped_) return status_;
+  ::kill(pid_, SIGKILL);
+  while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  return status_;
+}
+
+int WorkerProcess::reap(std::chrono::milliseconds grace) {
+  if (reaped_) return status_;
+  auto deadline = Clock::now() + grace;
+  while (Clock::now() < deadline) {
+    pid_t rc = ::waitpid(pid_, &status_, WNOHANG);
+    if (rc == pid_ || (rc < 0 && errno == ECHILD)) {
+      reaped_ = true;
+      return status_;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return kill_and_reap();
+}
+
+WorkerProcess::Io WorkerProcess::read_exact(char* data, std::size_t size,
+                                            Clock::time_point deadline) {
+  while (size > 0) {
+    ssize_t n = ::recv(fd_, data, size, MSG_DONTWAIT);
+    if (n > 0) {
+      data += n;
+      size -= static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == 0) return Io::kClosed;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return Io::kClosed;
+    int wait = remaining_ms(deadline);
+    if (wait == 0) return Io::kTimedOut;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, wait) < 0 && errno != EINTR) return Io::kClosed;
+  }
+  return Io::kDone;
+}
+
+WorkerProcess::Io WorkerProcess::write_all(const char* data, std::size_t size,
+                                           Clock::time_point deadline) {
+  while (size > 0) {
+    ssize_t n = ::send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      data += n;
+      size -= static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return Io::kClosed;
+    int wait = remaining_ms(deadline);
+    if (wait == 0) return Io::kTimedOut;
+    pollfd p{fd_, POLLOUT, 0};
+    if (::poll(&p, 1, wait) < 0 && errno != EINTR) return Io::kClosed;
+  }
+  return Io::kDone;
+}
+
+WorkerProcess::Exchange WorkerProcess::read_reply(Clock::time_point deadline) {
+  Exchange result;
+  std::string header(kFrameHeaderBytes, '\0');
+  Io io = read_exact(header.data(), header.size(), deadline);
+  if (io != Io::kDone) {
+    result.outcome = io == Io::kClosed ? Outcome::kDied : Outcome::kTimedOut;
+    return result;
+  }
+  auto decoded = extract::worker::decode_reply_header(header);
+  if (!decoded) {
+    result.outcome = Outcome::kBadReply;
+    return result;
+  }
+  result.header = *decoded;
+  std::size_t total = decoded->payload_bytes;
+  while (result.payload.size() < total) {
+    std::size_t have = result.payload.size();
+    std::size_t step = std::min(kReadStep, total - have);
+    result.payload.resize(have + step);
+    io = read_exact(result.payload.data() + have, step, deadline);
+    if (io != Io::kDone) {
+      result.outcome = io == Io::kClosed ? Outcome::kDied : Outcome::kTimedOut;
+      result.payload.clear();
+      return result;
+    }
+  }
+  result.outcome = Outcome::kReply;
+  return result;
+}
+
+WorkerProcess::Exchange WorkerProcess::exchange(const std::string& request,
+                                                Clock::time_point deadline) {
+  Io io = write_all(request.data(), request.size(), deadline);
+  if (io != Io::kDone) {
+    Exchange result;
+    result.outcome = io == Io::kClosed ? Outcome::kDied : Outcome::kTimedOut;
+    return result;
+  }
+  return read_reply(deadline);
+}
+
+}  // namespace metafs::fs

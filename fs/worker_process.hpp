@@ -1,0 +1,79 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "worker_protocol.hpp"
+
+namespace metafs::fs {
+
+using Clock = std::chrono::steady_clock;
+
+// How to start a worker: the executable (`metafs-extract`) and its arguments after argv[0].
+struct WorkerCommand {
+  std::filesystem::path executable;
+  std::vector<std::string> args;
+};
+
+// One sandboxed extractor process and the daemon's end of its socket. Not thread-safe: one
+// request at a time, from the thread that owns it. The destructor kills and reaps it.
+class WorkerProcess {
+ public:
+  // Spawns the worker with posix_spawn (never fork: the daemon is threaded and holds LMDB and
+  // FUSE state). The child gets its socket end as descriptor 0 and no other descriptor of the
+  // daemon (closefrom 3). Waits until `deadline` for its kReady frame. Throws
+  // std::runtime_error saying why the worker could not be started.
+  static std::unique_ptr<WorkerProcess> spawn(const WorkerCommand& command,
+                                              Clock::time_point deadline);
+
+  ~WorkerProcess();
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  enum class Outcome {
+    kReply,     // header and payload below
+    kDied,      // the socket closed: the process exited or was killed
+    kTimedOut,  // nothing complete before the deadline
+    kBadReply,  // bytes that are not a reply frame of this version
+  };
+  struct Exchange {
+    Outcome outcome = Outcome::kDied;
+    extract::worker::ReplyHeader header;
+    std::string payload;
+  };
+
+  // Sends one encoded request and reads its reply, never past `deadline`. The payload is read
+  // only up to the length the (validated, capped) header announced.
+  Exchange exchange(const std::string& request, Clock::time_point deadline);
+
+  // SIGKILL (unless already reaped) and reap; returns the wait status.
+  int kill_and_reap();
+  // For a worker whose socket closed: waits up to `grace` for it to exit by itself, then
+  // kills it; returns the wait status.
+  int reap(std::chrono::milliseconds grace);
+
+ private:
+  WorkerProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+
+  enum class Io { kDone, kClosed, kTimedOut };
+  Io read_exact(char* data, std::size_t size, Clock::time_point deadline);
+  Io write_all(const char* data, std::size_t size, Clock::time_point deadline);
+  Exchange read_reply(Clock::time_point deadline);
+
+  pid_t pid_;
+  int fd_;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+// "SIGSEGV" for SIGSEGV, "signal 64" for a signal without a name.
+std::string signal_name(int signal);
+
+}  // namespace metafs::fs
