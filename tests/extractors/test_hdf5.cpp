@@ -608,6 +608,32 @@ TEST(Hdf5Extractor, NetcdfDetection) {
   EXPECT_TRUE(hdf5_file_is_netcdf4("/nonexistent/x.NC"));
 }
 
+TEST(Hdf5Extractor, FileKeptOpenByTheNetcdfCheckIsOnlyReusedWhenUnchanged) {
+  const fs::path dir = corpus_dir() / "hdf5";
+  Extraction plain = extract(dir / "tall.h5");
+  ASSERT_FALSE(hdf5_file_is_netcdf4(dir / "tall.h5"));
+  Extraction after_probe = extract(dir / "tall.h5");
+  EXPECT_TRUE(after_probe.tree == plain.tree);
+  EXPECT_EQ(after_probe.header, plain.header);
+
+  // The probe of one file never leaks into the extraction of another.
+  ASSERT_FALSE(hdf5_file_is_netcdf4(dir / "sample.h5"));
+  EXPECT_TRUE(extract(dir / "tall.h5").tree == plain.tree);
+
+  // A file replaced between the check and the extraction is read again.
+  TempDir scratch;
+  fs::path file = scratch.path() / "changing.h5";
+  fs::copy_file(dir / "sample.h5", file);
+  ASSERT_FALSE(hdf5_file_is_netcdf4(file));
+  fs::remove(file);
+  fs::copy_file(dir / "tall.h5", file);
+  Extraction changed = extract(file);
+  EXPECT_TRUE(changed.tree == plain.tree);
+  std::string header = changed.header;
+  header.replace(0, header.find('\n'), "HDF5 \"tall.h5\" {");
+  EXPECT_EQ(header, plain.header);
+}
+
 TEST(Hdf5Extractor, ConcurrentExtractionsGiveTheSameTrees) {
   auto files = corpus_files("hdf5");
   std::vector<Extraction> serial;
@@ -618,7 +644,9 @@ TEST(Hdf5Extractor, ConcurrentExtractionsGiveTheSameTrees) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < 3; ++round) {
         for (std::size_t i = 0; i < files.size(); ++i) {
-          Extraction got = extract(files[(i + static_cast<std::size_t>(t)) % files.size()]);
+          const fs::path& file = files[(i + static_cast<std::size_t>(t)) % files.size()];
+          if (hdf5_file_is_netcdf4(file)) ++mismatches[static_cast<std::size_t>(t)];
+          Extraction got = extract(file);
           const Extraction& want = serial[(i + static_cast<std::size_t>(t)) % files.size()];
           if (!(got.tree == want.tree) || got.header != want.header)
             ++mismatches[static_cast<std::size_t>(t)];
