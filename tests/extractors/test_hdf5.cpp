@@ -337,6 +337,8 @@ TEST(Hdf5Extractor, GeneratedFeaturesMatchH5py) {
   EXPECT_EQ(loop->text, "../data");
   EXPECT_EQ(value_of(tree, "/soft", "%target"), "/data/temperature");
   EXPECT_EQ(value_of(tree, "/ext", "%file"), "other.h5");
+  EXPECT_EQ(value_of(tree, "/data/unknown_filter", "%filters"),
+            "filter id=32004 params=0 1, deflate level=6");
   EXPECT_EQ(value_of(tree, "/data/scalar", "%dataspace"), "scalar");
   EXPECT_EQ(value_of(tree, "/data/nothing", "%dataspace"), "null");
 
@@ -459,6 +461,31 @@ TEST(Hdf5Extractor, LimitsLeaveAVisibleNote) {
   Extraction capped = extract(dir / "group1k.h5", *make_hdf5_extractor(tiny));
   EXPECT_NE(value_of(capped.tree, "/", "%note").find("listing stopped after 50 objects"),
             std::string::npos);
+}
+
+TEST(Hdf5Extractor, HundredThousandLinksAndAttributesAreCappedQuickly) {
+  TempDir dir;
+  fs::path file = dir.path() / "wide.h5";
+  make_with_oracle("--make-wide", file, "100000");
+  auto start = std::chrono::steady_clock::now();
+  Extraction got = extract(file);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
+  std::printf("100000 links + 100000 attributes described in %lld ms, tree %zu KiB\n",
+              static_cast<long long>(ms), got.tree.memory_bytes() >> 10);
+  ASSERT_FALSE(got.failed()) << got.error;
+  NodeId wide = find_path(got.tree, "/wide");
+  EXPECT_EQ(value_of(got.tree, "/wide", "%note"),
+            "only the first 5000 of 100000 attributes in storage order are listed (limit per "
+            "object); only the first 10000 of 100000 links in storage order are listed (limit "
+            "per group)");
+  EXPECT_EQ(got.tree.node(got.tree.find(wide, "%attributes")).children.size(), 5000u);
+  std::size_t links = 0;
+  for (NodeId id : got.tree.node(wide).children) links += got.tree.node(id).is_dir() ? 1 : 0;
+  EXPECT_EQ(links, 10000u + 1u);  // and %attributes
+  EXPECT_LT(got.tree.memory_bytes(), 64u << 20);
+  EXPECT_LT(ms, 5000);
 }
 
 TEST(Hdf5Extractor, HugeSparseDatasetCostsMilliseconds) {

@@ -5,6 +5,7 @@ Usage: hdf5_oracle.py FILE...          -> JSON {file: {"objects": {...}, "links"
        hdf5_oracle.py --make-features OUT  -> writes a file exercising filters, fill values,
                                               enums, vlen, references, big arrays, cycles
        hdf5_oracle.py --make-huge OUT GIB  -> a sparse contiguous dataset of GIB GiB
+       hdf5_oracle.py --make-wide OUT N    -> a group with N links and N attributes
        hdf5_oracle.py --netcdf4-rule FILE... -> JSON {file: has netCDF-4 attributes}
 
 Formatting rules (mirrors extractors/hdf5/hdf5_value_text.cpp): integers in decimal, floats
@@ -199,6 +200,14 @@ def make_features(out):
         d.attrs["half"] = np.float16(0.1)
         d.attrs["opaque"] = np.void(b"\x01\x02")
         g.create_dataset("half", data=np.float16(0.5))
+        # A filter this machine does not have (LZ4's id), optional so the write succeeds.
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((4,))
+        dcpl.set_filter(32004, h5py.h5z.FLAG_OPTIONAL, (0, 1))
+        dcpl.set_deflate(6)
+        h5py.h5d.create(g.id, b"unknown_filter", h5py.h5t.STD_I32LE,
+                        h5py.h5s.create_simple((8,)), dcpl=dcpl)
+        g["unknown_filter"][...] = np.arange(8)
         f["int16_type"] = np.dtype("<i2")
         f["int16_type"].attrs["note"] = "a named datatype"
         f.attrs["title"] = "features"
@@ -235,7 +244,22 @@ def netcdf4_by_content(path):
     return False
 
 
+def make_wide(out, links):
+    """One new-style (dense) group with `links` soft links and one with as many attributes."""
+    with h5py.File(out, "w", libver="latest") as f:
+        g = f.create_group("wide")
+        for i in range(links):
+            g.id.links.create_soft(b"l%07d" % i, b"/target")
+        space = h5py.h5s.create(h5py.h5s.SCALAR)
+        value = np.array(7, dtype="<i4")
+        for i in range(links):
+            h5py.h5a.create(g.id, b"a%07d" % i, h5py.h5t.STD_I32LE, space).write(value)
+
+
 def main(argv):
+    if len(argv) >= 3 and argv[0] == "--make-wide":
+        make_wide(argv[1], int(argv[2]))
+        return 0
     if len(argv) >= 1 and argv[0] == "--netcdf4-rule":
         json.dump({p: netcdf4_by_content(p) for p in argv[1:]}, sys.stdout)
         return 0
