@@ -89,7 +89,7 @@ bool has_netcdf4_attributes(hid_t file) {
   }
   RootLinks links;
   hsize_t index = 0;
-  H5Literate(root.get(), H5_INDEX_NAME, H5_ITER_INC, &index, collect_root_link, &links);
+  H5Literate(root.get(), H5_INDEX_NAME, H5_ITER_NATIVE, &index, collect_root_link, &links);
   for (std::size_t i = 0; i < links.count; ++i) {
     H5O_info_t info;
     const char* name = links.names[i].c_str();

@@ -17,9 +17,10 @@ namespace metafs::extract {
 
 // True when an HDF5-signature file is a netCDF-4 file and is shown as `netcdf`: its name ends
 // in .nc, .nc4, .cdf or .netcdf (any case), or its root group has the attribute _NCProperties
-// or _nc3_strict, or one of the first 64 datasets directly in the root group has the
-// attribute _Netcdf4Dimid or _Netcdf4Coordinates. Cheap (opens the file, checks a few
-// attributes); never throws; takes hdf5_library_mutex().
+// or _nc3_strict, or one of the first 64 objects directly in the root group (in storage order)
+// is a dataset with the attribute _Netcdf4Dimid or _Netcdf4Coordinates. Cheap (opens the file,
+// checks a few attributes; an HDF5 file stays open for the extraction that follows); never
+// throws; takes hdf5_library_mutex().
 bool hdf5_file_is_netcdf4(const std::filesystem::path& path);
 
 }  // namespace metafs::extract
