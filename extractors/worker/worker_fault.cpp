@@ -1,7 +1,10 @@
 #include "worker_fault.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <memory>
@@ -24,6 +27,10 @@ FaultPlan FaultPlan::from_environment() {
   if (kind == "garbage") plan.kind_ = Kind::kGarbage;
   if (kind == "huge") plan.kind_ = Kind::kHuge;
   if (kind == "exit") plan.kind_ = Kind::kExit;
+  if (kind == "socket") plan.kind_ = Kind::kSocket;
+  if (kind == "exec") plan.kind_ = Kind::kExec;
+  if (kind == "fork") plan.kind_ = Kind::kFork;
+  if (kind == "write") plan.kind_ = Kind::kWrite;
   return plan;
 }
 
@@ -58,6 +65,20 @@ void trigger(FaultPlan::Kind kind) {
     }
     case FaultPlan::Kind::kExit:
       std::_Exit(7);
+    case FaultPlan::Kind::kSocket:
+      if (::socket(AF_INET, SOCK_STREAM, 0) >= 0) std::_Exit(9);
+      std::_Exit(9);
+    case FaultPlan::Kind::kExec: {
+      char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+      ::execv("/bin/true", argv);
+      std::_Exit(9);
+    }
+    case FaultPlan::Kind::kFork:
+      if (::fork() == 0) std::_Exit(0);
+      std::_Exit(9);
+    case FaultPlan::Kind::kWrite:
+      (void)::open("/tmp/metafs-worker-escape", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      std::_Exit(9);
     default:
       break;
   }

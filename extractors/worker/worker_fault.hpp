@@ -15,9 +15,28 @@ namespace metafs::extract::worker {
 //   garbage  the worker replies with bytes that are not a valid reply
 //   huge     the worker announces a reply longer than the daemon accepts
 //   exit     the worker exits with status 7 without replying
+// and, to prove the sandbox holds, attempts that seccomp must stop (SIGSYS); should one
+// succeed, the worker exits with status 9:
+//   socket   opens an AF_INET socket
+//   exec     execs /bin/true
+//   fork     forks
+//   write    creates a file in /tmp for writing
 class FaultPlan {
  public:
-  enum class Kind { kNone, kCrash, kHang, kSpin, kOom, kGarbage, kHuge, kExit };
+  enum class Kind {
+    kNone,
+    kCrash,
+    kHang,
+    kSpin,
+    kOom,
+    kGarbage,
+    kHuge,
+    kExit,
+    kSocket,
+    kExec,
+    kFork,
+    kWrite
+  };
 
   static FaultPlan from_environment();
 
@@ -29,8 +48,8 @@ class FaultPlan {
   std::string path_contains_;
 };
 
-// Crashes, hangs, spins or allocates as asked; returns only for kOom (after the allocation
-// failed), kNone and the reply faults, which the caller injects itself.
+// Crashes, hangs, spins, allocates or tries to leave the sandbox as asked. Throws
+// std::bad_alloc for kOom; returns for kNone and the reply faults, which the caller injects.
 void trigger(FaultPlan::Kind kind);
 
 }  // namespace metafs::extract::worker

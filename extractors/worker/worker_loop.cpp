@@ -62,7 +62,8 @@ bool send_reply(int fd, ReplyStatus status, const std::string& payload) {
 bool answer(int fd, const ExtractorRegistry& registry, const Request& request,
             FaultPlan::Kind fault) {
   if (fault == FaultPlan::Kind::kGarbage) {
-    std::string junk = "MFWR\x01\x00\x10\x00\x00\x00not a codec frame";
+    // A valid header announcing 16 bytes that are no codec frame.
+    std::string junk = encode_reply_header(ReplyStatus::kOk, 16) + "not a codec body";
     return write_all(fd, junk.data(), junk.size());
   }
   if (fault == FaultPlan::Kind::kHuge) {
