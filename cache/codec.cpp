@@ -3,6 +3,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -161,6 +162,19 @@ std::string encode_extraction(const Extraction& extraction) {
     throw std::length_error("too many extra files for the codec");
   }
   if (extraction.tree.size() > kMaxNodes) throw std::length_error("too many nodes for the codec");
+  // Whatever the decoder would refuse is refused here, so a stored record always decodes.
+  const auto& nodes = extraction.tree.nodes();
+  std::vector<std::uint16_t> depth(nodes.size(), 0);
+  for (std::size_t i = 1; i < nodes.size(); ++i) {
+    depth[i] =
+        static_cast<std::uint16_t>(std::min<std::size_t>(depth[nodes[i].parent] + 1, 0xffff));
+    if (depth[i] > kMaxTreeDepth) throw std::length_error("tree deeper than the codec cap");
+    if (nodes[i].name.size() > kMaxNameBytes)
+      throw std::length_error("name longer than the codec cap");
+  }
+  for (const auto& [name, content] : extraction.extra_files) {
+    if (name.size() > kMaxNameBytes) throw std::length_error("name longer than the codec cap");
+  }
 
   thread_local std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx(ZSTD_createCCtx());
   if (!cctx) throw std::bad_alloc();

@@ -245,6 +245,21 @@ TEST(CacheCodec, RejectsHostileBodies) {
   EXPECT_THROW(decode_extraction(std::string(100, '\0')), CodecError);
 }
 
+TEST(CacheCodec, EncoderRefusesWhatTheDecoderWould) {
+  Extraction deep;
+  extract::NodeId dir = MetaTree::kRoot;
+  for (std::size_t i = 0; i <= kMaxTreeDepth; ++i) dir = deep.tree.add_dir(dir, "d");
+  EXPECT_THROW(encode_extraction(deep), std::length_error);
+  Extraction long_name;
+  long_name.tree.add_value(MetaTree::kRoot, std::string(kMaxNameBytes + 1, 'n'), "v");
+  EXPECT_THROW(encode_extraction(long_name), std::length_error);
+  Extraction at_limits;
+  dir = MetaTree::kRoot;
+  for (std::size_t i = 0; i < kMaxTreeDepth; ++i) dir = at_limits.tree.add_dir(dir, "d");
+  at_limits.tree.add_value(MetaTree::kRoot, std::string(kMaxNameBytes, 'n'), "v");
+  EXPECT_TRUE(decode_extraction(encode_extraction(at_limits)).tree == at_limits.tree);
+}
+
 TEST(CacheCodec, EncodingIsCompact) {
   std::mt19937 rng(3);
   Extraction x = corpus_like(rng, 0);
