@@ -198,11 +198,22 @@ class FileReader {
   const TypeInfo& type_info(hid_t type) {
     constexpr std::size_t kMaxCachedTypes = 4096;
     constexpr std::size_t kMaxEncodedSize = 64 << 10;
+    constexpr std::size_t kEncodeSlack = 64 << 10;
+    constexpr char kSlackByte = '\x5a';
     std::string key;
     std::size_t size = 0;
     if (H5Tencode(type, nullptr, &size) >= 0 && size > 0 && size <= kMaxEncodedSize) {
-      key.resize(size);
-      if (H5Tencode(type, key.data(), &size) < 0 || size != key.size()) key.clear();
+      // A damaged type can encode longer than the size the library announced: keep slack
+      // and give up caching when anything was written past the announced size.
+      std::size_t announced = size;
+      key.assign(announced + kEncodeSlack, kSlackByte);
+      bool overran = H5Tencode(type, key.data(), &size) < 0 || size != announced ||
+                     key.find_first_not_of(kSlackByte, announced) != std::string::npos;
+      if (overran) {
+        key.clear();
+      } else {
+        key.resize(announced);
+      }
     }
     if (!key.empty()) {
       if (auto found = types_.find(key); found != types_.end()) return found->second;
@@ -500,7 +511,8 @@ class FileReader {
           break;
       }
       if (state != H5D_FILL_VALUE_UNDEFINED && type) {
-        info.fill_value = read_fill_value(dcpl, type_info(type.get()).memory.get(), limits_);
+        info.fill_value = read_fill_value(dcpl, state == H5D_FILL_VALUE_USER_DEFINED,
+                                          type_info(type.get()).memory.get(), limits_);
       }
     }
     int external = H5Pget_external_count(dcpl);

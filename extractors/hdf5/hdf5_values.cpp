@@ -444,7 +444,8 @@ std::size_t data_bytes(const Data& data) {
   return bytes;
 }
 
-std::optional<Data> read_fill_value(hid_t dcpl, const MemoryType* memory, const Limits& limits) {
+std::optional<Data> read_fill_value(hid_t dcpl, bool user_defined, const MemoryType* memory,
+                                    const Limits& limits) {
   // Variable-length fill values would be allocated by the library; references need a file.
   if (memory == nullptr || memory->variable_data ||
       H5Tdetect_class(memory->type.get(), H5T_REFERENCE) > 0) {
@@ -452,8 +453,12 @@ std::optional<Data> read_fill_value(hid_t dcpl, const MemoryType* memory, const 
   }
   std::size_t element = memory->layout.size;
   if (element == 0 || element > limits.max_value_bytes) return std::nullopt;
-  std::vector<unsigned char> buffer(element);
-  if (H5Pget_fill_value(dcpl, memory->type.get(), buffer.data()) < 0) return std::nullopt;
+  // The library's default fill value is all zero bytes: no need to ask it (and to trust a
+  // damaged fill value message).
+  std::vector<unsigned char> buffer(element, 0);
+  if (user_defined && H5Pget_fill_value(dcpl, memory->type.get(), buffer.data()) < 0) {
+    return std::nullopt;
+  }
   Data data;
   data.count = 1;
   data.values.push_back(Decoder(H5I_INVALID_HID, limits).decode(memory->layout, buffer.data(), 0));

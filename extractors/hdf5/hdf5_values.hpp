@@ -48,8 +48,10 @@ Data read_attribute_data(hid_t attr, const MemoryType* memory, hid_t space, cons
 // Approximate heap bytes held by `data`, for the file's value budget.
 std::size_t data_bytes(const Data& data);
 
-// The fill value of a dataset with creation properties `dcpl`; absent for types whose fill
-// value the library would have to allocate (variable-length) and for references.
-std::optional<Data> read_fill_value(hid_t dcpl, const MemoryType* memory, const Limits& limits);
+// The fill value of a dataset with creation properties `dcpl` (zero unless `user_defined`);
+// absent for types whose fill value the library would have to allocate (variable-length) and
+// for references.
+std::optional<Data> read_fill_value(hid_t dcpl, bool user_defined, const MemoryType* memory,
+                                    const Limits& limits);
 
 }  // namespace metafs::extract::hdf5
