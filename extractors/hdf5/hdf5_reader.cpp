@@ -164,6 +164,7 @@ std::string count_note(std::uint64_t listed, std::uint64_t total, const char* wh
 struct TypeInfo {
   TypeText text;
   std::unique_ptr<MemoryType> memory;
+  bool damaged = false;  // parts of the type do not fit in it: never read with it
 };
 
 class FileReader {
@@ -220,7 +221,7 @@ class FileReader {
     }
     TypeInfo info;
     info.text = describe_type(type, limits_.max_type_depth);
-    info.memory = make_memory_type(type, limits_);
+    info.memory = make_memory_type(type, limits_, &info.damaged);
     if (key.empty() || types_.size() >= kMaxCachedTypes) {
       uncached_ = std::move(info);
       return uncached_;
@@ -276,6 +277,9 @@ class FileReader {
       if (value_bytes_ >= limits_.max_total_value_bytes) {
         attribute.data.problem = "not read: the file's attribute values passed " +
                                  std::to_string(limits_.max_total_value_bytes >> 20) + " MiB";
+      } else if (info != nullptr && info->damaged) {
+        attribute.data.problem = "not read: damaged datatype";
+        ++model_.unreadable;
       } else if (type && space) {
         attribute.data = read_attribute_data(attr.get(), info->memory.get(), space.get(), limits_);
         value_bytes_ += data_bytes(attribute.data);

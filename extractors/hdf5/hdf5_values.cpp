@@ -394,9 +394,70 @@ std::size_t value_bytes(const Value& value) {
   return bytes;
 }
 
+// False for a file type whose parts do not fit in it (a damaged datatype message): the
+// library would convert past the end of its buffers.
+bool fits_together(hid_t type, std::size_t depth) {
+  if (depth > 32) return false;
+  std::size_t size = H5Tget_size(type);
+  if (size == 0) return false;
+  switch (H5Tget_class(type)) {
+    case H5T_COMPOUND: {
+      int members = H5Tget_nmembers(type);
+      if (members < 0) return false;
+      for (int i = 0; i < members; ++i) {
+        auto index = static_cast<unsigned>(i);
+        Handle member(H5Tget_member_type(type, index));
+        if (!member) return false;
+        std::size_t offset = H5Tget_member_offset(type, index);
+        std::size_t member_size = H5Tget_size(member.get());
+        if (offset > size || member_size > size - offset) return false;
+        if (!fits_together(member.get(), depth + 1)) return false;
+      }
+      return true;
+    }
+    case H5T_ARRAY: {
+      Handle base(H5Tget_super(type));
+      int rank = H5Tget_array_ndims(type);
+      if (!base || rank <= 0 || rank > H5S_MAX_RANK) return false;
+      std::array<hsize_t, H5S_MAX_RANK> dims{};
+      if (H5Tget_array_dims2(type, dims.data()) < 0) return false;
+      std::size_t count = 1;
+      for (int i = 0; i < rank; ++i) {
+        auto dim = dims[static_cast<std::size_t>(i)];
+        if (dim != 0 && count > SIZE_MAX / dim) return false;
+        count *= dim;
+      }
+      std::size_t base_size = H5Tget_size(base.get());
+      if (base_size == 0 || count > SIZE_MAX / base_size || count * base_size != size) {
+        return false;
+      }
+      return fits_together(base.get(), depth + 1);
+    }
+    case H5T_VLEN:
+    case H5T_ENUM: {
+      Handle base(H5Tget_super(type));
+      return base && fits_together(base.get(), depth + 1);
+    }
+    case H5T_INTEGER:
+    case H5T_FLOAT:
+    case H5T_BITFIELD: {
+      // Precision and offset describe bits inside the element.
+      std::size_t precision = H5Tget_precision(type);
+      int offset = H5Tget_offset(type);
+      return precision > 0 && offset >= 0 &&
+             static_cast<std::size_t>(offset) + precision <= size * 8;
+    }
+    default:
+      return true;
+  }
+}
+
 }  // namespace
 
-std::unique_ptr<MemoryType> make_memory_type(hid_t file_type, const Limits& limits) {
+std::unique_ptr<MemoryType> make_memory_type(hid_t file_type, const Limits& limits, bool* damaged) {
+  bool fits = fits_together(file_type, 0);
+  if (damaged != nullptr) *damaged = !fits;
+  if (!fits) return nullptr;
   Handle memory = memory_type(file_type, 0, limits.max_type_depth);
   if (!memory) return nullptr;
   auto out = std::make_unique<MemoryType>();

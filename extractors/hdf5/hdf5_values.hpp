@@ -36,9 +36,12 @@ struct MemoryType {
   bool variable_data = false;  // reading allocates (vlen sequences or strings)
 };
 
-// Null when the type cannot be read (unknown class, too deep, integers wider than 64 bits).
+// Null when the type cannot be read (unknown class, too deep, integers wider than 64 bits,
+// parts that do not fit in the type: a damaged datatype).
 // Precondition: the caller holds hdf5_library_mutex(), also when the result is destroyed.
-std::unique_ptr<MemoryType> make_memory_type(hid_t file_type, const Limits& limits);
+// *damaged (when given) tells the last case apart.
+std::unique_ptr<MemoryType> make_memory_type(hid_t file_type, const Limits& limits,
+                                             bool* damaged = nullptr);
 
 // Reads the elements of the attribute `attr`, at most limits.max_full_values in full or
 // limits.summary_values of a bigger array. Never throws for file problems; what cannot be read
