@@ -199,7 +199,6 @@ class FileReader {
   const TypeInfo& type_info(hid_t type) {
     constexpr std::size_t kMaxCachedTypes = 4096;
     constexpr std::size_t kMaxEncodedSize = 64 << 10;
-    constexpr std::size_t kEncodeSlack = 64 << 10;
     constexpr char kSlackByte = '\x5a';
     std::string key;
     std::size_t size = 0;
@@ -207,7 +206,7 @@ class FileReader {
       // A damaged type can encode longer than the size the library announced: keep slack
       // and give up caching when anything was written past the announced size.
       std::size_t announced = size;
-      key.assign(announced + kEncodeSlack, kSlackByte);
+      key.assign(announced * 2 + 256, kSlackByte);
       bool overran = H5Tencode(type, key.data(), &size) < 0 || size != announced ||
                      key.find_first_not_of(kSlackByte, announced) != std::string::npos;
       if (overran) {
