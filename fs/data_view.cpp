@@ -53,6 +53,10 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
   add_tree(fields, MetaTree::kRoot);
 }
 
+std::vector<std::string> DataView::fixed_names() {
+  return {"format", "error", "fields", "header.txt", "metadata.json", "metadata.txt", "dicom.json"};
+}
+
 DataView::EntryId DataView::add(EntryId parent, std::string name, EntryType type, Content content) {
   auto id = static_cast<EntryId>(entries_.size());
   entries_.push_back(Entry{type, content, false, parent, 0, std::move(name), {}, nullptr});

@@ -28,6 +28,9 @@ class DataView {
   // `source` is the lstat of the data file; its owner, permissions and times are inherited.
   DataView(std::shared_ptr<const extract::Extraction> extraction, const struct stat& source);
 
+  // The names a data directory can have at its top (format, fields, metadata.txt, ...).
+  static std::vector<std::string> fixed_names();
+
   EntryType type(EntryId id) const { return entries_.at(id).type; }
   const std::string& name(EntryId id) const { return entries_.at(id).name; }
   EntryId parent(EntryId id) const { return entries_.at(id).parent; }

@@ -37,6 +37,12 @@ mode_t dirent_type(unsigned char d_type) {
   }
 }
 
+// "a/b/c" -> "a/b"; "c" -> "".
+std::string parent_of(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
 // A scientific file shown as a directory: read permission gives search permission too.
 void present_as_directory(struct stat* st) {
   mode_t read_bits = st->st_mode & (S_IRUSR | S_IRGRP | S_IROTH);
@@ -49,16 +55,24 @@ void present_as_directory(struct stat* st) {
 Filesystem::Filesystem(const Options& options)
     : options_(options),
       source_(options.source),
-      control_(stats_, [this] { return control_extra(); }) {
+      control_(stats_, [this] { return control_extra(); }),
+      invalidator_(
+          source_,
+          Invalidator::Lookup{[this](const std::string& rel) { return inodes_.find_mirror(rel); },
+                              [](const std::string&) { return DataView::fixed_names(); }},
+          options.max_watches) {
   ::clock_gettime(CLOCK_REALTIME, &started_);
 }
 
 Filesystem::~Filesystem() {
+  invalidator_.stop();
   service_.reset();  // before the cache it writes to
   if (cache_) cache_->flush();
 }
 
-void Filesystem::start() {
+void Filesystem::start(fuse_session* session) {
+  invalidator_.watch("", InodeTable::kRootIno);
+  invalidator_.start(session);
   cache::CacheOptions cache_options;
   cache_options.dir = options_.cache_dir;
   cache_options.disk_limit = options_.cache_size;
@@ -133,26 +147,38 @@ void Filesystem::fill_virtual(const Node& node, struct stat* st) const {
   st->st_ino = node.ino;
 }
 
-int Filesystem::lookup_mirror(const std::string& rel, fuse_entry_param* entry) {
+double Filesystem::mirror_timeout(const std::string& dir_rel) const {
+  return invalidator_.watched(dir_rel) ? options_.watch_timeout : options_.attr_timeout;
+}
+
+int Filesystem::lookup_mirror(const std::string& parent_rel, const std::string& rel,
+                              fuse_entry_param* entry) {
   struct stat st {};
   extract::Format format;
   if (int err = mirror_attributes(rel, &st, &format)) return err;
   auto node = inodes_.acquire_mirror(rel);
+  if (format == extract::Format::kNone && S_ISDIR(st.st_mode)) invalidator_.watch(rel, node->ino);
   st.st_ino = node->ino;
   entry->ino = node->ino;
   entry->attr = st;
-  entry->attr_timeout = options_.attr_timeout;
-  entry->entry_timeout = options_.entry_timeout;
+  bool watched = invalidator_.watched(parent_rel);
+  entry->attr_timeout = watched ? options_.watch_timeout : options_.attr_timeout;
+  entry->entry_timeout = watched ? options_.watch_timeout : options_.entry_timeout;
   return 0;
 }
 
+void Filesystem::forget(fuse_ino_t ino, std::uint64_t count) {
+  auto erased = inodes_.forget(ino, count);
+  if (erased && erased->kind == Node::Kind::kMirror) invalidator_.unwatch(erased->rel_path);
+}
+
 int Filesystem::lookup_virtual(const std::shared_ptr<const DataView>& view, DataView::EntryId id,
-                               fuse_entry_param* entry) {
+                               double entry_timeout, fuse_entry_param* entry) {
   auto node = inodes_.acquire_virtual(view, id);
   fill_virtual(*node, &entry->attr);
   entry->ino = node->ino;
   entry->attr_timeout = kSnapshotTimeout;
-  entry->entry_timeout = options_.entry_timeout;
+  entry->entry_timeout = entry_timeout;
   return 0;
 }
 
@@ -174,17 +200,22 @@ int Filesystem::lookup(fuse_ino_t parent, const std::string& name, fuse_entry_pa
       }
       struct stat st {};
       if (int rc = source_.lstat(dir->rel_path, &st); rc < 0) return -rc;
-      if (S_ISDIR(st.st_mode)) return lookup_mirror(join_relative(dir->rel_path, name), entry);
+      if (S_ISDIR(st.st_mode)) {
+        return lookup_mirror(dir->rel_path, join_relative(dir->rel_path, name), entry);
+      }
       std::shared_ptr<const DataView> view;
       if (int err = data_view(dir->rel_path, &view)) return err;
       DataView::EntryId id = view->find(DataView::kRootEntry, name);
       if (id == DataView::kNoEntry) return ENOENT;
-      return lookup_virtual(view, id, entry);
+      // These names lead to the current version's view: they are invalidated when the file
+      // changes, if its directory is watched.
+      return lookup_virtual(view, id, mirror_timeout(parent_of(dir->rel_path)), entry);
     }
     case Node::Kind::kVirtual: {
       DataView::EntryId id = dir->view->find(dir->entry, name);
       if (id == DataView::kNoEntry) return ENOENT;
-      return lookup_virtual(dir->view, id, entry);
+      // Inside one version's immutable view: names never change.
+      return lookup_virtual(dir->view, id, kSnapshotTimeout, entry);
     }
     case Node::Kind::kControlDir: {
       ControlFile file;
@@ -210,7 +241,7 @@ int Filesystem::getattr(fuse_ino_t ino, struct stat* st, double* timeout) {
       extract::Format format;
       if (int err = mirror_attributes(node->rel_path, st, &format)) return err;
       st->st_ino = node->ino;
-      *timeout = options_.attr_timeout;
+      *timeout = mirror_timeout(parent_of(node->rel_path));
       return 0;
     }
     case Node::Kind::kVirtual:

@@ -9,6 +9,7 @@
 #include "control_files.hpp"
 #include "extraction_service.hpp"
 #include "inode_table.hpp"
+#include "invalidator.hpp"
 #include "metadata_cache.hpp"
 #include "options.hpp"
 #include "source_tree.hpp"
@@ -43,7 +44,7 @@ class Filesystem {
 
   // Opens the cache and starts the extraction backend (threads, worker processes): call once,
   // after the daemon has detached and before the first request.
-  void start();
+  void start(fuse_session* session);
 
   const Options& options() const { return options_; }
   Stats& stats() { return stats_; }
@@ -53,7 +54,7 @@ class Filesystem {
   int readlink(fuse_ino_t ino, std::string* target);
   int opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* listing);
   int open_for_read(fuse_ino_t ino, ReadSource* source);
-  void forget(fuse_ino_t ino, std::uint64_t count) { inodes_.forget(ino, count); }
+  void forget(fuse_ino_t ino, std::uint64_t count);
   int statfs(struct statvfs* st);
 
   // What the cache, the views and the inode table add to /.metafs.
@@ -62,9 +63,11 @@ class Filesystem {
  private:
   // A mirrored path's attributes as shown (a scientific file becomes a directory).
   int mirror_attributes(const std::string& rel, struct stat* st, extract::Format* format);
-  int lookup_mirror(const std::string& rel, fuse_entry_param* entry);
+  int lookup_mirror(const std::string& parent_rel, const std::string& rel, fuse_entry_param* entry);
+  // Cache timeout for names and attributes of entries in mirrored directory `dir_rel`.
+  double mirror_timeout(const std::string& dir_rel) const;
   int lookup_virtual(const std::shared_ptr<const DataView>& view, DataView::EntryId id,
-                     fuse_entry_param* entry);
+                     double entry_timeout, fuse_entry_param* entry);
   int data_view(const std::string& rel, std::shared_ptr<const DataView>* view);
   void fill_virtual(const Node& node, struct stat* st) const;
 
@@ -75,6 +78,7 @@ class Filesystem {
   std::unique_ptr<cache::MetadataCache> cache_;
   std::unique_ptr<ExtractionService> service_;
   ControlFiles control_;
+  Invalidator invalidator_;
   struct timespec started_ {};
 };
 

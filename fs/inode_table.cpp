@@ -76,10 +76,16 @@ std::shared_ptr<const Node> InodeTable::acquire_virtual(const std::shared_ptr<co
   });
 }
 
-void InodeTable::forget(fuse_ino_t ino, std::uint64_t count) {
+fuse_ino_t InodeTable::find_mirror(const std::string& rel_path) const {
+  std::lock_guard lock(mutex_);
+  auto it = by_key_.find("M" + rel_path);
+  return it == by_key_.end() ? 0 : it->second;
+}
+
+std::shared_ptr<const Node> InodeTable::forget(fuse_ino_t ino, std::uint64_t count) {
   std::lock_guard lock(mutex_);
   auto it = by_ino_.find(ino);
-  if (it == by_ino_.end() || it->second.permanent) return;
+  if (it == by_ino_.end() || it->second.permanent) return nullptr;
   Slot& slot = it->second;
   if (count > slot.lookups) {
     log::fs()->error("forget of inode {} by {} exceeds its lookup count {}", ino, count,
@@ -87,10 +93,11 @@ void InodeTable::forget(fuse_ino_t ino, std::uint64_t count) {
     count = slot.lookups;
   }
   slot.lookups -= count;
-  if (slot.lookups == 0) {
-    by_key_.erase(slot.key);
-    by_ino_.erase(it);
-  }
+  if (slot.lookups != 0) return nullptr;
+  std::shared_ptr<const Node> erased = std::move(slot.node);
+  by_key_.erase(slot.key);
+  by_ino_.erase(it);
+  return erased;
 }
 
 std::size_t InodeTable::size() const {

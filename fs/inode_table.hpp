@@ -34,7 +34,11 @@ class InodeTable {
   std::shared_ptr<const Node> acquire_virtual(const std::shared_ptr<const DataView>& view,
                                               DataView::EntryId entry);
 
-  void forget(fuse_ino_t ino, std::uint64_t count);
+  // Returns the node when this forget erased it (its count reached zero), else nullptr.
+  std::shared_ptr<const Node> forget(fuse_ino_t ino, std::uint64_t count);
+
+  // The inode of a mirrored path the kernel knows, or 0.
+  fuse_ino_t find_mirror(const std::string& rel_path) const;
 
   std::size_t size() const;
 

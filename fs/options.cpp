@@ -1,5 +1,9 @@
 #include "options.hpp"
 
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +15,8 @@
 
 #include "cache_dir.hpp"
 #include "version.hpp"
+
+extern char** environ;
 
 namespace metafs::fs {
 namespace {
@@ -31,6 +37,20 @@ std::vector<std::string> split_commas(const std::string& list) {
     if (!item.empty()) out.push_back(item);
   }
   return out;
+}
+
+// Lazily unmounts a dead mount at `path` (fusermount3 for an unprivileged user).
+bool detach_dead_mount(const std::string& path) {
+  if (::umount2(path.c_str(), MNT_DETACH) == 0) return true;
+  pid_t pid = 0;
+  const char* argv[] = {"fusermount3", "-u", "-z", "--", path.c_str(), nullptr};
+  if (::posix_spawnp(&pid, "fusermount3", nullptr, nullptr, const_cast<char* const*>(argv),
+                     environ) != 0) {
+    return false;
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 bool is_inside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
@@ -90,10 +110,18 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
                  "Files a worker extracts before it is replaced")
       ->capture_default_str();
   app.add_option("--entry-timeout", options.entry_timeout,
-                 "Seconds the kernel may cache names of mirrored entries")
+                 "Seconds the kernel may cache names in a source directory metafs cannot watch")
       ->capture_default_str();
   app.add_option("--attr-timeout", options.attr_timeout,
-                 "Seconds the kernel may cache attributes of mirrored entries")
+                 "Seconds the kernel may cache attributes in a source directory metafs cannot "
+                 "watch")
+      ->capture_default_str();
+  app.add_option("--watch-timeout", options.watch_timeout,
+                 "Seconds the kernel may cache names and attributes in a watched source "
+                 "directory (changes there are pushed to the kernel at once)")
+      ->capture_default_str();
+  app.add_option("--max-watches", options.max_watches,
+                 "Source directories watched for changes at most (inotify)")
       ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
@@ -150,6 +178,16 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   }
   if (::access(source_path.c_str(), R_OK | X_OK) != 0) {
     return fail("source '" + source + "' is not readable: " + std::strerror(errno));
+  }
+  // A dead FUSE mount, e.g. of a metafs that was killed, answers statfs with ENOTCONN (its
+  // cached attributes may still look fine): detach it and take its place.
+  struct statvfs vfs {};
+  if (::statvfs(mountpoint.c_str(), &vfs) != 0 && errno == ENOTCONN) {
+    std::cerr << "metafs: " << mountpoint << " is a dead mount; unmounting it\n";
+    if (!detach_dead_mount(mountpoint)) {
+      return fail("mountpoint '" + mountpoint + "' is a dead mount that cannot be unmounted " +
+                  "(try: fusermount3 -u -z " + mountpoint + ")");
+    }
   }
   std::filesystem::path mount_path = std::filesystem::canonical(mountpoint, ec);
   if (ec) {

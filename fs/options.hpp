@@ -19,9 +19,11 @@ struct Options {
   std::uint64_t cache_size = 1ull << 30;
   std::uint64_t memory_limit = 128ull << 20;
   bool no_cache = false;
-  unsigned workers = 0;        // 0: number of CPUs
-  double entry_timeout = 1.0;  // seconds the kernel may cache mirrored names
-  double attr_timeout = 1.0;   // seconds the kernel may cache mirrored attributes
+  unsigned workers = 0;             // 0: number of CPUs
+  double entry_timeout = 1.0;       // seconds the kernel may cache mirrored names
+  double attr_timeout = 1.0;        // seconds the kernel may cache mirrored attributes
+  double watch_timeout = 300.0;     // the same, inside source directories watched by inotify
+  std::size_t max_watches = 65536;  // inotify watches (source directories the kernel knows)
   double extract_timeout = 10.0;
   std::string isolation = "process";         // "process": sandboxed workers; "none": in-process
   std::uint64_t worker_memory = 1ull << 30;  // address-space limit of one worker

@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -113,7 +114,7 @@ int run_session(const Options& options) {
     setup_logging(options, false);
   }
   try {
-    filesystem->start();
+    filesystem->start(session);
   } catch (const std::exception& e) {
     log::fs()->critical("cannot start: {}", e.what());
     fuse_session_unmount(session);
@@ -129,6 +130,8 @@ int run_session(const Options& options) {
   fuse_loop_cfg_set_max_threads(config, 64);
   int rc = fuse_session_loop_mt(session, config);
   fuse_loop_cfg_destroy(config);
+  // libfuse reports the signal that ended the loop: SIGTERM, SIGINT and SIGHUP are a clean stop.
+  if (rc == SIGTERM || rc == SIGINT || rc == SIGHUP) rc = 0;
 
   sd_notify(0, "STOPPING=1");
   log::fs()->info("unmounting {}", options.mountpoint.string());

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,17 @@ std::filesystem::path binary(const std::string& name) {
   return std::filesystem::path(METAFS_BIN_DIR) / name;
 }
 
+bool is_live_mount(const std::filesystem::path& path) {
+  struct stat self {
+  }, parent{};
+  struct statvfs vfs {};
+  // statfs always reaches the daemon; stat may be answered from cached attributes.
+  if (::statvfs(path.c_str(), &vfs) != 0) return false;
+  if (::stat(path.c_str(), &self) != 0) return false;
+  if (::stat(path.parent_path().c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev;
+}
+
 bool is_mount_point(const std::filesystem::path& path) {
   struct stat self {
   }, parent{};
@@ -50,9 +62,12 @@ bool is_mount_point(const std::filesystem::path& path) {
   return self.st_dev != parent.st_dev;
 }
 
-MountRunner::MountRunner(const std::filesystem::path& source, std::vector<std::string> extra_args)
-    : mountpoint_(dir_.path() / "mnt"), log_path_(dir_.path() / "metafs.log") {
-  std::filesystem::create_directory(mountpoint_);
+MountRunner::MountRunner(const std::filesystem::path& source, std::vector<std::string> extra_args,
+                         std::filesystem::path mountpoint)
+    : mountpoint_(mountpoint.empty() ? dir_.path() / "mnt" : std::move(mountpoint)),
+      log_path_(dir_.path() / "metafs.log") {
+  std::error_code ec;
+  std::filesystem::create_directory(mountpoint_, ec);
   std::vector<std::string> args = {binary("metafs").string(), "-f", source.string(),
                                    mountpoint_.string()};
   for (auto& a : extra_args) args.push_back(std::move(a));
@@ -75,7 +90,7 @@ MountRunner::MountRunner(const std::filesystem::path& source, std::vector<std::s
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (is_mount_point(mountpoint_)) {
+    if (is_live_mount(mountpoint_)) {
       mounted_ = true;
       return;
     }

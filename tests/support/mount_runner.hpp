@@ -26,7 +26,9 @@ class TempDir {
 // Fails the test (ADD_FAILURE) when the mount does not come up within 10 s.
 class MountRunner {
  public:
-  MountRunner(const std::filesystem::path& source, std::vector<std::string> extra_args = {});
+  // `mountpoint` empty: a fresh directory in a private temporary directory.
+  MountRunner(const std::filesystem::path& source, std::vector<std::string> extra_args = {},
+              std::filesystem::path mountpoint = {});
   ~MountRunner();
   MountRunner(const MountRunner&) = delete;
   MountRunner& operator=(const MountRunner&) = delete;
@@ -50,8 +52,10 @@ class MountRunner {
   int exit_status_ = 0;
 };
 
-// True when `path` is a mount point (its device differs from its parent's).
+// True when `path` is a mount point (its device differs from its parent's), or a dead one.
 bool is_mount_point(const std::filesystem::path& path);
+// True when `path` is a working mount point.
+bool is_live_mount(const std::filesystem::path& path);
 
 // The path of a built executable (bin/<name>).
 std::filesystem::path binary(const std::string& name);

@@ -1,0 +1,161 @@
+#include "invalidator.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "log.hpp"
+
+namespace metafs::fs {
+namespace {
+
+constexpr std::uint32_t kEvents = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY |
+                                  IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
+                                  IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
+
+}  // namespace
+
+Invalidator::Invalidator(const SourceTree& source, Lookup lookup, std::size_t max_watches)
+    : source_(source), lookup_(std::move(lookup)), max_watches_(max_watches) {
+  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ < 0) {
+    log::fs()->warn("inotify unavailable ({}): changes in the source show after --attr-timeout",
+                    std::strerror(errno));
+  }
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+Invalidator::~Invalidator() {
+  stop();
+  if (inotify_fd_ >= 0) ::close(inotify_fd_);
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+void Invalidator::start(fuse_session* session) {
+  session_ = session;
+  if (inotify_fd_ >= 0 && stop_fd_ >= 0) thread_ = std::thread([this] { run(); });
+}
+
+void Invalidator::stop() {
+  if (!thread_.joinable()) return;
+  std::uint64_t one = 1;
+  (void)!::write(stop_fd_, &one, sizeof one);
+  thread_.join();
+}
+
+bool Invalidator::watch(const std::string& rel, fuse_ino_t ino) {
+  if (inotify_fd_ < 0) return false;
+  std::lock_guard lock(mutex_);
+  if (auto it = by_rel_.find(rel); it != by_rel_.end()) {
+    by_wd_[it->second].ino = ino;
+    return true;
+  }
+  if (by_rel_.size() >= max_watches_) return false;
+  std::string path = source_.absolute(rel).string();
+  int wd = ::inotify_add_watch(inotify_fd_, path.c_str(), kEvents);
+  if (wd < 0) {
+    if (errno == ENOSPC) {
+      log::fs()->warn("inotify watches exhausted at {}: further directories use short timeouts",
+                      by_rel_.size());
+      max_watches_ = by_rel_.size();
+    }
+    return false;
+  }
+  // Two paths can name one directory (a bind mount inside SOURCE): the newest wins.
+  if (auto old = by_wd_.find(wd); old != by_wd_.end()) by_rel_.erase(old->second.rel);
+  by_wd_[wd] = Watch{rel, ino};
+  by_rel_[rel] = wd;
+  return true;
+}
+
+void Invalidator::unwatch(const std::string& rel) {
+  std::lock_guard lock(mutex_);
+  auto it = by_rel_.find(rel);
+  if (it == by_rel_.end()) return;
+  ::inotify_rm_watch(inotify_fd_, it->second);
+  by_wd_.erase(it->second);
+  by_rel_.erase(it);
+}
+
+bool Invalidator::watched(const std::string& rel) const {
+  std::lock_guard lock(mutex_);
+  return by_rel_.count(rel) != 0;
+}
+
+std::size_t Invalidator::watch_count() const {
+  std::lock_guard lock(mutex_);
+  return by_rel_.size();
+}
+
+void Invalidator::run() {
+  alignas(inotify_event) std::array<char, 64 * 1024> buffer;
+  std::array<pollfd, 2> fds{pollfd{inotify_fd_, POLLIN, 0}, pollfd{stop_fd_, POLLIN, 0}};
+  for (;;) {
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      log::fs()->error("invalidator: poll: {}", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    ssize_t n = ::read(inotify_fd_, buffer.data(), buffer.size());
+    if (n <= 0) continue;
+    for (ssize_t at = 0; at < n;) {
+      auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + at);
+      std::string name = event->len > 0 ? std::string(event->name) : std::string();
+      if (event->mask & IN_Q_OVERFLOW) {
+        log::fs()->warn("inotify queue overflow: some changes show after --attr-timeout");
+      } else {
+        handle(event->wd, event->mask, name);
+      }
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+    }
+  }
+}
+
+void Invalidator::invalidate_entry(fuse_ino_t parent, const std::string& name) {
+  int rc = fuse_lowlevel_notify_inval_entry(session_, parent, name.c_str(), name.size());
+  ++notifications_;
+  if (rc != 0 && rc != -ENOENT) {
+    log::fs()->debug("inval_entry {}/{}: {}", parent, name, std::strerror(-rc));
+  }
+}
+
+void Invalidator::handle(int wd, std::uint32_t mask, const std::string& name) {
+  Watch watch;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = by_wd_.find(wd);
+    if (it == by_wd_.end()) return;
+    watch = it->second;
+    if (mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+      by_rel_.erase(watch.rel);
+      by_wd_.erase(it);
+    }
+  }
+  if (name.empty()) {
+    // The directory itself: its attributes (or existence) changed.
+    fuse_lowlevel_notify_inval_inode(session_, watch.ino, -1, 0);
+    ++notifications_;
+    return;
+  }
+  std::string rel = join_relative(watch.rel, name);
+  // Names: a created, deleted or renamed entry, and a file that may have turned into (or
+  // stopped being) a scientific file, must be looked up again.
+  invalidate_entry(watch.ino, name);
+  fuse_ino_t ino = lookup_.inode_of(rel);
+  if (ino == 0) return;
+  // Attributes and cached bytes of the entry itself.
+  fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0);
+  ++notifications_;
+  // A scientific file: the names inside its directory lead to the old version's view.
+  if (mask & (IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | IN_MOVED_TO)) {
+    for (const std::string& entry : lookup_.data_entries(rel)) invalidate_entry(ino, entry);
+  }
+}
+
+}  // namespace metafs::fs

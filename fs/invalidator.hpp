@@ -1,0 +1,74 @@
+#pragma once
+
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "source_tree.hpp"
+
+namespace metafs::fs {
+
+// Watches the source directories the kernel has looked up (inotify) and tells the kernel
+// what changed (fuse_lowlevel_notify_inval_entry / _inode) from its own thread, never from a
+// request thread, so long kernel cache timeouts never show a stale view. The number of
+// watches is bounded; a directory without a watch gets the short timeouts instead
+// (watched() says which).
+class Invalidator {
+ public:
+  // What the invalidator needs from the inode table: the inode of a mirrored path (0 when
+  // the kernel does not know it), and the names inside a scientific file's directory that
+  // the kernel may have cached.
+  struct Lookup {
+    std::function<fuse_ino_t(const std::string& rel)> inode_of;
+    std::function<std::vector<std::string>(const std::string& rel)> data_entries;
+  };
+
+  Invalidator(const SourceTree& source, Lookup lookup, std::size_t max_watches);
+  ~Invalidator();
+  Invalidator(const Invalidator&) = delete;
+  Invalidator& operator=(const Invalidator&) = delete;
+
+  // Starts the thread; notifications go to `session`.
+  void start(fuse_session* session);
+  void stop();
+
+  // Watches directory `rel` (whose inode is `ino`). False when no watch could be added (the
+  // limit, or inotify unavailable): the caller then uses short cache timeouts for it.
+  bool watch(const std::string& rel, fuse_ino_t ino);
+  void unwatch(const std::string& rel);
+  bool watched(const std::string& rel) const;
+
+  std::size_t watch_count() const;
+  std::uint64_t notifications() const { return notifications_.load(); }
+
+ private:
+  void run();
+  void handle(int wd, std::uint32_t mask, const std::string& name);
+  void invalidate_entry(fuse_ino_t parent, const std::string& name);
+
+  const SourceTree& source_;
+  Lookup lookup_;
+  std::size_t max_watches_;
+  int inotify_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd that wakes the thread to stop
+  fuse_session* session_ = nullptr;
+  std::thread thread_;
+  std::atomic<std::uint64_t> notifications_{0};
+
+  struct Watch {
+    std::string rel;
+    fuse_ino_t ino;
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<int, Watch> by_wd_;
+  std::unordered_map<std::string, int> by_rel_;
+};
+
+}  // namespace metafs::fs
