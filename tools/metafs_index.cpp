@@ -1,0 +1,404 @@
+// metafs-index: fills the metadata cache for a whole SOURCE tree exactly as the daemon would
+// (same cache directory default, same keys, same extraction backend), so that a later mount
+// of SOURCE answers every file from the cache with no extraction: the way a service warms up
+// before users arrive.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cache_dir.hpp"
+#include "extraction_backend.hpp"
+#include "extraction_service.hpp"
+#include "metadata_cache.hpp"
+#include "options.hpp"
+#include "session.hpp"
+#include "source_tree.hpp"
+#include "stats.hpp"
+
+namespace {
+
+namespace fs = metafs::fs;
+namespace cache = metafs::cache;
+using metafs::extract::Format;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kControlDirName = ".metafs";  // hidden by the mount at its root
+constexpr std::size_t kMaxListedErrors = 20;
+constexpr unsigned kMaxThreads = 64;
+
+std::atomic<bool> g_interrupted{false};
+
+void on_signal(int) {
+  g_interrupted = true;
+}
+
+struct IndexSettings {
+  fs::Options options;
+  bool progress = true;
+  bool json = false;
+};
+
+// Parses the command line into the daemon's own Options; returns false after printing help
+// or an error (*exit_code says how to exit).
+bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exit_code) {
+  fs::Options& options = settings->options;
+  options.log_level = "error";
+  CLI::App app{
+      "metafs-index: fill the metafs cache for every file under SOURCE, exactly as the daemon\n"
+      "would, so a later `metafs SOURCE MOUNTPOINT` with the same cache options extracts\n"
+      "nothing. Progress (files/s, ETA, errors) on stderr, a summary at the end."};
+  app.get_formatter()->column_width(34);
+  std::string source, cache_size = "1G", memory_limit = "128M", worker_memory = "1G";
+  app.add_option("SOURCE", source, "Directory the daemon will mirror")->required();
+  app.add_option("--cache-dir", options.cache_dir,
+                 "Cache location (default: the daemon's: $CACHE_DIRECTORY, else "
+                 "$XDG_CACHE_HOME/metafs or ~/.cache/metafs; one cache per SOURCE)");
+  app.add_option("--cache-size", cache_size, "Hard limit of the on-disk cache (as the daemon's)")
+      ->capture_default_str();
+  app.add_option("--memory-limit", memory_limit, "Metadata kept in memory while indexing")
+      ->capture_default_str();
+  app.add_option("--workers", options.workers, "Extractions at once (default: number of CPUs)");
+  app.add_option("--extract-timeout", options.extract_timeout,
+                 "Seconds one file's extraction may take")
+      ->capture_default_str();
+  app.add_option("--isolation", options.isolation,
+                 "process (sandboxed worker processes) or none (in this process)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"process", "none"}));
+  app.add_option("--worker-memory", worker_memory, "Address-space limit of each worker")
+      ->capture_default_str();
+  app.add_option("--worker-recycle", options.worker_recycle,
+                 "Files a worker extracts before it is replaced")
+      ->capture_default_str();
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  bool no_progress = false;
+  app.add_flag("--no-progress", no_progress, "No progress line");
+  app.add_flag("--json", settings->json, "Print the summary as JSON on stdout");
+  app.footer(
+      "Examples:\n"
+      "  metafs-index /data/archive && metafs /data/archive /mnt/meta\n"
+      "  metafs-index /data/archive --cache-dir /var/cache/metafs/archive --workers 8");
+  try {
+    app.parse(argc, argv);
+    options.cache_size = cache::parse_size(cache_size);
+    options.memory_limit = cache::parse_size(memory_limit);
+    options.worker_memory = cache::parse_size(worker_memory);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
+    return false;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "metafs-index: " << e.what() << "\n";
+    *exit_code = 2;
+    return false;
+  }
+  settings->progress = !no_progress;
+  if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (options.extract_timeout <= 0) {
+    std::cerr << "metafs-index: --extract-timeout must be positive\n";
+    *exit_code = 2;
+    return false;
+  }
+  std::error_code ec;
+  options.source = std::filesystem::canonical(source, ec);
+  if (ec || !std::filesystem::is_directory(options.source)) {
+    std::cerr << "metafs-index: source '" << source << "' is not a readable directory"
+              << (ec ? ": " + ec.message() : "") << "\n";
+    *exit_code = 2;
+    return false;
+  }
+  // The daemon's default, from the canonical path: the same cache a later mount opens.
+  if (options.cache_dir.empty()) options.cache_dir = cache::default_cache_dir(options.source);
+  return true;
+}
+
+// Every regular file under the source root (relative paths), found without following
+// symlinks, the way the mount lists directories.
+std::vector<std::string> list_files(const fs::SourceTree& source, bool progress) {
+  std::vector<std::string> files;
+  std::vector<std::string> pending = {""};
+  auto last_report = Clock::now();
+  while (!pending.empty() && !g_interrupted) {
+    std::string dir_rel = std::move(pending.back());
+    pending.pop_back();
+    int fd = source.open_dir(dir_rel);
+    if (fd < 0) continue;  // unreadable: the mount shows it as an error too
+    DIR* dir = ::fdopendir(fd);
+    if (dir == nullptr) {
+      ::close(fd);
+      continue;
+    }
+    while (struct dirent* d = ::readdir(dir)) {
+      std::string name = d->d_name;
+      if (name == "." || name == "..") continue;
+      if (dir_rel.empty() && name == kControlDirName) continue;
+      std::string rel = fs::join_relative(dir_rel, name);
+      unsigned char type = d->d_type;
+      if (type == DT_UNKNOWN) {
+        struct stat st {};
+        if (source.lstat(rel, &st) < 0) continue;
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
+      }
+      if (type == DT_DIR) {
+        pending.push_back(std::move(rel));
+      } else if (type == DT_REG) {
+        files.push_back(std::move(rel));
+      }
+    }
+    ::closedir(dir);
+    if (progress && Clock::now() - last_report > std::chrono::milliseconds(500)) {
+      last_report = Clock::now();
+      std::fprintf(stderr, "\rmetafs-index: listing: %zu files", files.size());
+    }
+  }
+  if (progress) std::fprintf(stderr, "\rmetafs-index: listing: %zu files\n", files.size());
+  return files;
+}
+
+struct Counters {
+  std::atomic<std::size_t> next{0};  // index of the next file to take
+  std::atomic<std::uint64_t> done{0};
+  std::atomic<std::uint64_t> data{0};
+  std::atomic<std::uint64_t> vanished{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::uint64_t> by_format[5] = {};
+  std::mutex errors_mutex;
+  std::vector<std::pair<std::string, std::string>> errors;  // the first kMaxListedErrors
+};
+
+void index_file(const fs::SourceTree& source, fs::ExtractionService& service,
+                const std::string& rel, Counters& counters) {
+  struct stat st {};
+  if (source.lstat(rel, &st) < 0 || !S_ISREG(st.st_mode)) {
+    ++counters.vanished;
+    return;
+  }
+  Format format = service.detect(rel, st);
+  if (format == Format::kNone) return;
+  ++counters.data;
+  ++counters.by_format[std::min<std::size_t>(static_cast<std::size_t>(format), 4)];
+  std::string error;
+  try {
+    auto view = service.view(rel, st, format);
+    if (view->extraction().failed()) error = view->extraction().error;
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (error.empty()) return;
+  ++counters.failed;
+  std::lock_guard lock(counters.errors_mutex);
+  if (counters.errors.size() < kMaxListedErrors) counters.errors.emplace_back(rel, error);
+}
+
+std::string clock_text(double seconds) {
+  auto s = static_cast<long long>(seconds + 0.5);
+  char text[32];
+  if (s >= 3600) {
+    std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+  } else {
+    std::snprintf(text, sizeof text, "%lld:%02lld", s / 60, s % 60);
+  }
+  return text;
+}
+
+void print_progress(const Counters& counters, std::size_t total, Clock::time_point start,
+                    bool final_line) {
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::uint64_t done = counters.done;
+  double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  double eta =
+      rate > 0 ? static_cast<double>(total - std::min<std::uint64_t>(done, total)) / rate : 0;
+  int percent =
+      total ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total))
+            : 100;
+  std::fprintf(stderr,
+               "%smetafs-index: [%3d%%] %llu/%zu files, %llu data, %.0f files/s, ETA %s, "
+               "errors %llu   %s",
+               isatty(STDERR_FILENO) ? "\r" : "", percent, static_cast<unsigned long long>(done),
+               total, static_cast<unsigned long long>(counters.data.load()), rate,
+               clock_text(eta).c_str(), static_cast<unsigned long long>(counters.failed.load()),
+               final_line || !isatty(STDERR_FILENO) ? "\n" : "");
+}
+
+std::uint64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+int run(const IndexSettings& settings) {
+  const fs::Options& options = settings.options;
+  fs::setup_logging(options, true);
+  fs::Stats stats;
+  std::unique_ptr<fs::SourceTree> source;
+  try {
+    source = std::make_unique<fs::SourceTree>(options.source);
+  } catch (const std::exception& e) {
+    std::cerr << "metafs-index: " << e.what() << "\n";
+    return 1;
+  }
+  // The same construction as fs::Filesystem::start(), so keys and budgets match the daemon's.
+  cache::CacheOptions cache_options;
+  cache_options.dir = options.cache_dir;
+  cache_options.disk_limit = options.cache_size;
+  cache_options.memory_limit = options.memory_limit / 4;
+  cache_options.enabled = true;
+  cache::MetadataCache metadata_cache(cache_options);
+  if (!metadata_cache.stats().disk_enabled) {
+    std::cerr << "metafs-index: the cache in " << options.cache_dir
+              << " cannot be used (see the log above): nothing would be kept\n";
+    return 1;
+  }
+  fs::ServiceOptions service_options;
+  service_options.concurrency = options.workers;
+  service_options.view_memory = options.memory_limit - cache_options.memory_limit;
+  auto service = std::make_unique<fs::ExtractionService>(
+      *source, service_options, stats, fs::make_extraction_backend(options), metadata_cache);
+
+  auto start = Clock::now();
+  std::vector<std::string> files = list_files(*source, settings.progress);
+  Counters counters;
+  // Threads beyond the extraction slots overlap detection and cache lookups with extraction.
+  unsigned thread_count = std::min(kMaxThreads, std::max(2u, options.workers * 2));
+  std::vector<std::thread> threads;
+  auto work_start = Clock::now();
+  for (unsigned t = 0; t < thread_count; ++t) {
+    threads.emplace_back([&] {
+      while (!g_interrupted) {
+        std::size_t i = counters.next++;
+        if (i >= files.size()) break;
+        index_file(*source, *service, files[i], counters);
+        ++counters.done;
+      }
+    });
+  }
+  auto last_report = Clock::now();
+  while (counters.done < files.size() && !g_interrupted) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    bool tty = isatty(STDERR_FILENO);
+    auto every = tty ? std::chrono::milliseconds(250) : std::chrono::milliseconds(2000);
+    if (settings.progress && Clock::now() - last_report >= every) {
+      last_report = Clock::now();
+      print_progress(counters, files.size(), work_start, false);
+    }
+  }
+  for (auto& thread : threads) thread.join();
+  if (settings.progress) print_progress(counters, files.size(), work_start, true);
+  service.reset();  // workers stopped before the cache is flushed and closed
+  metadata_cache.flush();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+
+  cache::CacheStats c = metadata_cache.stats();
+  auto lat = stats.extraction_latency.snapshot();
+  nlohmann::json summary = {
+      {"source", options.source.string()},
+      {"cache_dir", options.cache_dir.string()},
+      {"interrupted", g_interrupted.load()},
+      {"files", counters.done.load()},
+      {"data_files", counters.data.load()},
+      {"dicom", counters.by_format[static_cast<int>(Format::kDicom)].load()},
+      {"fits", counters.by_format[static_cast<int>(Format::kFits)].load()},
+      {"hdf5", counters.by_format[static_cast<int>(Format::kHdf5)].load()},
+      {"netcdf", counters.by_format[static_cast<int>(Format::kNetcdf)].load()},
+      {"vanished", counters.vanished.load()},
+      {"extractions", stats.extractions.load()},
+      {"already_cached",
+       counters.data.load() - std::min(counters.data.load(), stats.extractions.load())},
+      {"errors", counters.failed.load()},
+      {"seconds", elapsed},
+      {"files_per_second", elapsed > 0 ? static_cast<double>(counters.done) / elapsed : 0},
+      {"extraction_p50_ms", lat.p50 * 1e3},
+      {"extraction_p95_ms", lat.p95 * 1e3},
+      {"extraction_p99_ms", lat.p99 * 1e3},
+      {"cache_entries", c.entries},
+      {"cache_bytes_used", c.disk_bytes_used},
+      {"cache_bytes_limit", c.disk_bytes_limit},
+      {"cache_writes", c.writes},
+      {"cache_dropped", c.dropped},
+      {"cache_errors", c.errors},
+      {"peak_rss_bytes", peak_rss_bytes()},
+      {"workers", options.workers},
+      {"isolation", options.isolation},
+  };
+  nlohmann::json listed = nlohmann::json::array();
+  for (const auto& [rel, why] : counters.errors) listed.push_back({{"path", rel}, {"error", why}});
+  summary["first_errors"] = listed;
+
+  if (settings.json) {
+    std::cout << summary.dump(1) << "\n";
+  } else {
+    std::printf(
+        "metafs-index: %s%llu files (%llu data: %llu DICOM, %llu FITS, %llu HDF5, %llu netCDF) "
+        "in %.1f s, %.0f files/s\n",
+        g_interrupted ? "INTERRUPTED after " : "",
+        static_cast<unsigned long long>(counters.done.load()),
+        static_cast<unsigned long long>(counters.data.load()),
+        static_cast<unsigned long long>(summary["dicom"].get<std::uint64_t>()),
+        static_cast<unsigned long long>(summary["fits"].get<std::uint64_t>()),
+        static_cast<unsigned long long>(summary["hdf5"].get<std::uint64_t>()),
+        static_cast<unsigned long long>(summary["netcdf"].get<std::uint64_t>()), elapsed,
+        summary["files_per_second"].get<double>());
+    std::printf("  extracted %llu, already cached %llu, errors %llu (cached as error entries)\n",
+                static_cast<unsigned long long>(stats.extractions.load()),
+                static_cast<unsigned long long>(summary["already_cached"].get<std::uint64_t>()),
+                static_cast<unsigned long long>(counters.failed.load()));
+    std::printf("  cache %s: %llu entries, %.1f MiB used of %.1f MiB; %llu not stored\n",
+                options.cache_dir.c_str(), static_cast<unsigned long long>(c.entries),
+                static_cast<double>(c.disk_bytes_used) / (1 << 20),
+                static_cast<double>(c.disk_bytes_limit) / (1 << 20),
+                static_cast<unsigned long long>(c.dropped));
+    for (const auto& [rel, why] : counters.errors) {
+      std::printf("  error: %s: %s\n", rel.c_str(), why.c_str());
+    }
+    if (counters.failed > counters.errors.size()) {
+      std::printf("  ... and %llu more errors\n",
+                  static_cast<unsigned long long>(counters.failed - counters.errors.size()));
+    }
+  }
+  if (c.dropped > 0 || c.errors > 0) {
+    std::fprintf(stderr,
+                 "metafs-index: warning: %llu records not stored, %llu cache errors: a mount "
+                 "will extract those files again (is --cache-size large enough?)\n",
+                 static_cast<unsigned long long>(c.dropped),
+                 static_cast<unsigned long long>(c.errors));
+  }
+  return g_interrupted ? 130 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  IndexSettings settings;
+  int exit_code = 0;
+  if (!parse_command_line(argc, argv, &settings, &exit_code)) return exit_code;
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  try {
+    return run(settings);
+  } catch (const std::exception& e) {
+    std::cerr << "metafs-index: " << e.what() << "\n";
+    return 1;
+  }
+}
