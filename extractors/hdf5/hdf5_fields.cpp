@@ -126,7 +126,7 @@ class FieldsBuilder {
   }
 
   void add_dataset(NodeId dir, const DatasetInfo& info) {
-    tree_.add_value(dir, field::kDtype, info.type.compact);
+    tree_.add_value(dir, field::kDtype, info.type ? info.type->compact : std::string("unknown"));
     if (info.committed_type) {
       auto found = model_.paths.find(*info.committed_type);
       if (found != model_.paths.end()) tree_.add_value(dir, field::kNamedDtype, found->second);

@@ -73,7 +73,7 @@ class HeaderPrinter {
   void attributes(const Node& node, int level) {
     for (const auto& attribute : node.attributes) {
       line(level, "ATTRIBUTE " + quoted(attribute.name) + " {");
-      type_line(level + 1, "DATATYPE  ", attribute.type.block);
+      type_line(level + 1, "DATATYPE  ", attribute.type ? attribute.type->block : "unknown");
       line(level + 1, "DATASPACE  " + space_text(attribute.space));
       line(level, "}");
     }
@@ -158,7 +158,7 @@ class HeaderPrinter {
       if (named != model_.paths.end()) {
         line(level + 1, "DATATYPE  " + quoted(named->second));
       } else {
-        type_line(level + 1, "DATATYPE  ", info.type.block);
+        type_line(level + 1, "DATATYPE  ", info.type ? info.type->block : "unknown");
       }
       line(level + 1, "DATASPACE  " + space_text(info.space));
     }

@@ -34,6 +34,9 @@ struct TypeText {
   std::string compact;
 };
 
+// Types are shared: a file repeats a few types over many attributes and datasets.
+using SharedTypeText = std::shared_ptr<const TypeText>;
+
 struct Dataspace {
   enum class Class : std::uint8_t { kScalar, kSimple, kNull, kUnknown };
   Class cls = Class::kUnknown;
@@ -52,13 +55,13 @@ struct Data {
 
 struct Attribute {
   std::string name;
-  TypeText type;
+  SharedTypeText type;  // null when the library could not give it
   Dataspace space;
   Data data;
 };
 
 struct DatasetInfo {
-  TypeText type;
+  SharedTypeText type;                          // null when the library could not give it
   std::optional<std::uint64_t> committed_type;  // address of the named datatype it uses
   Dataspace space;
   std::string layout;  // contiguous, chunked, compact, virtual

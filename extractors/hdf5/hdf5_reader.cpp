@@ -162,7 +162,7 @@ std::string count_note(std::uint64_t listed, std::uint64_t total, const char* wh
 
 // A type's description and how to read it, worked out once per distinct type of a file.
 struct TypeInfo {
-  TypeText text;
+  SharedTypeText text;
   std::unique_ptr<MemoryType> memory;
   bool damaged = false;  // parts of the type do not fit in it: never read with it
 };
@@ -219,7 +219,7 @@ class FileReader {
       if (auto found = types_.find(key); found != types_.end()) return found->second;
     }
     TypeInfo info;
-    info.text = describe_type(type, limits_.max_type_depth);
+    info.text = std::make_shared<const TypeText>(describe_type(type, limits_.max_type_depth));
     info.memory = make_memory_type(type, limits_, &info.damaged);
     if (key.empty() || types_.size() >= kMaxCachedTypes) {
       uncached_ = std::move(info);
@@ -567,6 +567,17 @@ long long open_hdf5_file(const std::filesystem::path& path, std::string* error) 
     // Read-only and network filesystems: no locks. Strong close: closing the file closes all.
     H5Pset_file_locking(list, false, true);
     H5Pset_fclose_degree(list, H5F_CLOSE_STRONG);
+    // A walk visits each object header once: a small metadata cache serves it as well as
+    // the default one that grows to 32 MiB on a big file.
+    H5AC_cache_config_t cache;
+    cache.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    if (H5Pget_mdc_config(list, &cache) >= 0) {
+      cache.set_initial_size = true;
+      cache.initial_size = 1 << 20;
+      cache.min_size = 1 << 20;
+      cache.max_size = 4 << 20;
+      H5Pset_mdc_config(list, &cache);
+    }
     return list;
   }();
   hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl < 0 ? H5P_DEFAULT : fapl);
