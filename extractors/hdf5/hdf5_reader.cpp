@@ -1,6 +1,5 @@
 #include "hdf5_reader.hpp"
 
-#include <H5PLpublic.h>
 #include <hdf5.h>
 
 #include <algorithm>
@@ -11,6 +10,8 @@
 
 #include "extraction.hpp"
 #include "hdf5_handle.hpp"
+#include "hdf5_library.hpp"
+#include "hdf5_properties.hpp"
 #include "hdf5_type_text.hpp"
 #include "hdf5_values.hpp"
 
@@ -58,97 +59,6 @@ herr_t collect_attribute(hid_t, const char* name, const H5A_info_t*, void* data)
     return -1;
   }
   return 0;
-}
-
-struct ErrorText {
-  std::string outer;
-  std::string inner;
-};
-
-herr_t collect_error(unsigned n, const H5E_error2_t* error, void* data) noexcept {
-  auto* text = static_cast<ErrorText*>(data);
-  try {
-    std::string desc = error->desc != nullptr ? error->desc : "";
-    if (n == 0) text->inner = desc;
-    text->outer = desc;
-  } catch (...) {
-    return -1;
-  }
-  return 0;
-}
-
-Dataspace describe_space(hid_t space) {
-  Dataspace out;
-  switch (H5Sget_simple_extent_type(space)) {
-    case H5S_SCALAR:
-      out.cls = Dataspace::Class::kScalar;
-      return out;
-    case H5S_NULL:
-      out.cls = Dataspace::Class::kNull;
-      return out;
-    case H5S_SIMPLE:
-      out.cls = Dataspace::Class::kSimple;
-      break;
-    default:
-      return out;
-  }
-  int rank = H5Sget_simple_extent_ndims(space);
-  if (rank < 0 || rank > H5S_MAX_RANK) {
-    out.cls = Dataspace::Class::kUnknown;
-    return out;
-  }
-  std::array<hsize_t, H5S_MAX_RANK> dims{};
-  std::array<hsize_t, H5S_MAX_RANK> max_dims{};
-  if (H5Sget_simple_extent_dims(space, dims.data(), max_dims.data()) < 0) {
-    out.cls = Dataspace::Class::kUnknown;
-    return out;
-  }
-  for (int i = 0; i < rank; ++i) {
-    auto k = static_cast<std::size_t>(i);
-    out.dims.push_back(dims[k]);
-    out.max_dims.push_back(max_dims[k] == H5S_UNLIMITED ? Dataspace::kUnlimited : max_dims[k]);
-  }
-  return out;
-}
-
-std::string describe_filter(H5Z_filter_t id, const std::vector<unsigned>& cd, const char* name) {
-  auto param = [&](std::size_t i) { return i < cd.size() ? std::to_string(cd[i]) : "?"; };
-  switch (id) {
-    case H5Z_FILTER_DEFLATE:
-      return "deflate level=" + param(0);
-    case H5Z_FILTER_SHUFFLE:
-      return "shuffle";
-    case H5Z_FILTER_FLETCHER32:
-      return "fletcher32";
-    case H5Z_FILTER_SZIP: {
-      unsigned mask = cd.empty() ? 0 : cd[0];
-      std::string coding = (mask & H5_SZIP_EC_OPTION_MASK) != 0   ? "ec"
-                           : (mask & H5_SZIP_NN_OPTION_MASK) != 0 ? "nn"
-                                                                  : "?";
-      return "szip coding=" + coding + " pixels_per_block=" + param(1);
-    }
-    case H5Z_FILTER_NBIT:
-      return "nbit";
-    case H5Z_FILTER_SCALEOFFSET: {
-      std::string kind = cd.empty()   ? "?"
-                         : cd[0] == 0 ? "float_dscale"
-                         : cd[0] == 1 ? "float_escale"
-                                      : "int";
-      return "scaleoffset scale_type=" + kind + " factor=" + param(1);
-    }
-    default: {
-      std::string text = "filter id=" + std::to_string(id);
-      if (name != nullptr && name[0] != '\0') text += " name=" + std::string(name);
-      if (!cd.empty()) {
-        text += " params=";
-        for (std::size_t i = 0; i < cd.size(); ++i) {
-          if (i != 0) text += ' ';
-          text += std::to_string(cd[i]);
-        }
-      }
-      return text;
-    }
-  }
 }
 
 std::string count_note(std::uint64_t listed, std::uint64_t total, const char* what,
@@ -457,80 +367,14 @@ class FileReader {
     Handle space(H5Dget_space(dataset));
     if (space) info.space = describe_space(space.get());
     Handle dcpl(H5Dget_create_plist(dataset));
-    if (dcpl) read_creation_properties(dcpl.get(), type, info);
-    info.storage_size = H5Dget_storage_size(dataset);
-  }
-
-  void read_creation_properties(hid_t dcpl, const Handle& type, DatasetInfo& info) {
-    switch (H5Pget_layout(dcpl)) {
-      case H5D_COMPACT:
-        info.layout = "compact";
-        break;
-      case H5D_CONTIGUOUS:
-        info.layout = "contiguous";
-        break;
-      case H5D_CHUNKED: {
-        info.layout = "chunked";
-        std::array<hsize_t, H5S_MAX_RANK> dims{};
-        int rank = H5Pget_chunk(dcpl, H5S_MAX_RANK, dims.data());
-        for (int i = 0; i < rank && i < H5S_MAX_RANK; ++i) {
-          info.chunks.push_back(dims[static_cast<std::size_t>(i)]);
-        }
-        break;
-      }
-      case H5D_VIRTUAL:
-        info.layout = "virtual";
-        break;
-      default:
-        info.layout = "unknown";
-        break;
-    }
-    int filters = H5Pget_nfilters(dcpl);
-    for (int i = 0; i < filters && i < 64; ++i) {
-      unsigned flags = 0;
-      std::size_t count = 32;
-      std::vector<unsigned> cd(count);
-      std::array<char, 256> name{};
-      unsigned config = 0;
-      H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &count, cd.data(),
-                                       name.size(), name.data(), &config);
-      if (id < 0) continue;
-      cd.resize(std::min<std::size_t>(count, 32));
-      info.filters.push_back(describe_filter(id, cd, name.data()));
-    }
-    H5D_fill_value_t state = H5D_FILL_VALUE_ERROR;
-    if (H5Pfill_value_defined(dcpl, &state) >= 0) {
-      switch (state) {
-        case H5D_FILL_VALUE_UNDEFINED:
-          info.fill_state = "undefined";
-          break;
-        case H5D_FILL_VALUE_DEFAULT:
-          info.fill_state = "default";
-          break;
-        case H5D_FILL_VALUE_USER_DEFINED:
-          info.fill_state = "user-defined";
-          break;
-        default:
-          break;
-      }
-      if (state != H5D_FILL_VALUE_UNDEFINED && type) {
-        info.fill_value = read_fill_value(dcpl, state == H5D_FILL_VALUE_USER_DEFINED,
+    if (dcpl) {
+      read_storage_properties(dcpl.get(), info);
+      if (type && (info.fill_state == "default" || info.fill_state == "user-defined")) {
+        info.fill_value = read_fill_value(dcpl.get(), info.fill_state == "user-defined",
                                           type_info(type.get()).memory.get(), limits_);
       }
     }
-    int external = H5Pget_external_count(dcpl);
-    for (int i = 0; i < external && i < 1024; ++i) {
-      std::array<char, 1024> name{};
-      off_t offset = 0;
-      hsize_t size = 0;
-      if (H5Pget_external(dcpl, static_cast<unsigned>(i), name.size(), name.data(), &offset,
-                          &size) < 0) {
-        continue;
-      }
-      std::string text = std::string(name.data()) + " offset=" + std::to_string(offset) + " size=";
-      text += size == H5F_UNLIMITED ? "unlimited" : std::to_string(size);
-      info.external_files.push_back(std::move(text));
-    }
+    info.storage_size = H5Dget_storage_size(dataset);
   }
 
   const Limits& limits_;
@@ -544,46 +388,6 @@ class FileReader {
 };
 
 }  // namespace
-
-void configure_hdf5_library() {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  H5PLset_loading_state(0);
-}
-
-std::string last_hdf5_error() {
-  ErrorText text;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &text);
-  H5Eclear2(H5E_DEFAULT);
-  if (text.outer.empty()) return "unknown HDF5 library error";
-  if (text.inner.empty() || text.inner == text.outer) return text.outer;
-  return text.outer + ": " + text.inner;
-}
-
-long long open_hdf5_file(const std::filesystem::path& path, std::string* error) {
-  // Created once: a property list costs as much as a small file's whole listing. Guarded by
-  // hdf5_library_mutex() like every other library call; never closed.
-  static const hid_t fapl = [] {
-    hid_t list = H5Pcreate(H5P_FILE_ACCESS);
-    // Read-only and network filesystems: no locks. Strong close: closing the file closes all.
-    H5Pset_file_locking(list, false, true);
-    H5Pset_fclose_degree(list, H5F_CLOSE_STRONG);
-    // A walk visits each object header once: a small metadata cache serves it as well as
-    // the default one that grows to 32 MiB on a big file.
-    H5AC_cache_config_t cache;
-    cache.version = H5AC__CURR_CACHE_CONFIG_VERSION;
-    if (H5Pget_mdc_config(list, &cache) >= 0) {
-      cache.set_initial_size = true;
-      cache.initial_size = 1 << 20;
-      cache.min_size = 1 << 20;
-      cache.max_size = 4 << 20;
-      H5Pset_mdc_config(list, &cache);
-    }
-    return list;
-  }();
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl < 0 ? H5P_DEFAULT : fapl);
-  if (file < 0 && error != nullptr) *error = last_hdf5_error();
-  return file;
-}
 
 void read_open_hdf5_file(long long file, const Limits& limits, FileModel& model) {
   configure_hdf5_library();

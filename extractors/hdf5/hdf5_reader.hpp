@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <string>
 
+#include "hdf5_library.hpp"
 #include "hdf5_model.hpp"
 
 namespace metafs::extract::hdf5 {
@@ -15,16 +16,5 @@ void read_hdf5_file(const std::filesystem::path& path, const Limits& limits, Fil
 
 // The same for a file opened with open_hdf5_file (the caller closes it).
 void read_open_hdf5_file(long long file, const Limits& limits, FileModel& model);
-
-// Opens `path` read-only with file locking off; returns a negative id on failure and then
-// sets *error (when given) to the library's reason.
-// Precondition: the caller holds hdf5_library_mutex().
-long long open_hdf5_file(const std::filesystem::path& path, std::string* error = nullptr);
-
-// The library's last error as one line ("unable to open file: file signature not found").
-std::string last_hdf5_error();
-
-// Turns off what must be off in this process: error printing and filter plugin loading.
-void configure_hdf5_library();
 
 }  // namespace metafs::extract::hdf5
