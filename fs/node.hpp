@@ -1,6 +1,6 @@
 #pragma once
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
 #include <cstdint>
