@@ -5,6 +5,10 @@
 #include "varint.hpp"
 
 namespace metafs::cache {
+
+using extract::ByteReader;
+using extract::put_bytes;
+using extract::put_u64_be;
 namespace {
 
 constexpr std::size_t kMaxPathBytes = 64 * 1024;

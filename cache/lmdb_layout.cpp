@@ -6,6 +6,8 @@
 #include "varint.hpp"
 
 namespace metafs::cache {
+
+using extract::put_u64_be;
 namespace {
 
 constexpr std::string_view kMarkerKey = "metafs-cache-layout";

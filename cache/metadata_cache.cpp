@@ -13,6 +13,10 @@
 #include "memory_lru.hpp"
 
 namespace metafs::cache {
+
+using extract::CodecError;
+using extract::decode_extraction;
+using extract::encode_extraction;
 namespace {
 
 using extract::Extraction;

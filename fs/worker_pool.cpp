@@ -272,7 +272,7 @@ Extraction WorkerPool::run(Slot& slot, const std::filesystem::path& path, Format
       return failure(detected, "invalid reply from the extractor");
   }
   try {
-    Extraction reply = cache::decode_extraction(exchange.payload);
+    Extraction reply = extract::decode_extraction(exchange.payload);
     if (std::string problem = reply_problem(reply, detected); !problem.empty()) {
       throw std::runtime_error(problem);
     }

@@ -80,7 +80,7 @@ bool answer(int fd, const ExtractorRegistry& registry, const Request& request,
     }
     std::string payload;
     try {
-      payload = cache::encode_extraction(result);
+      payload = extract::encode_extraction(result);
     } catch (const std::length_error& e) {
       return send_reply(fd, ReplyStatus::kFailed, std::string("metadata too large: ") + e.what());
     }

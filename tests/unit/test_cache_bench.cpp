@@ -18,6 +18,9 @@
 namespace metafs::cache {
 namespace {
 
+using extract::decode_extraction;
+using extract::encode_extraction;
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 

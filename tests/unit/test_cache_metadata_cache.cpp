@@ -16,6 +16,8 @@
 namespace metafs::cache {
 namespace {
 
+using extract::encode_extraction;
+
 namespace fs = std::filesystem;
 using extract::Extraction;
 using extract::Format;

@@ -8,14 +8,8 @@
 #include <stdexcept>
 #include <vector>
 
-namespace metafs::cache {
+namespace metafs::extract {
 namespace {
-
-using extract::Extraction;
-using extract::MetaNode;
-using extract::MetaTree;
-using extract::NodeId;
-using extract::ValueKind;
 
 constexpr std::string_view kMagic = "MFSX";
 constexpr int kZstdLevel = 3;
@@ -95,7 +89,7 @@ void decode_tree(ByteReader& in, MetaTree& tree) {
     std::string_view name = in.bytes(kMaxNameBytes, "name");
     if (!valid_file_name(name)) throw CodecError("invalid node name");
     if (tree.find(parent, name) != MetaTree::kNotFound) throw CodecError("duplicate node name");
-    extract::Verbatim verbatim{name};
+    Verbatim verbatim{name};
     NodeId id = 0;
     auto node_type = static_cast<MetaNode::Type>(type);
     auto value_kind = static_cast<ValueKind>(kind);
@@ -129,8 +123,8 @@ Extraction decode_body(std::string_view body) {
   ByteReader in(body);
   Extraction x;
   std::uint8_t format = in.u8();
-  if (format > static_cast<std::uint8_t>(extract::Format::kNetcdf)) throw CodecError("bad format");
-  x.format = static_cast<extract::Format>(format);
+  if (format > static_cast<std::uint8_t>(Format::kNetcdf)) throw CodecError("bad format");
+  x.format = static_cast<Format>(format);
   x.header = std::string(in.bytes(kMaxBodyBytes, "header"));
   x.error = std::string(in.bytes(kMaxBodyBytes, "error"));
   std::size_t extras = in.count(kMaxExtraFiles, 2, "extra files");
@@ -219,4 +213,4 @@ Extraction decode_extraction(std::string_view bytes) {
   return decode_body(body);
 }
 
-}  // namespace metafs::cache
+}  // namespace metafs::extract

@@ -8,7 +8,7 @@
 #include "extraction.hpp"
 #include "varint.hpp"
 
-namespace metafs::cache {
+namespace metafs::extract {
 
 // The binary form of an Extraction, used for cache values and for the replies of sandboxed
 // extractor processes:
@@ -30,13 +30,13 @@ inline constexpr std::size_t kMaxExtraFiles = 64;
 // Throws std::length_error when the extraction does not fit the limits above (the caller
 // then simply does not cache it) and std::logic_error when the tree breaks MetaTree's own
 // invariants (a list whose text is not its items joined).
-std::string encode_extraction(const extract::Extraction& extraction);
+std::string encode_extraction(const Extraction& extraction);
 
 // The inverse of encode_extraction: the tree is rebuilt through MetaTree's API, so its
 // lookup index is complete and `decode(encode(x)).tree == x.tree`. Throws CodecError for
 // anything but a well-formed encoding of this version: truncation, trailing bytes, bad
 // magic/version/checksum, counts or lengths past the limits or the input, a parent that is
 // not an earlier directory, duplicate or invalid names, a tree deeper than kMaxTreeDepth.
-extract::Extraction decode_extraction(std::string_view bytes);
+Extraction decode_extraction(std::string_view bytes);
 
-}  // namespace metafs::cache
+}  // namespace metafs::extract

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace metafs::cache {
+namespace metafs::extract {
 
 // What every decoder of this module throws for bytes it cannot trust: truncated, oversize,
 // inconsistent or corrupted input. The message says what was wrong, for the log.
@@ -48,4 +48,4 @@ class ByteReader {
   std::size_t pos_ = 0;
 };
 
-}  // namespace metafs::cache
+}  // namespace metafs::extract

@@ -10,14 +10,11 @@
 #include "render.hpp"
 #include "test_cache_trees.hpp"
 
-namespace metafs::cache {
+namespace metafs::extract {
 namespace {
 
-using extract::Extraction;
-using extract::MetaNode;
-using extract::MetaTree;
-using testing::chaotic_extraction;
-using testing::corpus_like;
+using cache::testing::chaotic_extraction;
+using cache::testing::corpus_like;
 
 void expect_same(const Extraction& a, const Extraction& b) {
   EXPECT_EQ(a.format, b.format);
@@ -269,4 +266,4 @@ TEST(CacheCodec, EncodingIsCompact) {
 }
 
 }  // namespace
-}  // namespace metafs::cache
+}  // namespace metafs::extract

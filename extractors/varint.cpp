@@ -1,6 +1,6 @@
 #include "varint.hpp"
 
-namespace metafs::cache {
+namespace metafs::extract {
 
 void put_varint(std::string& out, std::uint64_t value) {
   while (value >= 0x80) {
@@ -75,4 +75,4 @@ std::string_view ByteReader::raw(std::size_t n, const char* what) {
   return out;
 }
 
-}  // namespace metafs::cache
+}  // namespace metafs::extract
