@@ -135,31 +135,40 @@ std::string ControlFiles::metrics() const {
 }
 
 struct stat ControlFiles::refresh(ControlFile file) {
-  auto text = std::make_shared<const std::string>(render(file));
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->text = render(file);
+  ::clock_gettime(CLOCK_REALTIME, &snapshot->time);
+  std::lock_guard lock(mutex_);
+  snapshots_[static_cast<int>(file)] = snapshot;
+  return attributes_of(*snapshot);
+}
+
+struct stat ControlFiles::attributes(ControlFile file) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto& snapshot = snapshots_[static_cast<int>(file)]) return attributes_of(*snapshot);
+  }
+  return refresh(file);
+}
+
+struct stat ControlFiles::attributes_of(const Snapshot& snapshot) {
   struct stat st {};
   st.st_mode = S_IFREG | 0444;
   st.st_nlink = 1;
   st.st_uid = ::getuid();
   st.st_gid = ::getgid();
-  st.st_size = static_cast<off_t>(text->size());
+  st.st_size = static_cast<off_t>(snapshot.text.size());
   st.st_blocks = (st.st_size + 511) / 512;
   st.st_blksize = 4096;
-  ::clock_gettime(CLOCK_REALTIME, &st.st_mtim);
-  st.st_ctim = st.st_mtim;
-  st.st_atim = st.st_mtim;
-  std::lock_guard lock(mutex_);
-  snapshots_[static_cast<int>(file)] = std::move(text);
+  st.st_mtim = st.st_ctim = st.st_atim = snapshot.time;
   return st;
 }
 
 std::shared_ptr<const std::string> ControlFiles::content(ControlFile file) {
-  {
-    std::lock_guard lock(mutex_);
-    if (auto& snapshot = snapshots_[static_cast<int>(file)]) return snapshot;
-  }
-  refresh(file);
+  attributes(file);  // renders a first snapshot if there is none
   std::lock_guard lock(mutex_);
-  return snapshots_[static_cast<int>(file)];
+  const auto& snapshot = snapshots_[static_cast<int>(file)];
+  return std::shared_ptr<const std::string>(snapshot, &snapshot->text);
 }
 
 }  // namespace metafs::fs

@@ -13,9 +13,10 @@
 
 namespace metafs::fs {
 
-// /.metafs: what the daemon knows about itself. Each file is rendered afresh when its
-// attributes are asked for; read() serves that snapshot, so the size the kernel saw and the
-// bytes it reads always agree.
+// /.metafs: what the daemon knows about itself. Each file is rendered afresh when it is
+// looked up (its name is never cached by the kernel, so every open looks it up); attributes
+// and reads then serve that snapshot, so the size the kernel saw and the bytes it reads
+// always agree, however many reads one open makes.
 class ControlFiles {
  public:
   // A number shown in stats.json (as "name") and in metrics (as metafs_name).
@@ -38,9 +39,16 @@ class ControlFiles {
 
   // Renders `file` anew and returns its attributes (mode 0444, owned by the daemon's user).
   struct stat refresh(ControlFile file);
+  // The attributes and bytes of the current snapshot (rendered first if there is none).
+  struct stat attributes(ControlFile file);
   std::shared_ptr<const std::string> content(ControlFile file);
 
  private:
+  struct Snapshot {
+    std::string text;
+    struct timespec time;
+  };
+  static struct stat attributes_of(const Snapshot& snapshot);
   std::string render(ControlFile file) const;
   std::string stats_json() const;
   std::string metrics() const;
@@ -48,7 +56,7 @@ class ControlFiles {
   const Stats& stats_;
   ExtraSource extra_;
   std::mutex mutex_;
-  std::shared_ptr<const std::string> snapshots_[3];
+  std::shared_ptr<const Snapshot> snapshots_[3];
 };
 
 }  // namespace metafs::fs

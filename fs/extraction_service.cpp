@@ -91,18 +91,34 @@ extract::Format ExtractionService::detect(const std::string& rel, const struct s
   return *format;
 }
 
-std::shared_ptr<const extract::Extraction> ExtractionService::extraction(const std::string& rel,
-                                                                         const struct stat& st,
-                                                                         extract::Format format) {
-  cache::CacheKey key{rel, cache::SourceSignature::from_stat(st), schema_version(format)};
-  if (auto cached = cache_.get(key)) return cached;
+std::shared_ptr<const DataVersion> ExtractionService::version(const std::string& rel,
+                                                              const struct stat& st,
+                                                              extract::Format format) {
+  std::string key = version_key(rel, st);
+  std::lock_guard lock(versions_mutex_);
+  auto& slot = versions_[key];
+  if (auto live = slot.lock()) return live;
+  auto created = std::make_shared<const DataVersion>(DataVersion{rel, st, format, key});
+  slot = created;
+  if (versions_.size() >= versions_sweep_at_) {
+    std::erase_if(versions_, [](const auto& entry) { return entry.second.expired(); });
+    versions_sweep_at_ = std::max<std::size_t>(1024, versions_.size() * 2);
+  }
+  return created;
+}
 
+cache::CacheKey ExtractionService::cache_key(const DataVersion& version) const {
+  return cache::CacheKey{version.rel, cache::SourceSignature::from_stat(version.st),
+                         schema_version(version.format)};
+}
+
+std::shared_ptr<const extract::Extraction> ExtractionService::extract(const DataVersion& version) {
   slots_.acquire();
   auto start = std::chrono::steady_clock::now();
   std::shared_ptr<extract::Extraction> result;
   try {
-    result =
-        std::make_shared<extract::Extraction>(backend_->extract(source_.absolute(rel), format));
+    result = std::make_shared<extract::Extraction>(
+        backend_->extract(source_.absolute(version.rel), version.format));
   } catch (...) {
     slots_.release();
     throw;
@@ -113,48 +129,60 @@ std::shared_ptr<const extract::Extraction> ExtractionService::extraction(const s
   ++stats_.extractions;
   if (result->failed()) {
     ++stats_.errors;
-    log::fs()->warn("{}: {}", rel, result->error);
+    log::fs()->warn("{}: {}", version.rel, result->error);
   }
-  log::fs()->debug("extracted {} in {} us", rel,
+  log::fs()->debug("extracted {} in {} us", version.rel,
                    std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-  cache_.put(key, result);
+  cache_.put(cache_key(version), result);
   return result;
 }
 
-ExtractionService::ViewPtr ExtractionService::view(const std::string& rel, const struct stat& st,
-                                                   extract::Format format) {
-  std::string key = version_key(rel, st);
-  if (auto hit = views_.get(key)) {
+ExtractionService::ViewPtr ExtractionService::remember(
+    const DataVersion& version, std::shared_ptr<const extract::Extraction> extraction) {
+  auto view = std::make_shared<const DataView>(std::move(extraction), version.st);
+  views_.put(version.key, view, view->memory_bytes());
+  return view;
+}
+
+ExtractionService::ViewPtr ExtractionService::cached_view(const DataVersion& version) {
+  if (auto hit = views_.get(version.key)) {
     ++stats_.view_hits;
     return *hit;
   }
+  if (auto cached = cache_.get(cache_key(version))) return remember(version, std::move(cached));
+  return nullptr;
+}
+
+ExtractionService::ViewPtr ExtractionService::view(const DataVersion& version) {
+  if (ViewPtr hit = cached_view(version)) return hit;
 
   std::promise<ViewPtr> promise;
   std::shared_future<ViewPtr> future;
   bool leader = false;
   {
     std::lock_guard lock(flight_mutex_);
-    auto it = in_flight_.find(key);
+    auto it = in_flight_.find(version.key);
     if (it != in_flight_.end()) {
       future = it->second;
     } else {
       future = promise.get_future().share();
-      in_flight_.emplace(key, future);
+      in_flight_.emplace(version.key, future);
       leader = true;
     }
   }
   if (!leader) return future.get();
 
   try {
-    auto view = std::make_shared<const DataView>(extraction(rel, st, format), st);
-    views_.put(key, view, view->memory_bytes());
+    // Another request may have finished this version between the miss and the flight.
+    ViewPtr view = cached_view(version);
+    if (!view) view = remember(version, extract(version));
     promise.set_value(std::move(view));
   } catch (...) {
     promise.set_exception(std::current_exception());
   }
   {
     std::lock_guard lock(flight_mutex_);
-    in_flight_.erase(key);
+    in_flight_.erase(version.key);
   }
   return future.get();
 }

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "cache_key.hpp"
+#include "data_version.hpp"
 #include "data_view.hpp"
 #include "extraction_backend.hpp"
 #include "format.hpp"
@@ -40,18 +41,23 @@ class ExtractionService {
   // Reads at most a few KiB of the file, once per file version.
   extract::Format detect(const std::string& rel, const struct stat& st);
 
-  // The view of scientific file `rel` (lstat `st`, detected as `format`). Never null: a file
-  // that fails shows its error in the view.
-  std::shared_ptr<const DataView> view(const std::string& rel, const struct stat& st,
-                                       extract::Format format);
+  // The one DataVersion object for this version of `rel` while anything holds it.
+  std::shared_ptr<const DataVersion> version(const std::string& rel, const struct stat& st,
+                                             extract::Format format);
+
+  // The view of a version, extracting it on a miss. Never null: a file that fails shows its
+  // error in the view. Precondition: the version is the file's current one (or cached).
+  std::shared_ptr<const DataView> view(const DataVersion& version);
+  // The view of a version if memory or the cache has it, else nullptr; never extracts.
+  std::shared_ptr<const DataView> cached_view(const DataVersion& version);
 
   cache::MemoryLruStats view_stats() const { return views_.stats(); }
 
  private:
   using ViewPtr = std::shared_ptr<const DataView>;
-  std::shared_ptr<const extract::Extraction> extraction(const std::string& rel,
-                                                        const struct stat& st,
-                                                        extract::Format format);
+  cache::CacheKey cache_key(const DataVersion& version) const;
+  std::shared_ptr<const extract::Extraction> extract(const DataVersion& version);
+  ViewPtr remember(const DataVersion& version, std::shared_ptr<const extract::Extraction> x);
   std::uint32_t schema_version(extract::Format detected) const;
 
   const SourceTree& source_;
@@ -68,6 +74,10 @@ class ExtractionService {
   std::unordered_map<std::string, std::shared_future<ViewPtr>> in_flight_;
 
   cache::MemoryLru<std::string, ViewPtr> views_;
+
+  std::mutex versions_mutex_;
+  std::unordered_map<std::string, std::weak_ptr<const DataVersion>> versions_;
+  std::size_t versions_sweep_at_ = 1024;
   std::uint64_t pressure_subscription_ = 0;
 };
 

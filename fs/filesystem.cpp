@@ -132,19 +132,26 @@ int Filesystem::mirror_attributes(const std::string& rel, struct stat* st,
   return 0;
 }
 
-int Filesystem::data_view(const std::string& rel, std::shared_ptr<const DataView>* view) {
+int Filesystem::data_view(const std::string& rel, std::shared_ptr<const DataVersion>* version,
+                          std::shared_ptr<const DataView>* view) {
   struct stat st {};
   int rc = source_.lstat(rel, &st);
   if (rc < 0) return -rc;
   extract::Format format = service_->detect(rel, st);
   if (format == extract::Format::kNone) return ENOTDIR;
-  *view = service_->view(rel, st, format);
+  *version = service_->version(rel, st, format);
+  *view = service_->view(**version);
   return 0;
 }
 
-void Filesystem::fill_virtual(const Node& node, struct stat* st) const {
-  *st = node.view->attributes(node.entry);
-  st->st_ino = node.ino;
+int Filesystem::view_of(const Node& node, std::shared_ptr<const DataView>* view) {
+  const DataVersion& version = *node.version;
+  if ((*view = service_->cached_view(version))) return 0;
+  // Evicted everywhere: extract again, but only if the file is still that version.
+  struct stat now {};
+  if (source_.lstat(version.rel, &now) < 0 || !same_version(version.st, now)) return ESTALE;
+  *view = service_->view(version);
+  return 0;
 }
 
 double Filesystem::mirror_timeout(const std::string& dir_rel) const {
@@ -172,10 +179,12 @@ void Filesystem::forget(fuse_ino_t ino, std::uint64_t count) {
   if (erased && erased->kind == Node::Kind::kMirror) invalidator_.unwatch(erased->rel_path);
 }
 
-int Filesystem::lookup_virtual(const std::shared_ptr<const DataView>& view, DataView::EntryId id,
-                               double entry_timeout, fuse_entry_param* entry) {
-  auto node = inodes_.acquire_virtual(view, id);
-  fill_virtual(*node, &entry->attr);
+int Filesystem::lookup_virtual(const std::shared_ptr<const DataVersion>& version,
+                               const DataView& view, DataView::EntryId id, double entry_timeout,
+                               fuse_entry_param* entry) {
+  auto node = inodes_.acquire_virtual(version, id);
+  entry->attr = view.attributes(id);
+  entry->attr.st_ino = node->ino;
   entry->ino = node->ino;
   entry->attr_timeout = kSnapshotTimeout;
   entry->entry_timeout = entry_timeout;
@@ -203,27 +212,32 @@ int Filesystem::lookup(fuse_ino_t parent, const std::string& name, fuse_entry_pa
       if (S_ISDIR(st.st_mode)) {
         return lookup_mirror(dir->rel_path, join_relative(dir->rel_path, name), entry);
       }
+      std::shared_ptr<const DataVersion> version;
       std::shared_ptr<const DataView> view;
-      if (int err = data_view(dir->rel_path, &view)) return err;
+      if (int err = data_view(dir->rel_path, &version, &view)) return err;
       DataView::EntryId id = view->find(DataView::kRootEntry, name);
       if (id == DataView::kNoEntry) return ENOENT;
       // These names lead to the current version's view: they are invalidated when the file
       // changes, if its directory is watched.
-      return lookup_virtual(view, id, mirror_timeout(parent_of(dir->rel_path)), entry);
+      return lookup_virtual(version, *view, id, mirror_timeout(parent_of(dir->rel_path)), entry);
     }
     case Node::Kind::kVirtual: {
-      DataView::EntryId id = dir->view->find(dir->entry, name);
+      std::shared_ptr<const DataView> view;
+      if (int err = view_of(*dir, &view)) return err;
+      DataView::EntryId id = view->find(dir->entry, name);
       if (id == DataView::kNoEntry) return ENOENT;
       // Inside one version's immutable view: names never change.
-      return lookup_virtual(dir->view, id, kSnapshotTimeout, entry);
+      return lookup_virtual(dir->version, *view, id, kSnapshotTimeout, entry);
     }
     case Node::Kind::kControlDir: {
       ControlFile file;
       if (!ControlFiles::from_name(name, &file)) return ENOENT;
       fuse_ino_t ino = InodeTable::kFirstControlFileIno + static_cast<fuse_ino_t>(file);
-      if (int err = getattr(ino, &entry->attr, &entry->attr_timeout)) return err;
+      entry->attr = control_.refresh(file);
+      entry->attr.st_ino = ino;
       entry->ino = ino;
-      entry->entry_timeout = kSnapshotTimeout;
+      entry->attr_timeout = kSnapshotTimeout;
+      entry->entry_timeout = 0;  // looked up, and so rendered, on every open
       return 0;
     }
     case Node::Kind::kControlFile:
@@ -244,10 +258,14 @@ int Filesystem::getattr(fuse_ino_t ino, struct stat* st, double* timeout) {
       *timeout = mirror_timeout(parent_of(node->rel_path));
       return 0;
     }
-    case Node::Kind::kVirtual:
-      fill_virtual(*node, st);
+    case Node::Kind::kVirtual: {
+      std::shared_ptr<const DataView> view;
+      if (int err = view_of(*node, &view)) return err;
+      *st = view->attributes(node->entry);
+      st->st_ino = node->ino;
       *timeout = kSnapshotTimeout;
       return 0;
+    }
     case Node::Kind::kControlDir: {
       *st = {};
       st->st_ino = node->ino;
@@ -260,9 +278,9 @@ int Filesystem::getattr(fuse_ino_t ino, struct stat* st, double* timeout) {
       return 0;
     }
     case Node::Kind::kControlFile:
-      *st = control_.refresh(node->control);
+      *st = control_.attributes(node->control);
       st->st_ino = node->ino;
-      *timeout = 0;
+      *timeout = kSnapshotTimeout;
       return 0;
   }
   return EIO;
@@ -275,9 +293,11 @@ int Filesystem::readlink(fuse_ino_t ino, std::string* target) {
     int rc = source_.readlink(node->rel_path, target);
     return rc < 0 ? -rc : 0;
   }
-  if (node->kind == Node::Kind::kVirtual &&
-      node->view->type(node->entry) == DataView::EntryType::kLink) {
-    *target = *node->view->content(node->entry);
+  if (node->kind == Node::Kind::kVirtual) {
+    std::shared_ptr<const DataView> view;
+    if (int err = view_of(*node, &view)) return err;
+    if (view->type(node->entry) != DataView::EntryType::kLink) return EINVAL;
+    *target = *view->content(node->entry);
     return 0;
   }
   return EINVAL;
@@ -304,8 +324,9 @@ int Filesystem::opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* out) {
       struct stat st {};
       if (int rc = source_.lstat(node->rel_path, &st); rc < 0) return -rc;
       if (!S_ISDIR(st.st_mode)) {
+        std::shared_ptr<const DataVersion> version;
         std::shared_ptr<const DataView> view;
-        if (int err = data_view(node->rel_path, &view)) return err;
+        if (int err = data_view(node->rel_path, &version, &view)) return err;
         add_view_entries(*view, DataView::kRootEntry);
         break;
       }
@@ -335,10 +356,13 @@ int Filesystem::opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* out) {
       if (err != 0) return err;
       break;
     }
-    case Node::Kind::kVirtual:
-      if (node->view->type(node->entry) != DataView::EntryType::kDirectory) return ENOTDIR;
-      add_view_entries(*node->view, node->entry);
+    case Node::Kind::kVirtual: {
+      std::shared_ptr<const DataView> view;
+      if (int err = view_of(*node, &view)) return err;
+      if (view->type(node->entry) != DataView::EntryType::kDirectory) return ENOTDIR;
+      add_view_entries(*view, node->entry);
       break;
+    }
     case Node::Kind::kControlDir:
       for (ControlFile file : {ControlFile::kVersion, ControlFile::kStats, ControlFile::kMetrics}) {
         listing->entries.push_back(
@@ -364,10 +388,13 @@ int Filesystem::open_for_read(fuse_ino_t ino, ReadSource* source) {
       source->fd = fd;
       return 0;
     }
-    case Node::Kind::kVirtual:
-      if (node->view->type(node->entry) != DataView::EntryType::kFile) return EISDIR;
-      source->bytes = node->view->content(node->entry);
+    case Node::Kind::kVirtual: {
+      std::shared_ptr<const DataView> view;
+      if (int err = view_of(*node, &view)) return err;
+      if (view->type(node->entry) != DataView::EntryType::kFile) return EISDIR;
+      source->bytes = view->content(node->entry);
       return 0;
+    }
     case Node::Kind::kControlFile:
       source->bytes = control_.content(node->control);
       return 0;

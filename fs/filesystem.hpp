@@ -66,10 +66,13 @@ class Filesystem {
   int lookup_mirror(const std::string& parent_rel, const std::string& rel, fuse_entry_param* entry);
   // Cache timeout for names and attributes of entries in mirrored directory `dir_rel`.
   double mirror_timeout(const std::string& dir_rel) const;
-  int lookup_virtual(const std::shared_ptr<const DataView>& view, DataView::EntryId id,
-                     double entry_timeout, fuse_entry_param* entry);
-  int data_view(const std::string& rel, std::shared_ptr<const DataView>* view);
-  void fill_virtual(const Node& node, struct stat* st) const;
+  int lookup_virtual(const std::shared_ptr<const DataVersion>& version, const DataView& view,
+                     DataView::EntryId id, double entry_timeout, fuse_entry_param* entry);
+  // The current version of scientific file `rel` and its view (extracted on a miss).
+  int data_view(const std::string& rel, std::shared_ptr<const DataVersion>* version,
+                std::shared_ptr<const DataView>* view);
+  // The view a virtual node belongs to; ESTALE when it is gone and the file has changed.
+  int view_of(const Node& node, std::shared_ptr<const DataView>* view);
 
   Options options_;
   Stats stats_;

@@ -63,15 +63,15 @@ std::shared_ptr<const Node> InodeTable::acquire_mirror(const std::string& rel_pa
   });
 }
 
-std::shared_ptr<const Node> InodeTable::acquire_virtual(const std::shared_ptr<const DataView>& view,
-                                                        DataView::EntryId entry) {
+std::shared_ptr<const Node> InodeTable::acquire_virtual(
+    const std::shared_ptr<const DataVersion>& version, DataView::EntryId entry) {
   std::string key(1 + sizeof(void*) + sizeof entry, 'V');
-  const void* identity = view.get();
+  const void* identity = version.get();
   std::memcpy(key.data() + 1, &identity, sizeof identity);
   std::memcpy(key.data() + 1 + sizeof identity, &entry, sizeof entry);
   return acquire(std::move(key), [&](Node& node) {
     node.kind = Node::Kind::kVirtual;
-    node.view = view;
+    node.version = version;
     node.entry = entry;
   });
 }

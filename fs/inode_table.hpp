@@ -30,8 +30,9 @@ class InodeTable {
 
   // The node for a mirrored path, created when new; its lookup count is incremented.
   std::shared_ptr<const Node> acquire_mirror(const std::string& rel_path);
-  // The node for an entry of a view, created when new; its lookup count is incremented.
-  std::shared_ptr<const Node> acquire_virtual(const std::shared_ptr<const DataView>& view,
+  // The node for an entry of a version's view, created when new; its lookup count is
+  // incremented. Versions are interned: one object per version while anything holds it.
+  std::shared_ptr<const Node> acquire_virtual(const std::shared_ptr<const DataVersion>& version,
                                               DataView::EntryId entry);
 
   // Returns the node when this forget erased it (its count reached zero), else nullptr.

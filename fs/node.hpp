@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "data_version.hpp"
 #include "data_view.hpp"
 
 namespace metafs::fs {
@@ -25,8 +26,10 @@ struct Node {
 
   fuse_ino_t ino = 0;
   Kind kind = Kind::kMirror;
-  std::string rel_path;                         // kMirror: relative to SOURCE, "" for the root
-  std::shared_ptr<const DataView> view;         // kVirtual: the snapshot this entry belongs to
+  std::string rel_path;  // kMirror: relative to SOURCE, "" for the root
+  // kVirtual: the file version this entry belongs to; its view is looked up on use, so the
+  // kernel holding inodes never pins views in memory.
+  std::shared_ptr<const DataVersion> version;
   DataView::EntryId entry = 0;                  // kVirtual
   ControlFile control = ControlFile::kVersion;  // kControlFile
 };

@@ -196,7 +196,7 @@ void index_file(const fs::SourceTree& source, fs::ExtractionService& service,
   ++counters.by_format[std::min<std::size_t>(static_cast<std::size_t>(format), 4)];
   std::string error;
   try {
-    auto view = service.view(rel, st, format);
+    auto view = service.view(*service.version(rel, st, format));
     if (view->extraction().failed()) error = view->extraction().error;
   } catch (const std::exception& e) {
     error = e.what();

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+
+#include "format.hpp"
+
+namespace metafs::fs {
+
+// One version of one scientific file: all a virtual inode keeps, so that the (possibly large)
+// view it belongs to can be dropped from memory and found again in the cache.
+struct DataVersion {
+  std::string rel;  // relative to SOURCE
+  struct stat st;   // lstat of the file at this version
+  extract::Format format;
+  std::string key;  // version_key(rel, st)
+};
+
+// True when `now` is still the version `st` (same file, size, times).
+inline bool same_version(const struct stat& st, const struct stat& now) {
+  return st.st_dev == now.st_dev && st.st_ino == now.st_ino && st.st_size == now.st_size &&
+         st.st_mtim.tv_sec == now.st_mtim.tv_sec && st.st_mtim.tv_nsec == now.st_mtim.tv_nsec &&
+         st.st_ctim.tv_sec == now.st_ctim.tv_sec && st.st_ctim.tv_nsec == now.st_ctim.tv_nsec;
+}
+
+}  // namespace metafs::fs
