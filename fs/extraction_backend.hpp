@@ -15,6 +15,9 @@ namespace metafs::fs {
 class ExtractionBackend {
  public:
   virtual ~ExtractionBackend() = default;
+  // Starts what the backend runs in the background (worker processes). Called once, after
+  // the daemon has detached; without it the backend starts on first use.
+  virtual void start() {}
   virtual extract::Extraction extract(const std::filesystem::path& path,
                                       extract::Format detected) = 0;
   // Version of what extract() produces for `format` (part of every cache key).

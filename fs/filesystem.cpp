@@ -83,8 +83,10 @@ void Filesystem::start(fuse_session* session) {
   ServiceOptions service_options;
   service_options.concurrency = options_.workers;
   service_options.view_memory = options_.memory_limit - cache_options.memory_limit;
+  auto backend = make_extraction_backend(options_);
+  backend->start();  // workers come up while the kernel sends its first requests
   service_ = std::make_unique<ExtractionService>(source_, service_options, stats_,
-                                                 make_extraction_backend(options_), *cache_);
+                                                 std::move(backend), *cache_);
 }
 
 ControlFiles::Extra Filesystem::control_extra() const {

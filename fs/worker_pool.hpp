@@ -33,8 +33,8 @@ std::filesystem::path default_worker_executable();
 // Runs every extraction in a pool of sandboxed `metafs-extract --serve` processes, one request
 // at a time per worker. A crash, a timeout, an exhausted memory limit or a reply that fails
 // validation becomes Extraction::error and costs only that request: the worker is killed and
-// replaced. The workers are started on first use, not in the constructor, because the daemon
-// forks itself into the background after building its backend.
+// replaced. The workers are started by start() (the daemon calls it once it has detached) or
+// on first use, never in the constructor.
 class WorkerPool final : public ExtractionBackend {
  public:
   explicit WorkerPool(WorkerPoolOptions options);
@@ -44,6 +44,7 @@ class WorkerPool final : public ExtractionBackend {
 
   extract::Extraction extract(const std::filesystem::path& path, extract::Format detected) override;
   std::uint32_t schema_version(extract::Format format) const override;
+  void start() override { start_once(); }
 
  private:
   struct Slot {
