@@ -17,12 +17,14 @@
 #include "corpus.hpp"
 #include "fits/fits_extractor.hpp"
 #include "render.hpp"
+#include "temp_dir.hpp"
 
 namespace metafs::extract {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::TempDir;
 
 // CMake passes absolute source paths, so the oracle is found beside this file.
 const fs::path kOracle = fs::path(__FILE__).parent_path() / "oracles" / "fits_oracle.py";
@@ -50,20 +52,6 @@ json run_oracle(const std::vector<fs::path>& files) {
 NodeId child(const MetaTree& tree, NodeId parent, const std::string& name) {
   return tree.find(parent, escape_name(name));
 }
-
-// A temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "metafs-fits-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Builds FITS headers card by card.
 class FitsWriter {

@@ -21,6 +21,7 @@
 #include "hdf5/hdf5_extractor.hpp"
 #include "meta_tree.hpp"
 #include "render.hpp"
+#include "temp_dir.hpp"
 
 namespace metafs::extract {
 namespace {
@@ -30,6 +31,7 @@ using test::corpus_dir;
 using test::corpus_files;
 using test::run_command;
 using test::shell_quote;
+using test::TempDir;
 
 const fs::path kOracle = fs::path(__FILE__).parent_path() / "oracles" / "hdf5_oracle.py";
 const fs::path kExtractTool = fs::path(METAFS_BIN_DIR) / "metafs-extract";
@@ -49,23 +51,6 @@ Extraction extract(const fs::path& path) {
   static const auto extractor = make_hdf5_extractor();
   return extract(path, *extractor);
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "metafs-hdf5-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 nlohmann::json run_oracle(const std::vector<fs::path>& files) {
   std::string command = "/usr/bin/python3 " + shell_quote(kOracle.string());

@@ -24,6 +24,7 @@
 #include "meta_tree.hpp"
 #include "netcdf/netcdf_extractor.hpp"
 #include "render.hpp"
+#include "temp_dir.hpp"
 
 namespace metafs::extract {
 namespace {
@@ -32,6 +33,7 @@ namespace fs = std::filesystem;
 using test::corpus_files;
 using test::run_command;
 using test::shell_quote;
+using test::TempDir;
 
 const fs::path kOracle = fs::path(__FILE__).parent_path() / "oracles" / "netcdf_oracle.py";
 
@@ -53,23 +55,6 @@ std::string ncdump_header(const fs::path& path) {
   EXPECT_EQ(status, 0) << "ncdump -h failed on " << path;
   return text;
 }
-
-// A scratch directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "metafs-netcdf-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Edge-case files written by the oracle script (netCDF4-python and ncgen).
 std::vector<fs::path> generated_files(const fs::path& dir) {

@@ -6,20 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 namespace metafs::test {
-
-// A temporary directory, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Runs `metafs -f SOURCE MOUNTPOINT ARGS...` as a child process, waits until the mount is live,
 // and always unmounts and reaps the daemon on destruction (also when the test failed).

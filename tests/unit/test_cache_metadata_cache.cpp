@@ -11,6 +11,7 @@
 #include "cache_key.hpp"
 #include "codec.hpp"
 #include "metadata_cache.hpp"
+#include "temp_dir.hpp"
 #include "test_cache_trees.hpp"
 
 namespace metafs::cache {
@@ -21,22 +22,7 @@ using extract::encode_extraction;
 namespace fs = std::filesystem;
 using extract::Extraction;
 using extract::Format;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "metafs-mcache-test-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 CacheOptions options_for(const fs::path& dir) {
   CacheOptions o;

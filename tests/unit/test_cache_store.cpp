@@ -12,27 +12,13 @@
 #include <thread>
 
 #include "lmdb_store.hpp"
+#include "temp_dir.hpp"
 
 namespace metafs::cache {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "metafs-cache-test-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 std::string key_of(int i) {
   return "key-" + std::to_string(i);
