@@ -20,6 +20,7 @@
 #include "corpus.hpp"
 #include "dicom/dicom_extractor.hpp"
 #include "dicom/dicom_text.hpp"
+#include "mount_runner.hpp"
 #include "render.hpp"
 
 namespace metafs::extract {
@@ -423,7 +424,7 @@ namespace {
 
 // What metafs-extract prints is what the extractor produced (the mount shows the same files).
 TEST(DicomExtractor, ThroughMetafsExtract) {
-  fs::path binary = fs::path(METAFS_BIN_DIR) / "metafs-extract";
+  fs::path binary = test::binary("metafs-extract");
   if (!fs::exists(binary)) {
     GTEST_SKIP() << "SKIPPED LOUDLY: " << binary << " is not built (ninja metafs-extract)";
   }

@@ -16,6 +16,7 @@
 
 #include "corpus.hpp"
 #include "fits/fits_extractor.hpp"
+#include "mount_runner.hpp"
 #include "render.hpp"
 #include "temp_dir.hpp"
 
@@ -614,7 +615,7 @@ TEST(FitsThreads, ConcurrentExtractionsAgree) {
 }
 
 TEST(FitsCli, MetafsExtractPrintsTheSameFiles) {
-  fs::path tool = fs::path(METAFS_BIN_DIR) / "metafs-extract";
+  fs::path tool = test::binary("metafs-extract");
   ASSERT_TRUE(fs::exists(tool)) << "build metafs-extract first: " << tool;
   fs::path file = test::corpus_dir() / "fits/m13_hcomp.fits";
   Extraction got = extract(file);

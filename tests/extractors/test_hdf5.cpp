@@ -20,6 +20,7 @@
 #include "corpus.hpp"
 #include "hdf5/hdf5_extractor.hpp"
 #include "meta_tree.hpp"
+#include "mount_runner.hpp"
 #include "render.hpp"
 #include "temp_dir.hpp"
 
@@ -34,7 +35,7 @@ using test::shell_quote;
 using test::TempDir;
 
 const fs::path kOracle = fs::path(__FILE__).parent_path() / "oracles" / "hdf5_oracle.py";
-const fs::path kExtractTool = fs::path(METAFS_BIN_DIR) / "metafs-extract";
+const fs::path kExtractTool = test::binary("metafs-extract");
 
 Extraction extract(const fs::path& path, const Extractor& extractor) {
   Extraction out;

@@ -22,6 +22,7 @@
 
 #include "corpus.hpp"
 #include "meta_tree.hpp"
+#include "mount_runner.hpp"
 #include "netcdf/netcdf_extractor.hpp"
 #include "render.hpp"
 #include "temp_dir.hpp"
@@ -469,7 +470,7 @@ TEST(NetcdfThreads, ConcurrentExtractionsGiveTheSameResults) {
 }
 
 TEST(NetcdfTool, MetafsExtractPrintsTheHeaderAndFields) {
-  fs::path tool = fs::path(METAFS_BIN_DIR) / "metafs-extract";
+  fs::path tool = test::binary("metafs-extract");
   ASSERT_TRUE(fs::exists(tool)) << "build metafs-extract first: " << tool;
   fs::path classic = test::corpus_dir() / "netcdf" / "CRM032_test1.nc";
   fs::path nc4 = test::corpus_dir() / "netcdf" / "test_groups1.nc";

@@ -24,13 +24,9 @@ using metafs::test::read_file;
 using metafs::test::run_command;
 using metafs::test::shell_quote;
 using metafs::test::TempDir;
+using metafs::test::write_file;
 
 namespace {
-
-void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
 
 // The value of a keyword in a FITS primary header, read straight from the file's cards.
 std::string fits_card_value(const fs::path& file, const std::string& keyword) {

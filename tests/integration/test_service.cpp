@@ -31,15 +31,11 @@ using metafs::test::read_file;
 using metafs::test::run_command;
 using metafs::test::shell_quote;
 using metafs::test::TempDir;
+using metafs::test::write_file;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
 
 // Polls `condition` every 20 ms for up to `limit`; returns the time it took, or nullopt.
 std::optional<std::chrono::milliseconds> wait_for(const std::function<bool()>& condition,

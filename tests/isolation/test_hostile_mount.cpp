@@ -25,6 +25,7 @@ using metafs::test::corpus_files;
 using metafs::test::MountRunner;
 using metafs::test::probe;
 using metafs::test::TempDir;
+using metafs::test::write_file;
 
 namespace {
 
@@ -32,11 +33,6 @@ constexpr double kDeadline = 2;  // --extract-timeout of these mounts
 constexpr double kMargin = 3;    // worker respawn, FUSE round trips, a loaded 2-core machine
 constexpr int kMutations = 2400;
 constexpr std::uint32_t kSeed = 20261122;
-
-void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
 
 struct Answer {
   std::string name;

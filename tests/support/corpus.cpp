@@ -67,4 +67,9 @@ std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+void write_file(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
 }  // namespace metafs::test

@@ -22,4 +22,7 @@ std::string shell_quote(const std::string& s);
 
 std::string read_file(const std::filesystem::path& path);
 
+// Replaces the contents of `path` with `bytes` (creating the file).
+void write_file(const std::filesystem::path& path, const std::string& bytes);
+
 }  // namespace metafs::test
