@@ -261,16 +261,8 @@ class CdlPrinter {
   }
 
   void print_dimensions(int group) {
-    int count = 0;
-    check(nc_inq_ndims(group, &count), "counting dimensions");
-    if (count <= 0) return;
-    std::vector<int> ids(static_cast<std::size_t>(count));
-    check(nc_inq_dimids(group, &count, ids.data(), 0), "listing dimensions");
-    int nunlim = 0;
-    check(nc_inq_unlimdims(group, &nunlim, nullptr), "listing unlimited dimensions");
-    std::vector<int> unlimited(static_cast<std::size_t>(std::max(nunlim, 0)));
-    if (nunlim > 0)
-      check(nc_inq_unlimdims(group, &nunlim, unlimited.data()), "listing unlimited dimensions");
+    auto [ids, unlimited] = group_dimensions(group);
+    if (ids.empty()) return;
     indent_out();
     out_ += "dimensions:\n";
     std::size_t shown = std::min(ids.size(), limits_.max_dims_per_group);

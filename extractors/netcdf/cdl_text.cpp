@@ -55,6 +55,60 @@ void append_special(std::string& out, double value, bool is_float) {
   if (is_float) out += 'f';
 }
 
+// One value of an atomic integer type in decimal; false, appending nothing, for other types.
+bool append_integer(std::string& out, nc_type type, const unsigned char* value) {
+  switch (type) {
+    case NC_BYTE:
+      append_format(out, "%d", static_cast<int>(load<signed char>(value)));
+      return true;
+    case NC_SHORT:
+      append_format(out, "%d", static_cast<int>(load<short>(value)));
+      return true;
+    case NC_INT:
+      append_format(out, "%d", load<int>(value));
+      return true;
+    case NC_UBYTE:
+      append_format(out, "%u", static_cast<unsigned>(load<unsigned char>(value)));
+      return true;
+    case NC_USHORT:
+      append_format(out, "%u", static_cast<unsigned>(load<unsigned short>(value)));
+      return true;
+    case NC_UINT:
+      append_format(out, "%u", load<unsigned>(value));
+      return true;
+    case NC_INT64:
+      append_format(out, "%lld", load<long long>(value));
+      return true;
+    case NC_UINT64:
+      append_format(out, "%llu", load<unsigned long long>(value));
+      return true;
+    default:
+      return false;
+  }
+}
+
+// CDL's type suffix of an integer attribute value ("3s", "7UB"; none for int).
+std::string_view integer_suffix(nc_type type) {
+  switch (type) {
+    case NC_BYTE:
+      return "b";
+    case NC_SHORT:
+      return "s";
+    case NC_UBYTE:
+      return "UB";
+    case NC_USHORT:
+      return "US";
+    case NC_UINT:
+      return "U";
+    case NC_INT64:
+      return "LL";
+    case NC_UINT64:
+      return "ULL";
+    default:
+      return "";
+  }
+}
+
 }  // namespace
 
 std::string cdl_name(std::string_view name) {
@@ -183,31 +237,11 @@ void append_att_text(std::string& out, std::string_view text, bool netcdf4) {
 }
 
 void append_att_number(std::string& out, nc_type type, const unsigned char* value) {
+  if (append_integer(out, type, value)) {
+    out += integer_suffix(type);
+    return;
+  }
   switch (type) {
-    case NC_BYTE:
-      append_format(out, "%db", static_cast<int>(load<signed char>(value)));
-      break;
-    case NC_SHORT:
-      append_format(out, "%ds", static_cast<int>(load<short>(value)));
-      break;
-    case NC_INT:
-      append_format(out, "%d", load<int>(value));
-      break;
-    case NC_UBYTE:
-      append_format(out, "%uUB", static_cast<unsigned>(load<unsigned char>(value)));
-      break;
-    case NC_USHORT:
-      append_format(out, "%uUS", static_cast<unsigned>(load<unsigned short>(value)));
-      break;
-    case NC_UINT:
-      append_format(out, "%uU", load<unsigned>(value));
-      break;
-    case NC_INT64:
-      append_format(out, "%lldLL", load<long long>(value));
-      break;
-    case NC_UINT64:
-      append_format(out, "%lluULL", load<unsigned long long>(value));
-      break;
     case NC_FLOAT: {
       float f = load<float>(value);
       if (!std::isfinite(f)) return append_special(out, f, true);
@@ -230,33 +264,10 @@ void append_att_number(std::string& out, nc_type type, const unsigned char* valu
 }
 
 void append_data_value(std::string& out, nc_type type, const unsigned char* value) {
+  if (append_integer(out, type, value)) return;
   switch (type) {
-    case NC_BYTE:
-      append_format(out, "%d", static_cast<int>(load<signed char>(value)));
-      break;
     case NC_CHAR:
       append_data_chars(out, reinterpret_cast<const char*>(value), 1);
-      break;
-    case NC_SHORT:
-      append_format(out, "%d", static_cast<int>(load<short>(value)));
-      break;
-    case NC_INT:
-      append_format(out, "%d", load<int>(value));
-      break;
-    case NC_UBYTE:
-      append_format(out, "%u", static_cast<unsigned>(load<unsigned char>(value)));
-      break;
-    case NC_USHORT:
-      append_format(out, "%u", static_cast<unsigned>(load<unsigned short>(value)));
-      break;
-    case NC_UINT:
-      append_format(out, "%u", load<unsigned>(value));
-      break;
-    case NC_INT64:
-      append_format(out, "%lld", load<long long>(value));
-      break;
-    case NC_UINT64:
-      append_format(out, "%llu", load<unsigned long long>(value));
       break;
     case NC_FLOAT: {
       float f = load<float>(value);

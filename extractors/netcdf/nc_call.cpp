@@ -2,6 +2,7 @@
 
 #include <netcdf.h>
 
+#include <algorithm>
 #include <array>
 
 #include "extraction.hpp"
@@ -56,6 +57,21 @@ std::string group_full_name(int ncid) {
   check(nc_inq_grpname_full(ncid, &len, name.data()), "reading a group path");
   name.resize(len);
   return name;
+}
+
+GroupDimensions group_dimensions(int ncid) {
+  GroupDimensions dims;
+  int count = 0;
+  check(nc_inq_ndims(ncid, &count), "counting dimensions");
+  if (count <= 0) return dims;
+  dims.ids.resize(static_cast<std::size_t>(count));
+  check(nc_inq_dimids(ncid, &count, dims.ids.data(), 0), "listing dimensions");
+  int nunlim = 0;
+  check(nc_inq_unlimdims(ncid, &nunlim, nullptr), "listing unlimited dimensions");
+  dims.unlimited.resize(static_cast<std::size_t>(std::max(nunlim, 0)));
+  if (nunlim > 0)
+    check(nc_inq_unlimdims(ncid, &nunlim, dims.unlimited.data()), "listing unlimited dimensions");
+  return dims;
 }
 
 std::vector<int> subgroups(int ncid) {

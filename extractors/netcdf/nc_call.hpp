@@ -28,6 +28,14 @@ std::string dim_name(int ncid, int dimid);
 std::string group_name(int ncid);
 std::string group_full_name(int ncid);
 
+// The dimensions defined in group `ncid` (not its parents), and the unlimited ones among
+// those visible there; no unlimited ones are asked for when it defines none.
+struct GroupDimensions {
+  std::vector<int> ids;
+  std::vector<int> unlimited;
+};
+GroupDimensions group_dimensions(int ncid);
+
 // The ids of the direct subgroups of `ncid` (empty for netCDF-3 files).
 std::vector<int> subgroups(int ncid);
 
