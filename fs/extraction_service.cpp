@@ -173,9 +173,10 @@ ExtractionService::ViewPtr ExtractionService::view(const DataVersion& version) {
   if (!leader) return future.get();
 
   try {
-    // Another request may have finished this version between the miss and the flight.
-    ViewPtr view = cached_view(version);
-    if (!view) view = remember(version, extract(version));
+    // A request that finished this version between our miss and our flight left it in
+    // memory (it remembers the view before leaving the flight).
+    auto recent = views_.get(version.key);
+    ViewPtr view = recent ? *recent : remember(version, extract(version));
     promise.set_value(std::move(view));
   } catch (...) {
     promise.set_exception(std::current_exception());
