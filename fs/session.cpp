@@ -54,10 +54,12 @@ std::string escape_option_value(const std::string& value) {
 
 void setup_logging(const Options& options, bool to_terminal) {
   spdlog::sink_ptr sink;
-  if (to_terminal) {
-    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  } else if (std::getenv("JOURNAL_STREAM") != nullptr || std::getenv("INVOCATION_ID") != nullptr) {
+  // Under systemd (the unit runs metafs in the foreground), the journal with priorities.
+  bool under_systemd = std::getenv("INVOCATION_ID") != nullptr;
+  if (under_systemd) {
     sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("metafs");
+  } else if (to_terminal) {
+    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   } else {
     sink = std::make_shared<spdlog::sinks::syslog_sink_mt>("metafs", LOG_PID, LOG_DAEMON, false);
   }

@@ -9,7 +9,8 @@ namespace metafs::fs {
 // READY=1 / STOPPING=1 when started by it. Returns the process exit code.
 int run_session(const Options& options);
 
-// Sends logs to the terminal (foreground), the journal (under systemd) or syslog.
+// Sends logs to the journal under systemd ($INVOCATION_ID), else to the terminal
+// (`to_terminal`) or syslog.
 void setup_logging(const Options& options, bool to_terminal);
 
 }  // namespace metafs::fs
