@@ -179,10 +179,10 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   if (::access(source_path.c_str(), R_OK | X_OK) != 0) {
     return fail("source '" + source + "' is not readable: " + std::strerror(errno));
   }
-  // A dead FUSE mount, e.g. of a metafs that was killed, answers statfs with ENOTCONN (its
-  // cached attributes may still look fine): detach it and take its place.
+  // A dead FUSE mount, e.g. of a metafs that was killed, answers statfs with ENOTCONN or
+  // ECONNABORTED (its cached attributes may still look fine): detach it and take its place.
   struct statvfs vfs {};
-  if (::statvfs(mountpoint.c_str(), &vfs) != 0 && errno == ENOTCONN) {
+  if (::statvfs(mountpoint.c_str(), &vfs) != 0 && (errno == ENOTCONN || errno == ECONNABORTED)) {
     std::cerr << "metafs: " << mountpoint << " is a dead mount; unmounting it\n";
     if (!detach_dead_mount(mountpoint)) {
       return fail("mountpoint '" + mountpoint + "' is a dead mount that cannot be unmounted " +

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -211,7 +212,8 @@ TEST(Service, RestartsOverTheDeadMountOfAKilledInstance) {
     // Cached attributes may still answer stat; statfs always asks the (dead) daemon.
     struct statvfs vfs {};
     EXPECT_EQ(::statvfs(mnt.c_str(), &vfs), -1);
-    EXPECT_EQ(errno, ENOTCONN) << "expected a dead mount";
+    EXPECT_TRUE(errno == ENOTCONN || errno == ECONNABORTED)
+        << "expected a dead mount, got " << std::strerror(errno);
     // `first` is not unmounted on purpose: its destructor finds the mount already replaced.
     MountRunner second(tmp.path() / "src", {}, mnt);
     ASSERT_TRUE(second.mounted()) << second.log();

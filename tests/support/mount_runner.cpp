@@ -37,7 +37,7 @@ bool is_live_mount(const std::filesystem::path& path) {
 bool is_mount_point(const std::filesystem::path& path) {
   struct stat self {
   }, parent{};
-  if (::stat(path.c_str(), &self) != 0) return errno == ENOTCONN;
+  if (::stat(path.c_str(), &self) != 0) return errno == ENOTCONN || errno == ECONNABORTED;
   if (::stat(path.parent_path().c_str(), &parent) != 0) return false;
   return self.st_dev != parent.st_dev;
 }
