@@ -178,8 +178,11 @@ TEST_F(WorkerPoolTest, WorkersAreSandboxedAndInheritNothing) {
   auto sandboxed = [&] {
     pids = child_pids(::getpid());
     if (pids.size() != 2) return false;
+    // NoNewPrivs too: inside a container Seccomp may read 2 before the worker's own filter
+    // (the container manager's), and NoNewPrivs is set after the limits.
     for (pid_t pid : pids) {
       if (metafs::test::status_field(pid, "Seccomp") != "2") return false;
+      if (metafs::test::status_field(pid, "NoNewPrivs") != "1") return false;
     }
     return true;
   };
