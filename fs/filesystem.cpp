@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "log.hpp"
+#include "service_setup.hpp"
 
 namespace metafs::fs {
 namespace {
@@ -73,19 +74,10 @@ Filesystem::~Filesystem() {
 void Filesystem::start(fuse_session* session) {
   invalidator_.watch("", InodeTable::kRootIno);
   invalidator_.start(session);
-  cache::CacheOptions cache_options;
-  cache_options.dir = options_.cache_dir;
-  cache_options.disk_limit = options_.cache_size;
-  // A quarter of the memory limit for decoded trees, the rest for built views.
-  cache_options.memory_limit = options_.memory_limit / 4;
-  cache_options.enabled = !options_.no_cache;
-  cache_ = std::make_unique<cache::MetadataCache>(cache_options);
-  ServiceOptions service_options;
-  service_options.concurrency = options_.workers;
-  service_options.view_memory = options_.memory_limit - cache_options.memory_limit;
+  cache_ = std::make_unique<cache::MetadataCache>(cache_options_for(options_));
   auto backend = make_extraction_backend(options_);
   backend->start();  // workers come up while the kernel sends its first requests
-  service_ = std::make_unique<ExtractionService>(source_, service_options, stats_,
+  service_ = std::make_unique<ExtractionService>(source_, service_options_for(options_), stats_,
                                                  std::move(backend), *cache_);
 }
 

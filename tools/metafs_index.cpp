@@ -27,6 +27,7 @@
 #include "extraction_service.hpp"
 #include "metadata_cache.hpp"
 #include "options.hpp"
+#include "service_setup.hpp"
 #include "session.hpp"
 #include "source_tree.hpp"
 #include "stats.hpp"
@@ -257,11 +258,8 @@ int run(const IndexSettings& settings) {
     std::cerr << "metafs-index: " << e.what() << "\n";
     return 1;
   }
-  // The same construction as fs::Filesystem::start(), so keys and budgets match the daemon's.
-  cache::CacheOptions cache_options;
-  cache_options.dir = options.cache_dir;
-  cache_options.disk_limit = options.cache_size;
-  cache_options.memory_limit = options.memory_limit / 4;
+  // The daemon's own settings, so keys and budgets match a mount's.
+  cache::CacheOptions cache_options = fs::cache_options_for(options);
   cache_options.enabled = true;
   cache::MetadataCache metadata_cache(cache_options);
   if (!metadata_cache.stats().disk_enabled) {
@@ -269,11 +267,9 @@ int run(const IndexSettings& settings) {
               << " cannot be used (see the log above): nothing would be kept\n";
     return 1;
   }
-  fs::ServiceOptions service_options;
-  service_options.concurrency = options.workers;
-  service_options.view_memory = options.memory_limit - cache_options.memory_limit;
-  auto service = std::make_unique<fs::ExtractionService>(
-      *source, service_options, stats, fs::make_extraction_backend(options), metadata_cache);
+  auto service =
+      std::make_unique<fs::ExtractionService>(*source, fs::service_options_for(options), stats,
+                                              fs::make_extraction_backend(options), metadata_cache);
 
   auto start = Clock::now();
   std::vector<std::string> files = list_files(*source, settings.progress);

@@ -1,0 +1,21 @@
+#include "service_setup.hpp"
+
+namespace metafs::fs {
+
+cache::CacheOptions cache_options_for(const Options& options) {
+  cache::CacheOptions cache;
+  cache.dir = options.cache_dir;
+  cache.disk_limit = options.cache_size;
+  cache.memory_limit = options.memory_limit / 4;
+  cache.enabled = !options.no_cache;
+  return cache;
+}
+
+ServiceOptions service_options_for(const Options& options) {
+  ServiceOptions service;
+  service.concurrency = options.workers;
+  service.view_memory = options.memory_limit - cache_options_for(options).memory_limit;
+  return service;
+}
+
+}  // namespace metafs::fs
