@@ -176,6 +176,7 @@ void Filesystem::forget(fuse_ino_t ino, std::uint64_t count) {
 int Filesystem::lookup_virtual(const std::shared_ptr<const DataVersion>& version,
                                const DataView& view, DataView::EntryId id, double entry_timeout,
                                fuse_entry_param* entry) {
+  if (id >= InodeTable::kMaxEntries) return EOVERFLOW;
   auto node = inodes_.acquire_virtual(version, id);
   entry->attr = view.attributes(id);
   entry->attr.st_ino = node->ino;

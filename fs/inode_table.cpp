@@ -34,6 +34,16 @@ void InodeTable::add_permanent(std::shared_ptr<Node> node) {
 
 std::shared_ptr<const Node> InodeTable::get(fuse_ino_t ino) const {
   std::lock_guard lock(mutex_);
+  if (ino & kVirtualBit) {
+    auto it = versions_.find((ino & ~kVirtualBit) >> kEntryBits);
+    if (it == versions_.end()) return nullptr;
+    auto node = std::make_shared<Node>();
+    node->ino = ino;
+    node->kind = Node::Kind::kVirtual;
+    node->version = it->second.version;
+    node->entry = static_cast<DataView::EntryId>(ino & (kMaxEntries - 1));
+    return node;
+  }
   auto it = by_ino_.find(ino);
   return it == by_ino_.end() ? nullptr : it->second.node;
 }
@@ -65,15 +75,16 @@ std::shared_ptr<const Node> InodeTable::acquire_mirror(const std::string& rel_pa
 
 std::shared_ptr<const Node> InodeTable::acquire_virtual(
     const std::shared_ptr<const DataVersion>& version, DataView::EntryId entry) {
-  std::string key(1 + sizeof(void*) + sizeof entry, 'V');
-  const void* identity = version.get();
-  std::memcpy(key.data() + 1, &identity, sizeof identity);
-  std::memcpy(key.data() + 1 + sizeof identity, &entry, sizeof entry);
-  return acquire(std::move(key), [&](Node& node) {
-    node.kind = Node::Kind::kVirtual;
-    node.version = version;
-    node.entry = entry;
-  });
+  std::lock_guard lock(mutex_);
+  auto [found, inserted] = version_slots_.try_emplace(version.get(), next_version_slot_);
+  if (inserted) versions_.emplace(next_version_slot_++, VersionSlot{version, 0});
+  ++versions_.at(found->second).lookups;
+  auto node = std::make_shared<Node>();
+  node->ino = kVirtualBit | (found->second << kEntryBits) | entry;
+  node->kind = Node::Kind::kVirtual;
+  node->version = version;
+  node->entry = entry;
+  return node;
 }
 
 fuse_ino_t InodeTable::find_mirror(const std::string& rel_path) const {
@@ -84,6 +95,22 @@ fuse_ino_t InodeTable::find_mirror(const std::string& rel_path) const {
 
 std::shared_ptr<const Node> InodeTable::forget(fuse_ino_t ino, std::uint64_t count) {
   std::lock_guard lock(mutex_);
+  if (ino & kVirtualBit) {
+    auto it = versions_.find((ino & ~kVirtualBit) >> kEntryBits);
+    if (it == versions_.end()) return nullptr;
+    VersionSlot& slot = it->second;
+    if (count > slot.lookups) {
+      log::fs()->error("forget of inode {} by {} exceeds its version's lookup count {}", ino, count,
+                       slot.lookups);
+      count = slot.lookups;
+    }
+    slot.lookups -= count;
+    if (slot.lookups == 0) {
+      version_slots_.erase(slot.version.get());
+      versions_.erase(it);
+    }
+    return nullptr;
+  }
   auto it = by_ino_.find(ino);
   if (it == by_ino_.end() || it->second.permanent) return nullptr;
   Slot& slot = it->second;
@@ -102,7 +129,7 @@ std::shared_ptr<const Node> InodeTable::forget(fuse_ino_t ino, std::uint64_t cou
 
 std::size_t InodeTable::size() const {
   std::lock_guard lock(mutex_);
-  return by_ino_.size();
+  return by_ino_.size() + versions_.size();
 }
 
 }  // namespace metafs::fs

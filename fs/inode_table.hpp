@@ -15,6 +15,11 @@ namespace metafs::fs {
 // an entry goes through acquire() (count + 1); forget() subtracts and erases the node at zero.
 // Permanent nodes (the root, /.metafs) are never erased.
 //
+// Entries of a scientific file's view are not stored one by one: their inode number encodes
+// the file version's slot and the entry (kVirtualBit | slot << kEntryBits | entry), and one
+// lookup count per version covers all of them, so the table grows with the data files the
+// kernel knows, not with every fields/ file it has looked at.
+//
 // One mutex guards both maps; nothing else is locked while it is held.
 class InodeTable {
  public:
@@ -22,6 +27,10 @@ class InodeTable {
   static constexpr fuse_ino_t kControlDirIno = 2;
   static constexpr fuse_ino_t kFirstControlFileIno = 3;  // + ControlFile value
   static constexpr fuse_ino_t kFirstDynamicIno = 16;
+  static constexpr fuse_ino_t kVirtualBit = fuse_ino_t{1} << 62;
+  static constexpr unsigned kEntryBits = 24;
+  // Views with more entries than this cannot be shown (extractors cap their trees far below).
+  static constexpr DataView::EntryId kMaxEntries = DataView::EntryId{1} << kEntryBits;
 
   InodeTable();
 
@@ -30,8 +39,9 @@ class InodeTable {
 
   // The node for a mirrored path, created when new; its lookup count is incremented.
   std::shared_ptr<const Node> acquire_mirror(const std::string& rel_path);
-  // The node for an entry of a version's view, created when new; its lookup count is
-  // incremented. Versions are interned: one object per version while anything holds it.
+  // The node for an entry of a version's view; the version's lookup count is incremented.
+  // Versions are interned (one object per version while anything holds it). Precondition:
+  // entry < kMaxEntries.
   std::shared_ptr<const Node> acquire_virtual(const std::shared_ptr<const DataVersion>& version,
                                               DataView::EntryId entry);
 
@@ -41,6 +51,7 @@ class InodeTable {
   // The inode of a mirrored path the kernel knows, or 0.
   fuse_ino_t find_mirror(const std::string& rel_path) const;
 
+  // Mirrored nodes and data-file versions the kernel holds.
   std::size_t size() const;
 
  private:
@@ -54,7 +65,15 @@ class InodeTable {
   std::shared_ptr<const Node> acquire(std::string key, const std::function<void(Node&)>& init);
   void add_permanent(std::shared_ptr<Node> node);
 
+  struct VersionSlot {
+    std::shared_ptr<const DataVersion> version;
+    std::uint64_t lookups = 0;
+  };
+
   mutable std::mutex mutex_;
+  std::unordered_map<std::uint64_t, VersionSlot> versions_;              // by slot number
+  std::unordered_map<const DataVersion*, std::uint64_t> version_slots_;  // interned object -> slot
+  std::uint64_t next_version_slot_ = 1;
   std::unordered_map<fuse_ino_t, Slot> by_ino_;
   std::unordered_map<std::string, fuse_ino_t> by_key_;
   fuse_ino_t next_ino_ = kFirstDynamicIno;
