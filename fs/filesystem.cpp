@@ -126,11 +126,9 @@ int Filesystem::mirror_attributes(const std::string& rel, struct stat* st,
   return 0;
 }
 
-int Filesystem::data_view(const std::string& rel, std::shared_ptr<const DataVersion>* version,
+int Filesystem::data_view(const std::string& rel, const struct stat& st,
+                          std::shared_ptr<const DataVersion>* version,
                           std::shared_ptr<const DataView>* view) {
-  struct stat st {};
-  int rc = source_.lstat(rel, &st);
-  if (rc < 0) return -rc;
   extract::Format format = service_->detect(rel, st);
   if (format == extract::Format::kNone) return ENOTDIR;
   *version = service_->version(rel, st, format);
@@ -209,7 +207,7 @@ int Filesystem::lookup(fuse_ino_t parent, const std::string& name, fuse_entry_pa
       }
       std::shared_ptr<const DataVersion> version;
       std::shared_ptr<const DataView> view;
-      if (int err = data_view(dir->rel_path, &version, &view)) return err;
+      if (int err = data_view(dir->rel_path, st, &version, &view)) return err;
       DataView::EntryId id = view->find(DataView::kRootEntry, name);
       if (id == DataView::kNoEntry) return ENOENT;
       // These names lead to the current version's view: they are invalidated when the file
@@ -321,7 +319,7 @@ int Filesystem::opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* out) {
       if (!S_ISDIR(st.st_mode)) {
         std::shared_ptr<const DataVersion> version;
         std::shared_ptr<const DataView> view;
-        if (int err = data_view(node->rel_path, &version, &view)) return err;
+        if (int err = data_view(node->rel_path, st, &version, &view)) return err;
         add_view_entries(*view, DataView::kRootEntry);
         break;
       }

@@ -68,9 +68,10 @@ class Filesystem {
   double mirror_timeout(const std::string& dir_rel) const;
   int lookup_virtual(const std::shared_ptr<const DataVersion>& version, const DataView& view,
                      DataView::EntryId id, double entry_timeout, fuse_entry_param* entry);
-  // The current version of scientific file `rel` and its view (extracted on a miss).
-  int data_view(const std::string& rel, std::shared_ptr<const DataVersion>* version,
-                std::shared_ptr<const DataView>* view);
+  // The version of scientific file `rel` whose lstat the caller just took (`st`) and its
+  // view (extracted on a miss); ENOTDIR when the file is not scientific.
+  int data_view(const std::string& rel, const struct stat& st,
+                std::shared_ptr<const DataVersion>* version, std::shared_ptr<const DataView>* view);
   // The view a virtual node belongs to; ESTALE when it is gone and the file has changed.
   int view_of(const Node& node, std::shared_ptr<const DataView>* view);
 

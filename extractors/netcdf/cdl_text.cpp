@@ -10,13 +10,6 @@
 namespace metafs::extract::nc {
 namespace {
 
-template <typename T>
-T load(const unsigned char* p) {
-  T value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-
 bool is_c_control(unsigned char c) {
   return c < 0x20 || c == 0x7f;
 }

@@ -3,11 +3,20 @@
 #include <netcdf.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 // Spellings of names and values in CDL exactly as ncdump 4.9 prints them (C locale).
 namespace metafs::extract::nc {
+
+// A value of type T from unaligned attribute or data bytes.
+template <typename T>
+T load(const unsigned char* p) {
+  T value;
+  std::memcpy(&value, p, sizeof value);
+  return value;
+}
 
 // A name with CDL's special characters escaped (ncdump's escaped_name).
 std::string cdl_name(std::string_view name);

@@ -12,13 +12,6 @@
 namespace metafs::extract::nc {
 namespace {
 
-template <typename T>
-T load(const unsigned char* p) {
-  T value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-
 // The shortest text that reads back as the same value, in fixed notation unless the
 // exponent is below -4 or at least 16 (Python's repr rule): 100000, 0.1, 1e-07, 1e+20.
 template <typename T>

@@ -11,13 +11,6 @@ namespace {
 
 constexpr int kMaxValueDepth = 32;
 
-template <typename T>
-T load(const unsigned char* p) {
-  T value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-
 }  // namespace
 
 TypeTable::TypeTable(int root, const Limits& limits) {
