@@ -77,6 +77,7 @@ std::string ControlFiles::stats_json() const {
   add("extractions", std::to_string(stats_.extractions.load()));
   add("errors", std::to_string(stats_.errors.load()));
   add("view_hits", std::to_string(stats_.view_hits.load()));
+  add("prefetched", std::to_string(stats_.prefetched.load()));
   if (extra_) {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) add(m.name.c_str(), std::to_string(m.value));
@@ -102,6 +103,8 @@ std::string ControlFiles::metrics() const {
   counter("detections_total", "Files whose format was detected.", stats_.detections.load());
   counter("extractions_total", "Metadata extractions run.", stats_.extractions.load());
   counter("extraction_errors_total", "Extractions that ended with an error.", stats_.errors.load());
+  counter("prefetched_total", "Views made ready ahead of a request (--prefetch).",
+          stats_.prefetched.load());
   if (extra_) {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) {

@@ -43,7 +43,7 @@ ExtractionService::ExtractionService(const SourceTree& source, ServiceOptions op
       stats_(stats),
       backend_(std::move(backend)),
       cache_(cache),
-      slots_(static_cast<std::ptrdiff_t>(std::max(1u, std::min(options.concurrency, 1024u)))),
+      slots_(std::max(1u, std::min(options.concurrency, 1024u))),
       views_(options.view_memory) {
   pressure_subscription_ = cache_.pressure_monitor().subscribe([this](cache::PressureLevel level) {
     views_.set_budget(cache::memory_budget_at(level, options_.view_memory));
@@ -112,8 +112,35 @@ cache::CacheKey ExtractionService::cache_key(const DataVersion& version) const {
                          schema_version(version.format)};
 }
 
-std::shared_ptr<const extract::Extraction> ExtractionService::extract(const DataVersion& version) {
-  slots_.acquire();
+void ExtractionService::Slots::acquire() {
+  std::unique_lock lock(mutex_);
+  ++requests_waiting_;
+  changed_.wait(lock, [&] { return free_ > 0; });
+  --requests_waiting_;
+  --free_;
+  changed_.notify_all();  // background waiters re-check requests_waiting_
+}
+
+bool ExtractionService::Slots::acquire_background(std::stop_token stop) {
+  std::unique_lock lock(mutex_);
+  if (!changed_.wait(lock, stop, [&] { return free_ > 0 && requests_waiting_ == 0; })) {
+    return false;
+  }
+  --free_;
+  return true;
+}
+
+void ExtractionService::Slots::release() {
+  {
+    std::lock_guard lock(mutex_);
+    ++free_;
+  }
+  changed_.notify_all();
+}
+
+std::shared_ptr<const extract::Extraction> ExtractionService::extract(const DataVersion& version,
+                                                                      bool slot_held) {
+  if (!slot_held) slots_.acquire();
   auto start = std::chrono::steady_clock::now();
   std::shared_ptr<extract::Extraction> result;
   try {
@@ -144,18 +171,40 @@ ExtractionService::ViewPtr ExtractionService::remember(
   return view;
 }
 
-ExtractionService::ViewPtr ExtractionService::cached_view(const DataVersion& version) {
+ExtractionService::ViewPtr ExtractionService::find_view(const DataVersion& version,
+                                                        bool count_hit) {
   if (auto hit = views_.get(version.key)) {
-    ++stats_.view_hits;
+    if (count_hit) ++stats_.view_hits;
     return *hit;
   }
   if (auto cached = cache_.get(cache_key(version))) return remember(version, std::move(cached));
   return nullptr;
 }
 
+ExtractionService::ViewPtr ExtractionService::cached_view(const DataVersion& version) {
+  return find_view(version, true);
+}
+
 ExtractionService::ViewPtr ExtractionService::view(const DataVersion& version) {
   if (ViewPtr hit = cached_view(version)) return hit;
+  return lead_or_join(version, false, nullptr);
+}
 
+bool ExtractionService::prefetch(const DataVersion& version, std::stop_token stop) {
+  if (find_view(version, false)) return true;
+  {
+    std::lock_guard lock(flight_mutex_);
+    if (in_flight_.contains(version.key)) return true;  // a request is extracting it
+  }
+  if (!slots_.acquire_background(stop)) return false;
+  bool led = false;
+  lead_or_join(version, true, &led);
+  if (led) ++stats_.prefetched;
+  return true;
+}
+
+ExtractionService::ViewPtr ExtractionService::lead_or_join(const DataVersion& version,
+                                                           bool slot_held, bool* extracted) {
   std::promise<ViewPtr> promise;
   std::shared_future<ViewPtr> future;
   bool leader = false;
@@ -170,13 +219,18 @@ ExtractionService::ViewPtr ExtractionService::view(const DataVersion& version) {
       leader = true;
     }
   }
-  if (!leader) return future.get();
+  if (!leader) {
+    if (slot_held) slots_.release();
+    return future.get();
+  }
 
   try {
     // A request that finished this version between our miss and our flight left it in
     // memory (it remembers the view before leaving the flight).
     auto recent = views_.get(version.key);
-    ViewPtr view = recent ? *recent : remember(version, extract(version));
+    if (recent && slot_held) slots_.release();
+    if (extracted) *extracted = !recent;
+    ViewPtr view = recent ? *recent : remember(version, extract(version, slot_held));
     promise.set_value(std::move(view));
   } catch (...) {
     promise.set_exception(std::current_exception());

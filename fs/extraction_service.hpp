@@ -2,11 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <memory>
 #include <mutex>
-#include <semaphore>
+#include <stop_token>
 #include <string>
 #include <unordered_map>
 
@@ -50,13 +51,39 @@ class ExtractionService {
   std::shared_ptr<const DataView> view(const DataVersion& version);
   // The view of a version if memory or the cache has it, else nullptr; never extracts.
   std::shared_ptr<const DataView> cached_view(const DataVersion& version);
+  // Makes the view of a version ready ahead of a request: from the cache into memory, or by
+  // an extraction that starts only while no request waits for an extraction slot (a request
+  // for the same version meanwhile joins it). Returns false when `stop` was requested first.
+  bool prefetch(const DataVersion& version, std::stop_token stop);
 
   cache::MemoryLruStats view_stats() const { return views_.stats(); }
 
  private:
   using ViewPtr = std::shared_ptr<const DataView>;
+
+  // At most `concurrency` extractions at once; requests go before background work.
+  class Slots {
+   public:
+    explicit Slots(unsigned count) : free_(count) {}
+    void acquire();
+    // Waits while no slot is free or a request is waiting; false when `stop` came first.
+    bool acquire_background(std::stop_token stop);
+    void release();
+
+   private:
+    std::mutex mutex_;
+    std::condition_variable_any changed_;
+    unsigned free_;
+    unsigned requests_waiting_ = 0;
+  };
+
   cache::CacheKey cache_key(const DataVersion& version) const;
-  std::shared_ptr<const extract::Extraction> extract(const DataVersion& version);
+  // The view from memory, else from the cache (then kept in memory), else nullptr.
+  ViewPtr find_view(const DataVersion& version, bool count_hit);
+  // Joins the extraction in flight for `version`, or leads one (then *extracted says whether
+  // it extracted). `slot_held`: the caller already holds an extraction slot (released here).
+  ViewPtr lead_or_join(const DataVersion& version, bool slot_held, bool* extracted);
+  std::shared_ptr<const extract::Extraction> extract(const DataVersion& version, bool slot_held);
   ViewPtr remember(const DataVersion& version, std::shared_ptr<const extract::Extraction> x);
   std::uint32_t schema_version(extract::Format detected) const;
 
@@ -65,7 +92,7 @@ class ExtractionService {
   Stats& stats_;
   std::unique_ptr<ExtractionBackend> backend_;
   cache::MetadataCache& cache_;
-  std::counting_semaphore<1024> slots_;
+  Slots slots_;
 
   std::mutex detect_mutex_;
   std::unordered_map<std::string, extract::Format> detected_;

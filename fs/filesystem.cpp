@@ -67,7 +67,8 @@ Filesystem::Filesystem(const Options& options)
 
 Filesystem::~Filesystem() {
   invalidator_.stop();
-  service_.reset();  // before the cache it writes to
+  prefetcher_.reset();  // before the service it uses
+  service_.reset();     // before the cache it writes to
   if (cache_) cache_->flush();
 }
 
@@ -79,6 +80,9 @@ void Filesystem::start(fuse_session* session) {
   backend->start();  // workers come up while the kernel sends its first requests
   service_ = std::make_unique<ExtractionService>(source_, service_options_for(options_), stats_,
                                                  std::move(backend), *cache_);
+  if (options_.prefetch > 0) {
+    prefetcher_ = std::make_unique<Prefetcher>(source_, *service_, prefetch_options_for(options_));
+  }
 }
 
 ControlFiles::Extra Filesystem::control_extra() const {
@@ -132,6 +136,7 @@ int Filesystem::data_view(const std::string& rel, const struct stat& st,
   extract::Format format = service_->detect(rel, st);
   if (format == extract::Format::kNone) return ENOTDIR;
   *version = service_->version(rel, st, format);
+  if (prefetcher_) prefetcher_->accessed(rel);  // reads ahead while this one is extracted
   *view = service_->view(**version);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "invalidator.hpp"
 #include "metadata_cache.hpp"
 #include "options.hpp"
+#include "prefetcher.hpp"
 #include "source_tree.hpp"
 #include "stats.hpp"
 
@@ -81,6 +82,7 @@ class Filesystem {
   InodeTable inodes_;
   std::unique_ptr<cache::MetadataCache> cache_;
   std::unique_ptr<ExtractionService> service_;
+  std::unique_ptr<Prefetcher> prefetcher_;  // after service_: destroyed before it
   ControlFiles control_;
   Invalidator invalidator_;
   struct timespec started_ {};

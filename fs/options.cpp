@@ -109,6 +109,11 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--worker-recycle", options.worker_recycle,
                  "Files a worker extracts before it is replaced")
       ->capture_default_str();
+  app.add_option("--prefetch", options.prefetch,
+                 "When a data file's metadata is read, extract this many of the files after it "
+                 "in its directory (by name) in the background, so that a reader going through "
+                 "a directory finds them ready (0: only what is asked for)")
+      ->capture_default_str();
   app.add_option("--entry-timeout", options.entry_timeout,
                  "Seconds the kernel may cache names in a source directory metafs cannot watch")
       ->capture_default_str();

@@ -28,7 +28,8 @@ struct Options {
   std::string isolation = "process";         // "process": sandboxed workers; "none": in-process
   std::uint64_t worker_memory = 1ull << 30;  // address-space limit of one worker
   unsigned worker_recycle = 1000;            // files a worker extracts before it is replaced
-  bool allow_other = false;                  // derived from -o
+  unsigned prefetch = 16;    // files after the one read in its directory extracted ahead (0: off)
+  bool allow_other = false;  // derived from -o
 };
 
 // Parses the command line. Returns the options, or std::nullopt after printing --help,

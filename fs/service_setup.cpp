@@ -18,4 +18,11 @@ ServiceOptions service_options_for(const Options& options) {
   return service;
 }
 
+PrefetchOptions prefetch_options_for(const Options& options) {
+  PrefetchOptions prefetch;
+  prefetch.window = options.prefetch;
+  prefetch.threads = options.workers;
+  return prefetch;
+}
+
 }  // namespace metafs::fs

@@ -3,6 +3,7 @@
 #include "extraction_service.hpp"
 #include "metadata_cache.hpp"
 #include "options.hpp"
+#include "prefetcher.hpp"
 
 namespace metafs::fs {
 
@@ -11,5 +12,6 @@ namespace metafs::fs {
 // decoded trees in the cache, the rest to built views.
 cache::CacheOptions cache_options_for(const Options& options);
 ServiceOptions service_options_for(const Options& options);
+PrefetchOptions prefetch_options_for(const Options& options);
 
 }  // namespace metafs::fs

@@ -46,6 +46,7 @@ struct Stats {
   std::atomic<std::uint64_t> extractions{0};
   std::atomic<std::uint64_t> errors{0};  // extractions that ended with an error file
   std::atomic<std::uint64_t> view_hits{0};
+  std::atomic<std::uint64_t> prefetched{0};  // views made ready ahead of a request
   LatencyRecorder extraction_latency;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };

@@ -1,0 +1,164 @@
+#include "prefetcher.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "log.hpp"
+
+namespace metafs::fs {
+namespace {
+
+// A listing is reused this long: a reader going through a directory lists it once every few
+// seconds, not once per file.
+constexpr auto kListingLifetime = std::chrono::seconds(5);
+constexpr std::size_t kListingsKept = 4;
+// A directory with more entries is not listed for prefetching (its names would take more
+// memory than the metadata they lead to); its files are extracted as they are asked for.
+constexpr std::size_t kMaxListed = 200'000;
+constexpr std::size_t kMaxAccessesQueued = 64;
+
+std::pair<std::string, std::string> split(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string::npos) return {std::string(), rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+}  // namespace
+
+Prefetcher::Prefetcher(const SourceTree& source, ExtractionService& service,
+                       PrefetchOptions options)
+    : source_(source), service_(service), options_(options) {
+  if (options_.window == 0) return;
+  for (unsigned i = 0; i < std::max(1u, options_.threads); ++i) {
+    threads_.emplace_back([this](std::stop_token stop) { run(stop); });
+  }
+}
+
+Prefetcher::~Prefetcher() {
+  for (auto& t : threads_) t.request_stop();
+  wake_.notify_all();
+  threads_.clear();  // joins
+}
+
+void Prefetcher::accessed(const std::string& rel) {
+  if (threads_.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (rel == last_access_) return;  // the same file's entries, one after another
+    last_access_ = rel;
+    if (accesses_.size() >= kMaxAccessesQueued) accesses_.pop_front();
+    accesses_.push_back(rel);
+  }
+  wake_.notify_one();
+}
+
+void Prefetcher::run(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    std::string access, job;
+    {
+      std::unique_lock lock(mutex_);
+      if (!wake_.wait(lock, stop, [&] { return !accesses_.empty() || !queue_.empty(); })) return;
+      if (!accesses_.empty()) {
+        access = std::move(accesses_.front());
+        accesses_.pop_front();
+      } else {
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    try {
+      if (!access.empty()) {
+        plan(access);
+      } else {
+        prefetch_one(job, stop);
+      }
+    } catch (const std::exception& e) {
+      // Prefetching is an optimisation: a failure here costs only the head start.
+      log::fs()->warn("prefetch {}: {}", access.empty() ? job : access, e.what());
+    }
+  }
+}
+
+void Prefetcher::plan(const std::string& rel) {
+  auto [dir, name] = split(rel);
+  std::vector<std::string> picked;
+  {
+    std::lock_guard lock(plan_mutex_);
+    Listing* l = listing(dir);
+    if (l == nullptr) return;
+    std::size_t n = l->names.size();
+    auto it = l->index.find(name);
+    if (it == l->index.end() || n < 2) return;
+    l->queued[it->second] = true;  // asked for: no need to read ahead of itself
+    for (std::size_t step = 1; step < n && picked.size() < options_.window; ++step) {
+      std::size_t i = (it->second + step) % n;
+      if (l->queued[i]) continue;
+      l->queued[i] = true;
+      picked.push_back(dir.empty() ? l->names[i] : dir + "/" + l->names[i]);
+    }
+  }
+  if (picked.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& p : picked) queue_.push_back(std::move(p));
+    std::size_t cap = std::max<std::size_t>(64, std::size_t{4} * options_.window);
+    while (queue_.size() > cap) queue_.pop_front();
+  }
+  wake_.notify_all();
+}
+
+Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
+  auto now = std::chrono::steady_clock::now();
+  auto found = std::find_if(listings_.begin(), listings_.end(),
+                            [&](const auto& l) { return l->dir == dir; });
+  if (found != listings_.end() && now - (*found)->taken < kListingLifetime) return found->get();
+  if (found != listings_.end()) listings_.erase(found);
+
+  int fd = source_.open_dir(dir);
+  if (fd < 0) return nullptr;
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    ::close(fd);
+    return nullptr;
+  }
+  auto l = std::make_unique<Listing>();
+  l->dir = dir;
+  l->taken = now;
+  bool too_many = false;
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
+    if (dir.empty() && std::strcmp(e->d_name, ".metafs") == 0) continue;  // hidden by the mount
+    if (l->names.size() >= kMaxListed) {
+      too_many = true;
+      break;
+    }
+    l->names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  if (too_many) {
+    log::fs()->debug("prefetch: {} has over {} files, not read ahead", dir, kMaxListed);
+    l->names.clear();
+  }
+  std::sort(l->names.begin(), l->names.end());
+  l->queued.assign(l->names.size(), false);
+  l->index.reserve(l->names.size());
+  for (std::size_t i = 0; i < l->names.size(); ++i) l->index.emplace(l->names[i], i);
+
+  if (listings_.size() >= kListingsKept) listings_.erase(listings_.begin());
+  listings_.push_back(std::move(l));
+  return listings_.back().get();
+}
+
+void Prefetcher::prefetch_one(const std::string& rel, std::stop_token stop) {
+  struct stat st {};
+  if (source_.lstat(rel, &st) < 0 || !S_ISREG(st.st_mode)) return;
+  extract::Format format = service_.detect(rel, st);
+  if (format == extract::Format::kNone) return;
+  auto version = service_.version(rel, st, format);
+  service_.prefetch(*version, stop);
+}
+
+}  // namespace metafs::fs

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "extraction_service.hpp"
+#include "source_tree.hpp"
+
+namespace metafs::fs {
+
+struct PrefetchOptions {
+  unsigned window = 16;  // files after the one asked for; 0 turns prefetching off
+  unsigned threads = 2;  // background threads (extractions still share the service's slots)
+};
+
+// Reads ahead of a reader going through a directory of data files. When the metadata of a data
+// file is asked for, the next `window` regular files of its source directory (in name order,
+// wrapping around) are queued; background threads detect them and have the service make their
+// views ready, starting an extraction only while no request waits for a slot. A reader that
+// asks for one file at a time (`cat */metadata.json`, `grep -r`, a script) so keeps every
+// worker busy instead of one. Files queued but not reached yet are dropped when the queue
+// outgrows four windows; a request never waits for the queue.
+class Prefetcher {
+ public:
+  Prefetcher(const SourceTree& source, ExtractionService& service, PrefetchOptions options);
+  ~Prefetcher();  // drops what is queued and waits for the extractions already running
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  // A request asked for the metadata of data file `rel`. Returns at once.
+  void accessed(const std::string& rel);
+
+ private:
+  // The regular files of one source directory, sorted by name, as listed at `taken`.
+  struct Listing {
+    std::string dir;
+    std::vector<std::string> names;
+    std::unordered_map<std::string_view, std::size_t> index;  // into names
+    std::vector<bool> queued;                                 // per name
+    std::chrono::steady_clock::time_point taken;
+  };
+
+  void run(std::stop_token stop);
+  // Queues the window of files after `rel` not queued since the listing was taken.
+  void plan(const std::string& rel);
+  // The listing of `dir`, taken anew when older than a few seconds; nullptr when it cannot be
+  // listed or has too many entries to keep.
+  Listing* listing(const std::string& dir);
+  void prefetch_one(const std::string& rel, std::stop_token stop);
+
+  const SourceTree& source_;
+  ExtractionService& service_;
+  PrefetchOptions options_;
+
+  std::mutex mutex_;  // accesses_, queue_, last_access_
+  std::condition_variable_any wake_;
+  std::deque<std::string> accesses_;
+  std::deque<std::string> queue_;
+  std::string last_access_;
+
+  std::mutex plan_mutex_;                           // listings_
+  std::vector<std::unique_ptr<Listing>> listings_;  // the most recent few directories
+
+  std::vector<std::jthread> threads_;  // last: stopped and joined first
+};
+
+}  // namespace metafs::fs

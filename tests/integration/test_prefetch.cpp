@@ -1,0 +1,142 @@
+// Reading ahead (--prefetch): asking for one data file's metadata has the daemon extract the
+// next files of its directory in the background, so that they are served without an
+// extraction; what it serves is what an on-demand extraction shows, a hostile sibling costs
+// nothing but its own error, and --prefetch 0 extracts only what is asked for.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "corpus.hpp"
+#include "mount_runner.hpp"
+
+namespace fs = std::filesystem;
+using metafs::test::corpus_dir;
+using metafs::test::MountRunner;
+using metafs::test::read_file;
+using metafs::test::TempDir;
+
+namespace {
+
+nlohmann::json stats_of(const MountRunner& mount) {
+  return nlohmann::json::parse(read_file(mount.mountpoint() / ".metafs" / "stats.json"));
+}
+
+// Polls stats.json until `extractions` reaches `want` or 10 s pass; returns the last value.
+std::uint64_t wait_for_extractions(const MountRunner& mount, std::uint64_t want) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::uint64_t seen = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    seen = stats_of(mount)["extractions"].get<std::uint64_t>();
+    if (seen >= want) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return seen;
+}
+
+class Prefetch : public ::testing::Test {
+ protected:
+  // series/: d00.dcm .. d07.dcm and f08.fits .. f11.fits (twelve data files), then a plain
+  // file and a subdirectory with a data file of its own (never read ahead from series/).
+  void SetUp() override {
+    src_ = tmp_.path() / "src";
+    fs::create_directories(src_ / "series" / "sub");
+    for (int i = 0; i < 8; ++i) {
+      fs::copy_file(corpus_dir() / "dicom" / "fo-dicom_mr.dcm", src_ / "series" / name(i, ".dcm"));
+    }
+    for (int i = 8; i < 12; ++i) {
+      fs::copy_file(corpus_dir() / "fits" / "testprog.std", src_ / "series" / name(i, ".fits"));
+    }
+    { std::ofstream(src_ / "series" / "zz_notes.txt") << "not a data file\n"; }
+    fs::copy_file(corpus_dir() / "fits" / "test_i10.fits", src_ / "series" / "sub" / "x.fits");
+  }
+
+  static std::string name(int i, const char* ext) {
+    return std::string(i < 8 ? "d" : "f") + (i < 10 ? "0" : "") + std::to_string(i) + ext;
+  }
+
+  std::vector<std::string> data_files() const {
+    std::vector<std::string> out;
+    for (int i = 0; i < 12; ++i) out.push_back("series/" + name(i, i < 8 ? ".dcm" : ".fits"));
+    return out;
+  }
+
+  TempDir tmp_;
+  fs::path src_;
+};
+
+}  // namespace
+
+TEST_F(Prefetch, OneReadExtractsItsDirectoryAheadAndTheRestIsServedWithoutExtracting) {
+  MountRunner mount(src_, {"--cache-dir", (tmp_.path() / "cache").string()});
+  ASSERT_TRUE(mount.mounted());
+  const fs::path mnt = mount.mountpoint();
+  EXPECT_EQ(read_file(mnt / "series/d03.dcm/fields/Modality"), "MR\n");
+
+  // d03 on demand, the eleven others ahead of any request (the default window is 16).
+  EXPECT_EQ(wait_for_extractions(mount, 12), 12u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  nlohmann::json stats = stats_of(mount);
+  EXPECT_EQ(stats["extractions"].get<std::uint64_t>(), 12u) << "the subdirectory too?";
+  EXPECT_EQ(stats["prefetched"].get<std::uint64_t>(), 11u) << stats.dump(2);
+
+  // Now every file is served from memory and equals what a mount without reading ahead shows.
+  MountRunner plain(src_, {"--no-cache", "--prefetch", "0"});
+  ASSERT_TRUE(plain.mounted());
+  for (const auto& rel : data_files()) {
+    EXPECT_EQ(read_file(mnt / rel / "metadata.json"),
+              read_file(plain.mountpoint() / rel / "metadata.json"))
+        << rel;
+  }
+  EXPECT_EQ(stats_of(mount)["extractions"].get<std::uint64_t>(), 12u);
+  EXPECT_EQ(stats_of(plain)["extractions"].get<std::uint64_t>(), 12u);
+  EXPECT_EQ(read_file(mnt / "series/f10.fits/fields/0/NAXIS"), "2\n");
+}
+
+TEST_F(Prefetch, TheWindowIsTheNextFilesByName) {
+  MountRunner mount(src_, {"--no-cache", "--prefetch", "3"});
+  ASSERT_TRUE(mount.mounted());
+  read_file(mount.mountpoint() / "series/d05.dcm/metadata.txt");
+  EXPECT_EQ(wait_for_extractions(mount, 4), 4u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(stats_of(mount)["extractions"].get<std::uint64_t>(), 4u);
+  // d06, d07 and f08 are ready: reading them extracts nothing more.
+  for (const char* rel : {"series/d06.dcm", "series/d07.dcm", "series/f08.fits"}) {
+    EXPECT_FALSE(read_file(mount.mountpoint() / rel / "metadata.json").empty());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Each of those reads moved the window on: f09, f10 and f11 followed (the window wraps
+  // around to d00.. only past the end).
+  nlohmann::json stats = stats_of(mount);
+  EXPECT_EQ(stats["prefetched"].get<std::uint64_t>(), stats["extractions"].get<std::uint64_t>() - 1)
+      << stats.dump(2);
+}
+
+TEST_F(Prefetch, ZeroExtractsOnlyWhatIsAskedFor) {
+  MountRunner mount(src_, {"--no-cache", "--prefetch", "0"});
+  ASSERT_TRUE(mount.mounted());
+  EXPECT_EQ(read_file(mount.mountpoint() / "series/f09.fits/fields/0/NAXIS"), "2\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  nlohmann::json stats = stats_of(mount);
+  EXPECT_EQ(stats["extractions"].get<std::uint64_t>(), 1u);
+  EXPECT_EQ(stats["prefetched"].get<std::uint64_t>(), 0u);
+}
+
+TEST_F(Prefetch, AHostileSiblingReadAheadCostsOnlyItsOwnError) {
+  // A file that crashes libhdf5 among the series, read ahead of any request.
+  fs::copy_file(corpus_dir() / "malformed" / "cve-2018-16438.h5", src_ / "series" / "d04x.h5");
+  MountRunner mount(src_, {"--no-cache"});
+  ASSERT_TRUE(mount.mounted());
+  read_file(mount.mountpoint() / "series/d03.dcm/metadata.json");
+  EXPECT_EQ(wait_for_extractions(mount, 13), 13u);
+  EXPECT_TRUE(mount.alive());
+  EXPECT_EQ(stats_of(mount)["extractions"].get<std::uint64_t>(), 13u);
+  EXPECT_EQ(read_file(mount.mountpoint() / "series/d04x.h5/error"), "extractor crashed: SIGSEGV\n");
+  EXPECT_EQ(read_file(mount.mountpoint() / "series/d05.dcm/fields/Modality"), "MR\n");
+  EXPECT_EQ(stats_of(mount)["extractions"].get<std::uint64_t>(), 13u);
+}
