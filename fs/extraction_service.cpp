@@ -12,7 +12,8 @@
 namespace metafs::fs {
 namespace {
 
-constexpr std::size_t kMaxDetections = 1 << 20;
+// One remembered detection: its version key (path and stat numbers) and a hash-map node.
+constexpr std::size_t kDetectionBytes = 192;
 // Bumped when detection rules change, so cached detection results are redone.
 constexpr std::uint32_t kDetectionVersion = 1;
 
@@ -44,7 +45,8 @@ ExtractionService::ExtractionService(const SourceTree& source, ServiceOptions op
       backend_(std::move(backend)),
       cache_(cache),
       slots_(std::max(1u, std::min(options.concurrency, 1024u))),
-      views_(options.view_memory) {
+      views_(options.view_memory),
+      max_detections_(std::max<std::size_t>(1024, options.detection_memory / kDetectionBytes)) {
   pressure_subscription_ = cache_.pressure_monitor().subscribe([this](cache::PressureLevel level) {
     views_.set_budget(cache::memory_budget_at(level, options_.view_memory));
   });
@@ -86,7 +88,8 @@ extract::Format ExtractionService::detect(const std::string& rel, const struct s
     ++stats_.detections;
   }
   std::lock_guard lock(detect_mutex_);
-  if (detected_.size() >= kMaxDetections) detected_.clear();
+  // Past its memory share start afresh: the cache on disk still has every detection.
+  if (detected_.size() >= max_detections_) detected_.clear();
   detected_.emplace(std::move(key), *format);
   return *format;
 }

@@ -24,8 +24,9 @@
 namespace metafs::fs {
 
 struct ServiceOptions {
-  unsigned concurrency = 2;                 // extractions running at once
-  std::uint64_t view_memory = 96ull << 20;  // bytes of built views kept in memory
+  unsigned concurrency = 2;                     // extractions running at once
+  std::uint64_t view_memory = 96ull << 20;      // bytes of built views kept in memory
+  std::uint64_t detection_memory = 8ull << 20;  // bytes of remembered detection results
 };
 
 // Turns source files into DataViews. Detection is remembered per file version (in memory and
@@ -101,6 +102,7 @@ class ExtractionService {
   std::unordered_map<std::string, std::shared_future<ViewPtr>> in_flight_;
 
   cache::MemoryLru<std::string, ViewPtr> views_;
+  std::size_t max_detections_;
 
   std::mutex versions_mutex_;
   std::unordered_map<std::string, std::weak_ptr<const DataVersion>> versions_;

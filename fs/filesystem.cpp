@@ -56,6 +56,7 @@ void present_as_directory(struct stat* st) {
 Filesystem::Filesystem(const Options& options)
     : options_(options),
       source_(options.source),
+      trimmer_(inodes_, inode_budget_for(options)),
       control_(stats_, [this] { return control_extra(); }),
       invalidator_(
           source_,
@@ -66,15 +67,21 @@ Filesystem::Filesystem(const Options& options)
 }
 
 Filesystem::~Filesystem() {
-  invalidator_.stop();
+  stop();
   prefetcher_.reset();  // before the service it uses
   service_.reset();     // before the cache it writes to
   if (cache_) cache_->flush();
 }
 
+void Filesystem::stop() {
+  trimmer_.stop();
+  invalidator_.stop();
+}
+
 void Filesystem::start(fuse_session* session) {
   invalidator_.watch("", InodeTable::kRootIno);
   invalidator_.start(session);
+  trimmer_.start(session);
   cache_ = std::make_unique<cache::MetadataCache>(cache_options_for(options_));
   auto backend = make_extraction_backend(options_);
   backend->start();  // workers come up while the kernel sends its first requests
@@ -91,6 +98,13 @@ ControlFiles::Extra Filesystem::control_extra() const {
     extra.metrics.push_back({name, help, counter, value});
   };
   add("inodes", "Inodes the kernel holds.", false, inodes_.size());
+  add("inode_bytes", "Memory of the inode table (estimate).", false, inodes_.bytes());
+  add("inode_bytes_budget", "Share of --memory-limit for the inode table.", false,
+      trimmer_.budget());
+  add("inodes_trimmed",
+      "Entries the kernel was asked to drop to keep the inode table in its "
+      "budget.",
+      true, trimmer_.trimmed());
   if (!cache_ || !service_) return extra;
   cache::CacheStats c = cache_->stats();
   cache::MemoryLruStats v = service_->view_stats();

@@ -9,6 +9,7 @@
 #include "control_files.hpp"
 #include "extraction_service.hpp"
 #include "inode_table.hpp"
+#include "inode_trimmer.hpp"
 #include "invalidator.hpp"
 #include "metadata_cache.hpp"
 #include "options.hpp"
@@ -46,6 +47,8 @@ class Filesystem {
   // Opens the cache and starts the extraction backend (threads, worker processes): call once,
   // after the daemon has detached and before the first request.
   void start(fuse_session* session);
+  // Stops the threads that talk to the kernel (invalidations): call before the session goes.
+  void stop();
 
   const Options& options() const { return options_; }
   Stats& stats() { return stats_; }
@@ -80,6 +83,7 @@ class Filesystem {
   Stats stats_;
   SourceTree source_;
   InodeTable inodes_;
+  InodeTrimmer trimmer_;  // keeps inodes_ within its share of --memory-limit
   std::unique_ptr<cache::MetadataCache> cache_;
   std::unique_ptr<ExtractionService> service_;
   std::unique_ptr<Prefetcher> prefetcher_;  // after service_: destroyed before it

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "node.hpp"
 
@@ -53,6 +55,18 @@ class InodeTable {
 
   // Mirrored nodes and data-file versions the kernel holds.
   std::size_t size() const;
+  // About how many bytes of memory the table holds (nodes, paths, versions).
+  std::uint64_t bytes() const;
+
+  // A mirrored entry as the kernel names it: for fuse_lowlevel_notify_inval_entry.
+  struct Entry {
+    fuse_ino_t parent;
+    std::string name;
+  };
+  // The entries created longest ago whose nodes hold at least `bytes` together (fewer when
+  // the table has fewer). Each is moved to the back of the order, so that an entry the kernel
+  // keeps (in use) is not offered again at once.
+  std::vector<Entry> oldest(std::uint64_t bytes);
 
  private:
   struct Slot {
@@ -76,6 +90,8 @@ class InodeTable {
   std::uint64_t next_version_slot_ = 1;
   std::unordered_map<fuse_ino_t, Slot> by_ino_;
   std::unordered_map<std::string, fuse_ino_t> by_key_;
+  std::deque<fuse_ino_t> order_;  // mirrored inodes by creation; forgotten ones are skipped
+  std::uint64_t bytes_ = 0;
   fuse_ino_t next_ino_ = kFirstDynamicIno;
 };
 

@@ -90,7 +90,9 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
                  "$XDG_CACHE_HOME/metafs or ~/.cache/metafs; one cache per SOURCE)");
   app.add_option("--cache-size", cache_size, "Hard limit of the on-disk cache, e.g. 512M, 1G")
       ->capture_default_str();
-  app.add_option("--memory-limit", memory_limit, "Memory for metadata kept in the daemon, e.g. 64M")
+  app.add_option("--memory-limit", memory_limit,
+                 "Memory the daemon may use for what grows with the number of files: metadata "
+                 "(3/4), the inodes the kernel holds (3/16), detection results (1/16); e.g. 64M")
       ->capture_default_str();
   app.add_flag("--no-cache", options.no_cache, "Keep no cache on disk");
   app.add_option("--workers", options.workers, "Extractions run at once (default: number of CPUs)");

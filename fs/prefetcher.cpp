@@ -15,9 +15,10 @@ namespace {
 // seconds, not once per file.
 constexpr auto kListingLifetime = std::chrono::seconds(5);
 constexpr std::size_t kListingsKept = 4;
-// A directory with more entries is not listed for prefetching (its names would take more
-// memory than the metadata they lead to); its files are extracted as they are asked for.
+// A directory with more files is not read ahead (its listing would take more memory than the
+// metadata it leads to): its files are extracted as they are asked for.
 constexpr std::size_t kMaxListed = 200'000;
+constexpr std::size_t kMaxPackedBytes = 16u << 20;
 constexpr std::size_t kMaxAccessesQueued = 64;
 
 std::pair<std::string, std::string> split(const std::string& rel) {
@@ -82,6 +83,19 @@ void Prefetcher::run(std::stop_token stop) {
   }
 }
 
+std::size_t Prefetcher::Listing::find(std::string_view wanted) const {
+  std::size_t lo = 0, hi = size();
+  while (lo < hi) {
+    std::size_t mid = lo + (hi - lo) / 2;
+    if (name(mid) < wanted) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo < size() && name(lo) == wanted ? lo : size();
+}
+
 void Prefetcher::plan(const std::string& rel) {
   auto [dir, name] = split(rel);
   std::vector<std::string> picked;
@@ -89,15 +103,16 @@ void Prefetcher::plan(const std::string& rel) {
     std::lock_guard lock(plan_mutex_);
     Listing* l = listing(dir);
     if (l == nullptr) return;
-    std::size_t n = l->names.size();
-    auto it = l->index.find(name);
-    if (it == l->index.end() || n < 2) return;
-    l->queued[it->second] = true;  // asked for: no need to read ahead of itself
+    std::size_t n = l->size();
+    std::size_t at = l->find(name);
+    if (at == n || n < 2) return;
+    l->queued[at] = true;  // asked for: no need to read ahead of itself
     for (std::size_t step = 1; step < n && picked.size() < options_.window; ++step) {
-      std::size_t i = (it->second + step) % n;
+      std::size_t i = (at + step) % n;
       if (l->queued[i]) continue;
       l->queued[i] = true;
-      picked.push_back(dir.empty() ? l->names[i] : dir + "/" + l->names[i]);
+      std::string_view next = l->name(i);
+      picked.push_back(dir.empty() ? std::string(next) : dir + "/" + std::string(next));
     }
   }
   if (picked.empty()) return;
@@ -124,28 +139,36 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
     ::close(fd);
     return nullptr;
   }
-  auto l = std::make_unique<Listing>();
-  l->dir = dir;
-  l->taken = now;
+  std::vector<std::string> names;
+  std::size_t bytes = 0;
   bool too_many = false;
   while (struct dirent* e = ::readdir(d)) {
     if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
     if (dir.empty() && std::strcmp(e->d_name, ".metafs") == 0) continue;  // hidden by the mount
-    if (l->names.size() >= kMaxListed) {
+    if (names.size() >= kMaxListed || bytes >= kMaxPackedBytes) {
       too_many = true;
       break;
     }
-    l->names.emplace_back(e->d_name);
+    names.emplace_back(e->d_name);
+    bytes += names.back().size();
   }
   ::closedir(d);
   if (too_many) {
-    log::fs()->debug("prefetch: {} has over {} files, not read ahead", dir, kMaxListed);
-    l->names.clear();
+    log::fs()->debug("prefetch: {} has over {} files, not read ahead", dir, names.size());
+    names.clear();
   }
-  std::sort(l->names.begin(), l->names.end());
-  l->queued.assign(l->names.size(), false);
-  l->index.reserve(l->names.size());
-  for (std::size_t i = 0; i < l->names.size(); ++i) l->index.emplace(l->names[i], i);
+  std::sort(names.begin(), names.end());
+  auto l = std::make_unique<Listing>();
+  l->dir = dir;
+  l->taken = now;
+  l->packed.reserve(bytes);
+  l->starts.reserve(names.size() + 1);
+  for (const auto& name : names) {
+    l->starts.push_back(static_cast<std::uint32_t>(l->packed.size()));
+    l->packed += name;
+  }
+  l->starts.push_back(static_cast<std::uint32_t>(l->packed.size()));
+  l->queued.assign(names.size(), false);
 
   if (listings_.size() >= kListingsKept) listings_.erase(listings_.begin());
   listings_.push_back(std::move(l));

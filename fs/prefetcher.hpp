@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -9,7 +10,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "extraction_service.hpp"
@@ -40,13 +40,21 @@ class Prefetcher {
   void accessed(const std::string& rel);
 
  private:
-  // The regular files of one source directory, sorted by name, as listed at `taken`.
+  // The regular files of one source directory, sorted by name, as listed at `taken`; the
+  // names packed into one buffer (a 100 000-file directory takes about 3 MB).
   struct Listing {
     std::string dir;
-    std::vector<std::string> names;
-    std::unordered_map<std::string_view, std::size_t> index;  // into names
-    std::vector<bool> queued;                                 // per name
+    std::string packed;                 // every name, back to back
+    std::vector<std::uint32_t> starts;  // names().size() + 1 offsets into packed
+    std::vector<bool> queued;           // per name
     std::chrono::steady_clock::time_point taken;
+
+    std::size_t size() const { return queued.size(); }
+    std::string_view name(std::size_t i) const {
+      return std::string_view(packed).substr(starts[i], starts[i + 1] - starts[i]);
+    }
+    // The position of `name`, or size() when it is not listed.
+    std::size_t find(std::string_view name) const;
   };
 
   void run(std::stop_token stop);

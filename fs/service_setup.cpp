@@ -6,7 +6,7 @@ cache::CacheOptions cache_options_for(const Options& options) {
   cache::CacheOptions cache;
   cache.dir = options.cache_dir;
   cache.disk_limit = options.cache_size;
-  cache.memory_limit = options.memory_limit / 4;
+  cache.memory_limit = options.memory_limit / 16 * 3;
   cache.enabled = !options.no_cache;
   return cache;
 }
@@ -14,8 +14,13 @@ cache::CacheOptions cache_options_for(const Options& options) {
 ServiceOptions service_options_for(const Options& options) {
   ServiceOptions service;
   service.concurrency = options.workers;
-  service.view_memory = options.memory_limit - cache_options_for(options).memory_limit;
+  service.view_memory = options.memory_limit / 16 * 9;
+  service.detection_memory = options.memory_limit / 16;
   return service;
+}
+
+std::uint64_t inode_budget_for(const Options& options) {
+  return options.memory_limit / 16 * 3;
 }
 
 PrefetchOptions prefetch_options_for(const Options& options) {

@@ -119,6 +119,7 @@ int run_session(const Options& options) {
     filesystem->start(session);
   } catch (const std::exception& e) {
     log::fs()->critical("cannot start: {}", e.what());
+    filesystem->stop();
     fuse_session_unmount(session);
     fuse_remove_signal_handlers(session);
     fuse_session_destroy(session);
@@ -137,6 +138,7 @@ int run_session(const Options& options) {
 
   sd_notify(0, "STOPPING=1");
   log::fs()->info("unmounting {}", options.mountpoint.string());
+  filesystem->stop();  // no thread may notify the session once it is gone
   fuse_session_unmount(session);
   fuse_remove_signal_handlers(session);
   fuse_session_destroy(session);

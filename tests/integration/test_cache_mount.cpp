@@ -17,13 +17,10 @@ namespace fs = std::filesystem;
 using metafs::test::corpus_dir;
 using metafs::test::MountRunner;
 using metafs::test::read_file;
+using metafs::test::stats_of;
 using metafs::test::TempDir;
 
 namespace {
-
-nlohmann::json stats_of(const MountRunner& mount) {
-  return nlohmann::json::parse(read_file(mount.mountpoint() / ".metafs" / "stats.json"));
-}
 
 class CacheMount : public ::testing::Test {
  protected:

@@ -19,13 +19,10 @@ namespace fs = std::filesystem;
 using metafs::test::corpus_dir;
 using metafs::test::MountRunner;
 using metafs::test::read_file;
+using metafs::test::stats_of;
 using metafs::test::TempDir;
 
 namespace {
-
-nlohmann::json stats_of(const MountRunner& mount) {
-  return nlohmann::json::parse(read_file(mount.mountpoint() / ".metafs" / "stats.json"));
-}
 
 // Polls stats.json until `extractions` reaches `want` or 10 s pass; returns the last value.
 std::uint64_t wait_for_extractions(const MountRunner& mount, std::uint64_t want) {

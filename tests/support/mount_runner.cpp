@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include "corpus.hpp"
+
 extern char** environ;
 
 namespace metafs::test {
@@ -121,6 +123,10 @@ std::string MountRunner::log() const {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+nlohmann::json stats_of(const MountRunner& mount) {
+  return nlohmann::json::parse(read_file(mount.mountpoint() / ".metafs" / "stats.json"));
 }
 
 }  // namespace metafs::test

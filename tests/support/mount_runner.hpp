@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ class MountRunner {
   bool mounted_ = false;
   int exit_status_ = 0;
 };
+
+// The daemon's /.metafs/stats.json, parsed.
+nlohmann::json stats_of(const MountRunner& mount);
 
 // True when `path` is a mount point (its device differs from its parent's), or a dead one.
 bool is_mount_point(const std::filesystem::path& path);
