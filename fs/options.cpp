@@ -91,8 +91,9 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--cache-size", cache_size, "Hard limit of the on-disk cache, e.g. 512M, 1G")
       ->capture_default_str();
   app.add_option("--memory-limit", memory_limit,
-                 "Memory the daemon may use for what grows with the number of files: metadata "
-                 "(3/4), the inodes the kernel holds (3/16), detection results (1/16); e.g. 64M")
+                 "Memory of the daemon, e.g. 64M: 16 MiB (a quarter at most) for the process "
+                 "itself, the rest for what grows with the number of files (metadata, inodes "
+                 "the kernel holds, detections)")
       ->capture_default_str();
   app.add_flag("--no-cache", options.no_cache, "Keep no cache on disk");
   app.add_option("--workers", options.workers, "Extractions run at once (default: number of CPUs)");

@@ -1,12 +1,26 @@
 #include "service_setup.hpp"
 
+#include <algorithm>
+
 namespace metafs::fs {
+namespace {
+
+// What the process needs whatever the number of files (libraries, thread stacks and buffers,
+// the cache's write batches): left out of the shares below, a quarter of the limit at most.
+constexpr std::uint64_t kProcessReserve = 16ull << 20;
+
+// The part of --memory-limit shared out between what grows with the number of files.
+std::uint64_t shared_memory(const Options& options) {
+  return options.memory_limit - std::min(kProcessReserve, options.memory_limit / 4);
+}
+
+}  // namespace
 
 cache::CacheOptions cache_options_for(const Options& options) {
   cache::CacheOptions cache;
   cache.dir = options.cache_dir;
   cache.disk_limit = options.cache_size;
-  cache.memory_limit = options.memory_limit / 16 * 3;
+  cache.memory_limit = shared_memory(options) / 16 * 3;
   cache.enabled = !options.no_cache;
   return cache;
 }
@@ -14,13 +28,13 @@ cache::CacheOptions cache_options_for(const Options& options) {
 ServiceOptions service_options_for(const Options& options) {
   ServiceOptions service;
   service.concurrency = options.workers;
-  service.view_memory = options.memory_limit / 16 * 9;
-  service.detection_memory = options.memory_limit / 16;
+  service.view_memory = shared_memory(options) / 16 * 9;
+  service.detection_memory = shared_memory(options) / 16;
   return service;
 }
 
 std::uint64_t inode_budget_for(const Options& options) {
-  return options.memory_limit / 16 * 3;
+  return shared_memory(options) / 16 * 3;
 }
 
 PrefetchOptions prefetch_options_for(const Options& options) {
