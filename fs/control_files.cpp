@@ -73,6 +73,7 @@ std::string ControlFiles::stats_json() const {
   add("getattrs", std::to_string(stats_.getattrs.load()));
   add("reads", std::to_string(stats_.reads.load()));
   add("readdirs", std::to_string(stats_.readdirs.load()));
+  add("readdir_replies", std::to_string(stats_.readdir_replies.load()));
   add("detections", std::to_string(stats_.detections.load()));
   add("extractions", std::to_string(stats_.extractions.load()));
   add("errors", std::to_string(stats_.errors.load()));

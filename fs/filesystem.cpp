@@ -373,6 +373,7 @@ int Filesystem::opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* out) {
       if (int err = view_of(*node, &view)) return err;
       if (view->type(node->entry) != DataView::EntryType::kDirectory) return ENOTDIR;
       add_view_entries(*view, node->entry);
+      listing->immutable = true;
       break;
     }
     case Node::Kind::kControlDir:

@@ -28,6 +28,9 @@ struct DirListing {
   };
   std::vector<Entry> entries;  // "." and ".." first
   fuse_ino_t ino = 0;
+  // The directory never changes under this inode (a view's directory: a new file version
+  // has new inodes), so the kernel may keep the listing in its cache.
+  bool immutable = false;
 };
 
 // What read() serves: bytes held in memory, or a range of a source file.

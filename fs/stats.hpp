@@ -41,7 +41,8 @@ struct Stats {
   std::atomic<std::uint64_t> lookups{0};
   std::atomic<std::uint64_t> getattrs{0};
   std::atomic<std::uint64_t> reads{0};
-  std::atomic<std::uint64_t> readdirs{0};
+  std::atomic<std::uint64_t> readdirs{0};         // directories opened
+  std::atomic<std::uint64_t> readdir_replies{0};  // listing requests answered
   std::atomic<std::uint64_t> detections{0};
   std::atomic<std::uint64_t> extractions{0};
   std::atomic<std::uint64_t> errors{0};  // extractions that ended with an error file

@@ -14,6 +14,7 @@ DirListing* listing_of(fuse_file_info* fi) {
 // entry is looked up (one lookup count handed to the kernel per entry it accepts).
 void serve(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool plus) {
   Filesystem& fs = filesystem_of(req);
+  ++fs.stats().readdir_replies;
   DirListing& listing = *listing_of(fi);
   std::string buffer(size, '\0');
   size_t used = 0;
@@ -58,6 +59,11 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     fi->fh = reinterpret_cast<uint64_t>(listing.get());
+    // A view's directory: the kernel answers later readdirs from its cache, until it drops it.
+    if (listing->immutable) {
+      fi->cache_readdir = 1;
+      fi->keep_cache = 1;
+    }
     if (fuse_reply_open(req, fi) == 0) listing.release();
   });
 }

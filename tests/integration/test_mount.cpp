@@ -244,6 +244,23 @@ TEST_F(MountTest, FindAndGrepWorkOverTheMount) {
                       (mnt_ / "sub/copy.fits/metadata.txt").string() + "\n");
 }
 
+TEST_F(MountTest, AViewsDirectoryIsListedOnceThenServedFromTheKernelsCache) {
+  const fs::path dir = mnt_ / "sub" / "mr.dcm" / "fields";
+  const std::set<std::string> first = names_in(dir);
+  EXPECT_TRUE(first.contains("Modality"));
+  auto replies = [&] {
+    return metafs::test::stats_of(*mount_)["readdir_replies"].get<std::uint64_t>();
+  };
+  const std::uint64_t after_first = replies();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(names_in(dir), first);
+  EXPECT_EQ(replies(), after_first);  // opened again, but listed by the kernel
+  // A mirrored directory can change: it is listed by the daemon every time.
+  (void)names_in(mnt_ / "sub");
+  const std::uint64_t after_mirror = replies();
+  (void)names_in(mnt_ / "sub");
+  EXPECT_GT(replies(), after_mirror);
+}
+
 TEST_F(MountTest, ControlFilesReportTheDaemon) {
   EXPECT_EQ(read_file(mnt_ / ".metafs" / "version").rfind("metafs ", 0), 0u);
   (void)read_file(mnt_ / "image.fits" / "metadata.txt");
