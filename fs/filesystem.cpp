@@ -101,6 +101,8 @@ ControlFiles::Extra Filesystem::control_extra() const {
   add("inode_bytes", "Memory of the inode table (estimate).", false, inodes_.bytes());
   add("inode_bytes_budget", "Share of --memory-limit for the inode table.", false,
       trimmer_.budget());
+  add("invalidations", "Changes in the source pushed to the kernel (inotify).", true,
+      invalidator_.notifications());
   add("inodes_trimmed",
       "Entries the kernel was asked to drop to keep the inode table in its "
       "budget.",
