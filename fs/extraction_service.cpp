@@ -17,11 +17,6 @@ constexpr std::size_t kDetectionBytes = 192;
 // Bumped when detection rules change, so cached detection results are redone.
 constexpr std::uint32_t kDetectionVersion = 1;
 
-std::string_view base_name(std::string_view rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
-}
-
 }  // namespace
 
 std::string version_key(const std::string& rel, const struct stat& st) {
@@ -79,7 +74,8 @@ extract::Format ExtractionService::detect(const std::string& rel, const struct s
     format = extract::Format::kNone;
     int fd = source_.open_file(rel);
     if (fd >= 0) {
-      *format = extract::detect_format(fd, base_name(rel), static_cast<std::uint64_t>(st.st_size));
+      *format = extract::detect_format(fd, split_relative(rel).name,
+                                       static_cast<std::uint64_t>(st.st_size));
       ::close(fd);
       cache_.put_format(cache_key, *format);
     } else {

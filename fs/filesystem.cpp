@@ -38,12 +38,6 @@ mode_t dirent_type(unsigned char d_type) {
   }
 }
 
-// "a/b/c" -> "a/b"; "c" -> "".
-std::string parent_of(const std::string& rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
-}
-
 // A scientific file shown as a directory: read permission gives search permission too.
 void present_as_directory(struct stat* st) {
   mode_t read_bits = st->st_mode & (S_IRUSR | S_IRGRP | S_IROTH);
@@ -233,7 +227,8 @@ int Filesystem::lookup(fuse_ino_t parent, const std::string& name, fuse_entry_pa
       if (id == DataView::kNoEntry) return ENOENT;
       // These names lead to the current version's view: they are invalidated when the file
       // changes, if its directory is watched.
-      return lookup_virtual(version, *view, id, mirror_timeout(parent_of(dir->rel_path)), entry);
+      return lookup_virtual(version, *view, id,
+                            mirror_timeout(std::string(split_relative(dir->rel_path).dir)), entry);
     }
     case Node::Kind::kVirtual: {
       std::shared_ptr<const DataView> view;
@@ -269,7 +264,7 @@ int Filesystem::getattr(fuse_ino_t ino, struct stat* st, double* timeout) {
       extract::Format format;
       if (int err = mirror_attributes(node->rel_path, st, &format)) return err;
       st->st_ino = node->ino;
-      *timeout = mirror_timeout(parent_of(node->rel_path));
+      *timeout = mirror_timeout(std::string(split_relative(node->rel_path).dir));
       return 0;
     }
     case Node::Kind::kVirtual: {

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "log.hpp"
+#include "source_tree.hpp"
 
 namespace metafs::fs {
 namespace {
@@ -14,6 +15,13 @@ namespace {
 constexpr std::uint64_t kMirrorNodeBytes = 320;
 // One version slot besides its paths (the DataVersion with its stat, two map entries).
 constexpr std::uint64_t kVersionBytes = 360;
+
+// The by_key_ key of a mirrored path.
+std::string mirror_key(std::string_view rel) {
+  std::string key = "M";
+  key += rel;
+  return key;
+}
 
 std::uint64_t mirror_bytes(const std::string& rel) {
   return kMirrorNodeBytes + 2 * rel.size();
@@ -30,7 +38,7 @@ InodeTable::InodeTable() {
   root->ino = kRootIno;
   root->kind = Node::Kind::kMirror;
   add_permanent(root);
-  by_key_.emplace("M", kRootIno);
+  by_key_.emplace(mirror_key(""), kRootIno);
 
   auto control = std::make_shared<Node>();
   control->ino = kControlDirIno;
@@ -87,7 +95,7 @@ std::shared_ptr<const Node> InodeTable::acquire(std::string key,
 
 std::shared_ptr<const Node> InodeTable::acquire_mirror(const std::string& rel_path) {
   if (rel_path.empty()) return get(kRootIno);
-  return acquire("M" + rel_path, [&](Node& node) {
+  return acquire(mirror_key(rel_path), [&](Node& node) {
     node.kind = Node::Kind::kMirror;
     node.rel_path = rel_path;
   });
@@ -112,7 +120,7 @@ std::shared_ptr<const Node> InodeTable::acquire_virtual(
 
 fuse_ino_t InodeTable::find_mirror(const std::string& rel_path) const {
   std::lock_guard lock(mutex_);
-  auto it = by_key_.find("M" + rel_path);
+  auto it = by_key_.find(mirror_key(rel_path));
   return it == by_key_.end() ? 0 : it->second;
 }
 
@@ -169,14 +177,10 @@ std::vector<InodeTable::Entry> InodeTable::oldest(std::uint64_t bytes) {
     if (it == by_ino_.end() || it->second.permanent) continue;
     order_.push_back(ino);
     const std::string& rel = it->second.node->rel_path;
-    auto slash = rel.rfind('/');
-    fuse_ino_t parent = kRootIno;
-    if (slash != std::string::npos) {
-      auto p = by_key_.find("M" + rel.substr(0, slash));
-      if (p == by_key_.end()) continue;  // the kernel no longer knows the directory
-      parent = p->second;
-    }
-    out.push_back({parent, slash == std::string::npos ? rel : rel.substr(slash + 1)});
+    auto [dir, name] = split_relative(rel);
+    auto parent = by_key_.find(mirror_key(dir));
+    if (parent == by_key_.end()) continue;  // the kernel no longer knows the directory
+    out.push_back({parent->second, std::string(name)});
     freed += mirror_bytes(rel);
   }
   return out;

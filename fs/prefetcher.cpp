@@ -21,12 +21,6 @@ constexpr std::size_t kMaxListed = 200'000;
 constexpr std::size_t kMaxPackedBytes = 16u << 20;
 constexpr std::size_t kMaxAccessesQueued = 64;
 
-std::pair<std::string, std::string> split(const std::string& rel) {
-  auto slash = rel.rfind('/');
-  if (slash == std::string::npos) return {std::string(), rel};
-  return {rel.substr(0, slash), rel.substr(slash + 1)};
-}
-
 }  // namespace
 
 Prefetcher::Prefetcher(const SourceTree& source, ExtractionService& service,
@@ -97,7 +91,9 @@ std::size_t Prefetcher::Listing::find(std::string_view wanted) const {
 }
 
 void Prefetcher::plan(const std::string& rel) {
-  auto [dir, name] = split(rel);
+  auto parts = split_relative(rel);
+  std::string dir(parts.dir);
+  std::string_view name = parts.name;
   std::vector<std::string> picked;
   {
     std::lock_guard lock(plan_mutex_);

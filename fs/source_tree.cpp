@@ -62,6 +62,12 @@ std::string join_relative(const std::string& parent, const std::string& name) {
   return parent.empty() ? name : parent + "/" + name;
 }
 
+RelativeParts split_relative(std::string_view rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string_view::npos) return {std::string_view(), rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
 SourceTree::SourceTree(const std::filesystem::path& root) : root_(root) {
   root_fd_ = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd_ < 0) {

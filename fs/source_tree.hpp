@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace metafs::fs {
 
@@ -43,5 +44,12 @@ class SourceTree {
 
 // `parent` joined with `name` ("" + "a" = "a").
 std::string join_relative(const std::string& parent, const std::string& name);
+
+// A relative path's directory and last name: "a/b/c" -> {"a/b", "c"}, "c" -> {"", "c"}.
+struct RelativeParts {
+  std::string_view dir;
+  std::string_view name;
+};
+RelativeParts split_relative(std::string_view rel);
 
 }  // namespace metafs::fs
