@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -21,6 +22,15 @@ struct Extraction {
   // One line saying why extraction failed or stopped early; empty when complete. The tree
   // and header keep whatever was read before the failure.
   std::string error;
+
+  // Whether the result is the file's own verdict, which may be kept for this version of the
+  // file. Set by whoever ran the extractor; never encoded (what is cached is kFinal).
+  enum class Verdict : std::uint8_t {
+    kFinal,      // the file decided: complete, or damaged as `error` says
+    kCrashed,    // the parser crashed or ran out of time: final when it happens again
+    kTransient,  // a passing condition (cannot open, killed from outside, no worker): retried
+  };
+  Verdict verdict = Verdict::kFinal;
 
   bool failed() const { return !error.empty(); }
 };

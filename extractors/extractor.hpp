@@ -1,9 +1,9 @@
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 
 #include "extraction.hpp"
+#include "source_file.hpp"
 
 namespace metafs::extract {
 
@@ -19,10 +19,10 @@ class Extractor {
   // Bumped whenever what this extractor produces changes, so cached results are redone.
   virtual std::uint32_t schema_version() const = 0;
 
-  // Fills out.tree, out.header and out.extra_files from the file at `path`.
-  // Throws ExtractError with a one-line reason when the file cannot be read completely;
-  // whatever was added to `out` before the throw is kept and shown.
-  virtual void extract(const std::filesystem::path& path, Extraction& out) const = 0;
+  // Fills out.tree, out.header and out.extra_files from `file`, reading only through its
+  // descriptor. Throws ExtractError with a one-line reason when the file cannot be read
+  // completely; whatever was added to `out` before the throw is kept and shown.
+  virtual void extract(const SourceFile& file, Extraction& out) const = 0;
 };
 
 }  // namespace metafs::extract

@@ -36,18 +36,18 @@ std::uint32_t ExtractorRegistry::schema_version(Format format) const {
   return kCoreSchemaVersion * 1000 + (extractor ? extractor->schema_version() : 0);
 }
 
-Extraction ExtractorRegistry::extract(const std::filesystem::path& path, Format detected) const {
+Extraction ExtractorRegistry::extract(const SourceFile& file, Format detected) const {
   Extraction out;
   out.format = detected;
   // netCDF-4 files are HDF5 files: the HDF5 module decides which of the two a file is.
-  if (detected == Format::kHdf5 && hdf5_file_is_netcdf4(path)) out.format = Format::kNetcdf;
+  if (detected == Format::kHdf5 && hdf5_file_is_netcdf4(file)) out.format = Format::kNetcdf;
   const Extractor* extractor = find(out.format);
   if (extractor == nullptr) {
     out.error = "no extractor for this format";
     return out;
   }
   try {
-    extractor->extract(path, out);
+    extractor->extract(file, out);
   } catch (const ExtractError& e) {
     out.error = e.what();
   } catch (const std::bad_alloc&) {

@@ -14,8 +14,8 @@ class ExtractorRegistry {
  public:
   ExtractorRegistry();
 
-  // Extracts the file at `path`, which detection said is of format `detected`.
-  Extraction extract(const std::filesystem::path& path, Format detected) const;
+  // Extracts `file`, which detection said is of format `detected`.
+  Extraction extract(const SourceFile& file, Format detected) const;
 
   // Version of everything the registry produces for `format` (cache keys include it).
   std::uint32_t schema_version(Format format) const;

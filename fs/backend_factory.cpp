@@ -10,6 +10,8 @@ std::unique_ptr<ExtractionBackend> make_extraction_backend(const Options& option
   pool.timeout_seconds = options.extract_timeout;
   pool.memory_bytes = options.worker_memory;
   pool.recycle_after = options.worker_recycle;
+  pool.uid = options.worker_uid;
+  pool.gid = options.worker_gid;
   return std::make_unique<WorkerPool>(pool);
 }
 

@@ -79,6 +79,7 @@ std::string ControlFiles::stats_json() const {
   add("errors", std::to_string(stats_.errors.load()));
   add("view_hits", std::to_string(stats_.view_hits.load()));
   add("prefetched", std::to_string(stats_.prefetched.load()));
+  add("retried", std::to_string(stats_.retried.load()));
   if (extra_) {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) add(m.name.c_str(), std::to_string(m.value));
@@ -106,6 +107,10 @@ std::string ControlFiles::metrics() const {
   counter("extraction_errors_total", "Extractions that ended with an error.", stats_.errors.load());
   counter("prefetched_total", "Views made ready ahead of a request (--prefetch).",
           stats_.prefetched.load());
+  counter("retried_total",
+          "Extraction results not kept as a file's verdict (cannot open, killed from outside, "
+          "first crash): tried again on a later lookup.",
+          stats_.retried.load());
   if (extra_) {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) {

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "format.hpp"
@@ -14,7 +16,11 @@ struct DataVersion {
   std::string rel;  // relative to SOURCE
   struct stat st;   // lstat of the file at this version
   extract::Format format;
-  std::string key;  // version_key(rel, st)
+  std::string key;  // version_key(rel, st), plus the attempt when it is not the first
+  // Set when this version's view is not the file's verdict (a passing failure): from this
+  // steady-clock time (ns) on, a new lookup gets a new attempt, with inodes of its own.
+  mutable std::atomic<std::int64_t> retry_after_ns{0};
+  unsigned attempt = 0;
 };
 
 // True when `now` is still the version `st` (same file, size, times).

@@ -1,24 +1,26 @@
 #pragma once
 
-#include <filesystem>
 #include <memory>
 
 #include "extraction.hpp"
 #include "format.hpp"
 #include "options.hpp"
+#include "source_file.hpp"
 
 namespace metafs::fs {
 
 // Where extractors run: in this process (tests, benchmarks, debugging) or in sandboxed worker
 // processes. Thread-safe; never throws for a bad file: every failure, a crashed or timed-out
-// worker included, comes back as Extraction::error.
+// worker included, comes back as Extraction::error, with Extraction::verdict saying whether
+// the file itself caused it.
 class ExtractionBackend {
  public:
   virtual ~ExtractionBackend() = default;
   // Starts what the backend runs in the background (worker processes). Called once, after
   // the daemon has detached; without it the backend starts on first use.
   virtual void start() {}
-  virtual extract::Extraction extract(const std::filesystem::path& path,
+  // Reads `file` only through its descriptor.
+  virtual extract::Extraction extract(const extract::SourceFile& file,
                                       extract::Format detected) = 0;
   // Version of what extract() produces for `format` (part of every cache key).
   virtual std::uint32_t schema_version(extract::Format format) const = 0;

@@ -1,5 +1,6 @@
 #include "extraction_service.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +17,26 @@ namespace {
 constexpr std::size_t kDetectionBytes = 192;
 // Bumped when detection rules change, so cached detection results are redone.
 constexpr std::uint32_t kDetectionVersion = 1;
+// A passing failure is shown this long before a lookup tries the file again.
+constexpr auto kRetryAfter = std::chrono::seconds(1);
+// Crash counts kept at most (each a version key): past it they start afresh.
+constexpr std::size_t kMaxCrashCounts = 4096;
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+using Verdict = extract::Extraction::Verdict;
+
+extract::Extraction passing_failure(extract::Format format, std::string why) {
+  extract::Extraction out;
+  out.format = format;
+  out.error = std::move(why);
+  out.verdict = Verdict::kTransient;
+  return out;
+}
 
 }  // namespace
 
@@ -96,8 +117,18 @@ std::shared_ptr<const DataVersion> ExtractionService::version(const std::string&
   std::string key = version_key(rel, st);
   std::lock_guard lock(versions_mutex_);
   auto& slot = versions_[key];
-  if (auto live = slot.lock()) return live;
-  auto created = std::make_shared<const DataVersion>(DataVersion{rel, st, format, key});
+  unsigned attempt = 0;
+  if (auto live = slot.lock()) {
+    std::int64_t retry_after = live->retry_after_ns.load(std::memory_order_acquire);
+    if (retry_after == 0 || steady_ns() < retry_after) return live;
+    attempt = live->attempt + 1;
+  }
+  auto created = std::make_shared<DataVersion>();
+  created->rel = rel;
+  created->st = st;
+  created->format = format;
+  created->key = attempt == 0 ? key : key + "#" + std::to_string(attempt);
+  created->attempt = attempt;
   slot = created;
   if (versions_.size() >= versions_sweep_at_) {
     std::erase_if(versions_, [](const auto& entry) { return entry.second.expired(); });
@@ -137,14 +168,47 @@ void ExtractionService::Slots::release() {
   changed_.notify_all();
 }
 
+extract::Extraction ExtractionService::extract_opened(const DataVersion& version) {
+  int fd = source_.open_file(version.rel);
+  if (fd < 0)
+    return passing_failure(version.format, std::string("cannot open: ") + std::strerror(-fd));
+  extract::SourceFile file(extract::FileDescriptor(fd), version.rel);
+  struct stat opened {};
+  if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode) || !same_version(version.st, opened)) {
+    return passing_failure(version.format, "the file changed as it was opened; look again");
+  }
+  extract::Extraction result = backend_->extract(file, version.format);
+  struct stat after {};
+  if (::fstat(fd, &after) != 0 || !same_version(opened, after)) {
+    // Written to while it was read: what was read is no version's verdict.
+    result.verdict = Verdict::kTransient;
+    if (result.error.empty()) result.error = "the file changed while it was read; look again";
+  }
+  return result;
+}
+
+bool ExtractionService::is_verdict(const DataVersion& version, const extract::Extraction& result) {
+  switch (result.verdict) {
+    case Verdict::kFinal:
+      return true;
+    case Verdict::kTransient:
+      return false;
+    case Verdict::kCrashed: {
+      std::lock_guard lock(crashes_mutex_);
+      if (crashes_.size() >= kMaxCrashCounts) crashes_.clear();
+      return ++crashes_[version_key(version.rel, version.st)] >= 2;
+    }
+  }
+  return false;
+}
+
 std::shared_ptr<const extract::Extraction> ExtractionService::extract(const DataVersion& version,
                                                                       bool slot_held) {
   if (!slot_held) slots_.acquire();
   auto start = std::chrono::steady_clock::now();
   std::shared_ptr<extract::Extraction> result;
   try {
-    result = std::make_shared<extract::Extraction>(
-        backend_->extract(source_.absolute(version.rel), version.format));
+    result = std::make_shared<extract::Extraction>(extract_opened(version));
   } catch (...) {
     slots_.release();
     throw;
@@ -159,12 +223,23 @@ std::shared_ptr<const extract::Extraction> ExtractionService::extract(const Data
   }
   log::fs()->debug("extracted {} in {} us", version.rel,
                    std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-  cache_.put(cache_key(version), result);
+  if (is_verdict(version, *result)) {
+    result->verdict = Verdict::kFinal;
+    cache_.put(cache_key(version), result);
+  } else {
+    ++stats_.retried;
+    log::fs()->info("{}: not kept, tried again on the next lookup", version.rel);
+  }
   return result;
 }
 
 ExtractionService::ViewPtr ExtractionService::remember(
     const DataVersion& version, std::shared_ptr<const extract::Extraction> extraction) {
+  if (extraction->verdict != Verdict::kFinal) {
+    version.retry_after_ns.store(
+        steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(kRetryAfter).count(),
+        std::memory_order_release);
+  }
   auto view = std::make_shared<const DataView>(std::move(extraction), version.st);
   views_.put(version.key, view, view->memory_bytes());
   return view;

@@ -32,7 +32,14 @@ struct ServiceOptions {
 // Turns source files into DataViews. Detection is remembered per file version (in memory and
 // in the cache); a view comes from memory, else from the metadata cache, else from one
 // extraction per file version however many requests ask (single flight), at most
-// `concurrency` extractions at once. Extraction results, errors included, go to the cache.
+// `concurrency` extractions at once. Extraction results, errors included, go to the cache
+// when they are the file's verdict: a file that cannot be opened, changed while it was read or
+// whose worker was killed from outside is tried again on a later lookup (a new attempt, see
+// version()), and a crash or timeout is kept only when it happens a second time.
+//
+// The file is opened beneath SOURCE here, and the extractor reads only that descriptor; the
+// cache key is the signature of what was opened (fstat), and must equal the version's lstat:
+// a file swapped between the lookup and the open costs an extraction, never a wrong view.
 class ExtractionService {
  public:
   ExtractionService(const SourceTree& source, ServiceOptions options, Stats& stats,
@@ -43,7 +50,8 @@ class ExtractionService {
   // Reads at most a few KiB of the file, once per file version.
   extract::Format detect(const std::string& rel, const struct stat& st);
 
-  // The one DataVersion object for this version of `rel` while anything holds it.
+  // The one DataVersion object for this version of `rel` while anything holds it; a new
+  // attempt (a new object, new inodes) once a passing failure of the last one is due for retry.
   std::shared_ptr<const DataVersion> version(const std::string& rel, const struct stat& st,
                                              extract::Format format);
 
@@ -85,6 +93,10 @@ class ExtractionService {
   // it extracted). `slot_held`: the caller already holds an extraction slot (released here).
   ViewPtr lead_or_join(const DataVersion& version, bool slot_held, bool* extracted);
   std::shared_ptr<const extract::Extraction> extract(const DataVersion& version, bool slot_held);
+  // Opens the version's file beneath SOURCE and runs the backend on it.
+  extract::Extraction extract_opened(const DataVersion& version);
+  // Whether `result` may be cached as the version's verdict (counts crashes).
+  bool is_verdict(const DataVersion& version, const extract::Extraction& result);
   ViewPtr remember(const DataVersion& version, std::shared_ptr<const extract::Extraction> x);
   std::uint32_t schema_version(extract::Format detected) const;
 
@@ -103,6 +115,10 @@ class ExtractionService {
 
   cache::MemoryLru<std::string, ViewPtr> views_;
   std::size_t max_detections_;
+
+  // Crashes and timeouts per file version (version_key), until the second one is final.
+  std::mutex crashes_mutex_;
+  std::unordered_map<std::string, unsigned> crashes_;
 
   std::mutex versions_mutex_;
   std::unordered_map<std::string, std::weak_ptr<const DataVersion>> versions_;

@@ -6,9 +6,8 @@ namespace {
 
 class InProcessBackend final : public ExtractionBackend {
  public:
-  extract::Extraction extract(const std::filesystem::path& path,
-                              extract::Format detected) override {
-    return registry_.extract(path, detected);
+  extract::Extraction extract(const extract::SourceFile& file, extract::Format detected) override {
+    return registry_.extract(file, detected);
   }
   std::uint32_t schema_version(extract::Format format) const override {
     return registry_.schema_version(format);

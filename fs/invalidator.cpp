@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "log.hpp"
+#include "source_file.hpp"
 
 namespace metafs::fs {
 namespace {
@@ -56,7 +57,11 @@ bool Invalidator::watch(const std::string& rel, fuse_ino_t ino) {
     return true;
   }
   if (by_rel_.size() >= max_watches_) return false;
-  std::string path = source_.absolute(rel).string();
+  // Watched through a descriptor opened beneath SOURCE: a name swapped for a symlink since
+  // the lookup can never make us watch a directory outside it.
+  extract::FileDescriptor dir(source_.open_directory_path(rel));
+  if (!dir.valid()) return false;
+  std::string path = "/proc/self/fd/" + std::to_string(dir.get());
   int wd = ::inotify_add_watch(inotify_fd_, path.c_str(), kEvents);
   if (wd < 0) {
     if (errno == ENOSPC) {

@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <pwd.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -109,6 +110,12 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--worker-memory", worker_memory,
                  "Address-space limit of each worker process, e.g. 1G")
       ->capture_default_str();
+  app.add_option("--worker-user", options.worker_user,
+                 "Account the worker processes run as when metafs runs as root: they get only "
+                 "the descriptor of the file to read, and this user's rights on nothing else. "
+                 "Best a dedicated account that owns no files (useradd --system "
+                 "--no-create-home --shell /usr/sbin/nologin metafs-worker)")
+      ->capture_default_str();
   app.add_option("--worker-recycle", options.worker_recycle,
                  "Files a worker extracts before it is replaced")
       ->capture_default_str();
@@ -167,6 +174,17 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     if (options.log_level == "info") options.log_level = "debug";
   }
   if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (::geteuid() == 0 && options.isolation == "process") {
+    const struct passwd* account = ::getpwnam(options.worker_user.c_str());
+    if (account == nullptr || account->pw_uid == 0) {
+      std::cerr << "metafs: --worker-user " << options.worker_user
+                << (account == nullptr ? ": no such user" : ": must not be root") << "\n";
+      *exit_code = 2;
+      return std::nullopt;
+    }
+    options.worker_uid = account->pw_uid;
+    options.worker_gid = account->pw_gid;
+  }
   if (options.extract_timeout <= 0) {
     std::cerr << "metafs: --extract-timeout must be positive\n";
     *exit_code = 2;

@@ -28,6 +28,10 @@ struct Options {
   std::string isolation = "process";         // "process": sandboxed workers; "none": in-process
   std::uint64_t worker_memory = 1ull << 30;  // address-space limit of one worker
   unsigned worker_recycle = 1000;            // files a worker extracts before it is replaced
+  std::string worker_user = "nobody";        // account workers run as when started by root
+  // worker_user resolved (when the daemon runs as root; -1 otherwise: workers keep our ids).
+  long worker_uid = -1;
+  long worker_gid = -1;
   unsigned prefetch = 16;    // files after the one read in its directory extracted ahead (0: off)
   bool allow_other = false;  // derived from -o
 };

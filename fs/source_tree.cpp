@@ -134,8 +134,8 @@ int SourceTree::statvfs(struct statvfs* st) const {
   return ::fstatvfs(root_fd_, st) < 0 ? -errno : 0;
 }
 
-std::filesystem::path SourceTree::absolute(const std::string& rel) const {
-  return rel.empty() ? root_ : root_ / rel;
+int SourceTree::open_directory_path(const std::string& rel) const {
+  return open_beneath(rel, O_PATH | O_DIRECTORY | O_NOFOLLOW);
 }
 
 }  // namespace metafs::fs

@@ -32,8 +32,9 @@ class SourceTree {
   // The target of a symlink, as stored.
   int readlink(const std::string& rel, std::string* target) const;
   int statvfs(struct statvfs* st) const;
-  // The absolute path of `rel`, for libraries that open files by name.
-  std::filesystem::path absolute(const std::string& rel) const;
+  // An O_PATH descriptor (close it) of the directory `rel`, for calls that take only a path:
+  // pass "/proc/self/fd/N", which names the directory opened, wherever it has moved since.
+  int open_directory_path(const std::string& rel) const;
 
  private:
   int open_beneath(const std::string& rel, int flags) const;

@@ -48,6 +48,7 @@ struct Stats {
   std::atomic<std::uint64_t> errors{0};  // extractions that ended with an error file
   std::atomic<std::uint64_t> view_hits{0};
   std::atomic<std::uint64_t> prefetched{0};  // views made ready ahead of a request
+  std::atomic<std::uint64_t> retried{0};     // results not kept: a passing failure or a first crash
   LatencyRecorder extraction_latency;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };

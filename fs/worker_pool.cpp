@@ -22,6 +22,7 @@ namespace {
 using extract::Extraction;
 using extract::Format;
 using extract::worker::ReplyStatus;
+using Verdict = extract::Extraction::Verdict;
 
 // A worker has this long to start, initialise its libraries and enter the sandbox.
 constexpr auto kStartTimeout = std::chrono::seconds(10);
@@ -89,6 +90,10 @@ WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(std::move(options))
                    fmt::format("{}", options_.timeout_seconds),
                    "--max-files",
                    std::to_string(options_.recycle_after)};
+  if (options_.uid >= 0) {
+    command_.args.insert(command_.args.end(), {"--uid", std::to_string(options_.uid), "--gid",
+                                               std::to_string(options_.gid)});
+  }
   slots_.resize(options_.workers);
 }
 
@@ -167,10 +172,12 @@ void WorkerPool::release(std::size_t index) {
   freed_.notify_one();
 }
 
-Extraction WorkerPool::failure(Format detected, std::string why) const {
+Extraction WorkerPool::failure(Format detected, std::string why,
+                               Extraction::Verdict verdict) const {
   Extraction out;
   out.format = detected;
   out.error = one_line(std::move(why));
+  out.verdict = verdict;
   return out;
 }
 
@@ -187,13 +194,15 @@ std::string WorkerPool::death_message(int status) const {
   return fmt::format("extractor exited with status {}", WEXITSTATUS(status));
 }
 
-Extraction WorkerPool::extract(const std::filesystem::path& path, Format detected) {
+Extraction WorkerPool::extract(const extract::SourceFile& file, Format detected) {
   try {
     start_once();
     auto wait_limit = std::chrono::duration<double>(options_.timeout_seconds * 2) + kStartTimeout;
     std::size_t index =
         acquire(Clock::now() + std::chrono::duration_cast<Clock::duration>(wait_limit));
-    if (index == SIZE_MAX) return failure(detected, "no extractor worker free in time");
+    if (index == SIZE_MAX) {
+      return failure(detected, "no extractor worker free in time", Verdict::kTransient);
+    }
     Slot& slot = slots_[index];  // ours while busy; the vector never resizes
     if (!slot.process) {
       try {
@@ -201,10 +210,11 @@ Extraction WorkerPool::extract(const std::filesystem::path& path, Format detecte
         slot.files = 0;
       } catch (const std::exception& e) {
         release(index);
-        return failure(detected, std::string("cannot start an extractor worker: ") + e.what());
+        return failure(detected, std::string("cannot start an extractor worker: ") + e.what(),
+                       Verdict::kTransient);
       }
     }
-    Extraction result = run(slot, path, detected);
+    Extraction result = run(slot, file, detected);
     if (slot.process && ++slot.files >= options_.recycle_after) {
       log::fs()->debug("recycling extractor worker {} after {} files", slot.process->pid(),
                        slot.files);
@@ -217,42 +227,47 @@ Extraction WorkerPool::extract(const std::filesystem::path& path, Format detecte
     }
     return result;
   } catch (const std::bad_alloc&) {
-    return failure(detected, "out of memory in the daemon");
+    return failure(detected, "out of memory in the daemon", Verdict::kTransient);
   } catch (const std::exception& e) {
-    return failure(detected, std::string("internal error: ") + e.what());
+    return failure(detected, std::string("internal error: ") + e.what(), Verdict::kTransient);
   }
 }
 
-Extraction WorkerPool::run(Slot& slot, const std::filesystem::path& path, Format detected) {
+Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format detected) {
   WorkerProcess& worker = *slot.process;
+  const std::string& name = file.name();
   std::string request;
   try {
-    request = extract::worker::encode_request({detected, path.string()});
+    request = extract::worker::encode_request({detected, name});
   } catch (const std::length_error&) {
-    return failure(detected, "path too long");
+    return failure(detected, "path too long", Verdict::kFinal);
   }
   auto timeout = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(options_.timeout_seconds));
-  auto exchange = worker.exchange(request, Clock::now() + timeout);
+  auto exchange = worker.exchange(request, file.fd(), Clock::now() + timeout);
 
   switch (exchange.outcome) {
     case WorkerProcess::Outcome::kTimedOut: {
-      log::fs()->warn("{}: extractor worker {} timed out, killed", path.string(), worker.pid());
+      log::fs()->warn("{}: extractor worker {} timed out, killed", name, worker.pid());
       slot.process.reset();
-      return failure(detected, fmt::format("timed out after {} s", options_.timeout_seconds));
+      return failure(detected, fmt::format("timed out after {} s", options_.timeout_seconds),
+                     Verdict::kCrashed);
     }
     case WorkerProcess::Outcome::kDied: {
       int status = worker.reap(std::chrono::milliseconds(1000));
       std::string message = death_message(status);
-      log::fs()->warn("{}: extractor worker {}: {}", path.string(), worker.pid(), message);
+      log::fs()->warn("{}: extractor worker {}: {}", name, worker.pid(), message);
       slot.process.reset();
-      return failure(detected, message);
+      // We kill a worker only after its deadline (kTimedOut above): a SIGKILL here came from
+      // outside (the OOM killer, an administrator) and says nothing about the file.
+      bool killed_from_outside = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+      return failure(detected, message,
+                     killed_from_outside ? Verdict::kTransient : Verdict::kCrashed);
     }
     case WorkerProcess::Outcome::kBadReply: {
-      log::fs()->warn("{}: extractor worker {} sent an invalid reply, killed", path.string(),
-                      worker.pid());
+      log::fs()->warn("{}: extractor worker {} sent an invalid reply, killed", name, worker.pid());
       slot.process.reset();
-      return failure(detected, "invalid reply from the extractor");
+      return failure(detected, "invalid reply from the extractor", Verdict::kCrashed);
     }
     case WorkerProcess::Outcome::kReply:
       break;
@@ -264,12 +279,14 @@ Extraction WorkerPool::run(Slot& slot, const std::filesystem::path& path, Format
       // Its heap may be fragmented or half-freed: start afresh.
       slot.process.reset();
       return failure(detected,
-                     "ran out of memory (limit " + human_bytes(options_.memory_bytes) + ")");
+                     "ran out of memory (limit " + human_bytes(options_.memory_bytes) + ")",
+                     Verdict::kFinal);
     case ReplyStatus::kFailed:
-      return failure(detected, exchange.payload.empty() ? "extractor failed" : exchange.payload);
+      return failure(detected, exchange.payload.empty() ? "extractor failed" : exchange.payload,
+                     Verdict::kFinal);
     case ReplyStatus::kReady:
       slot.process.reset();
-      return failure(detected, "invalid reply from the extractor");
+      return failure(detected, "invalid reply from the extractor", Verdict::kCrashed);
   }
   try {
     Extraction reply = extract::decode_extraction(exchange.payload);
@@ -281,10 +298,10 @@ Extraction WorkerPool::run(Slot& slot, const std::filesystem::path& path, Format
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
-    log::fs()->warn("{}: extractor worker {} sent an invalid reply ({}), killed", path.string(),
+    log::fs()->warn("{}: extractor worker {} sent an invalid reply ({}), killed", name,
                     worker.pid(), e.what());
     slot.process.reset();
-    return failure(detected, "invalid reply from the extractor");
+    return failure(detected, "invalid reply from the extractor", Verdict::kCrashed);
   }
 }
 

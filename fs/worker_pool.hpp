@@ -24,6 +24,8 @@ struct WorkerPoolOptions {
   std::uint64_t memory_bytes = 1ull << 30;  // RLIMIT_AS of each worker
   unsigned recycle_after = 1000;            // files per worker before it is replaced
   std::filesystem::path executable;         // metafs-extract
+  long uid = -1;                            // the workers' account (-1: keep ours)
+  long gid = -1;
 };
 
 // The worker executable: $METAFS_WORKER when set, else `metafs-extract` beside this process's
@@ -42,7 +44,7 @@ class WorkerPool final : public ExtractionBackend {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  extract::Extraction extract(const std::filesystem::path& path, extract::Format detected) override;
+  extract::Extraction extract(const extract::SourceFile& file, extract::Format detected) override;
   std::uint32_t schema_version(extract::Format format) const override;
   void start() override { start_once(); }
 
@@ -59,8 +61,9 @@ class WorkerPool final : public ExtractionBackend {
   std::unique_ptr<WorkerProcess> spawn_now();
   std::size_t acquire(Clock::time_point deadline);  // SIZE_MAX when none came free
   void release(std::size_t slot);
-  extract::Extraction run(Slot& slot, const std::filesystem::path& path, extract::Format detected);
-  extract::Extraction failure(extract::Format detected, std::string why) const;
+  extract::Extraction run(Slot& slot, const extract::SourceFile& file, extract::Format detected);
+  extract::Extraction failure(extract::Format detected, std::string why,
+                              extract::Extraction::Verdict verdict) const;
   std::string death_message(int wait_status) const;
 
   WorkerPoolOptions options_;

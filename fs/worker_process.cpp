@@ -226,9 +226,27 @@ WorkerProcess::Exchange WorkerProcess::read_reply(Clock::time_point deadline) {
   return result;
 }
 
-WorkerProcess::Exchange WorkerProcess::exchange(const std::string& request,
+WorkerProcess::Io WorkerProcess::send_descriptor(const std::string& data, int fd, std::size_t* sent,
+                                                 Clock::time_point deadline) {
+  for (;;) {
+    long n = extract::worker::send_with_descriptor(fd_, data, fd);
+    if (n > 0) {
+      *sent = static_cast<std::size_t>(n);
+      return Io::kDone;
+    }
+    if (n != -EAGAIN && n != -EWOULDBLOCK) return Io::kClosed;
+    int wait = remaining_ms(deadline);
+    if (wait == 0) return Io::kTimedOut;
+    pollfd p{fd_, POLLOUT, 0};
+    if (::poll(&p, 1, wait) < 0 && errno != EINTR) return Io::kClosed;
+  }
+}
+
+WorkerProcess::Exchange WorkerProcess::exchange(const std::string& request, int file,
                                                 Clock::time_point deadline) {
-  Io io = write_all(request.data(), request.size(), deadline);
+  std::size_t sent = 0;
+  Io io = send_descriptor(request, file, &sent, deadline);
+  if (io == Io::kDone) io = write_all(request.data() + sent, request.size() - sent, deadline);
   if (io != Io::kDone) {
     Exchange result;
     result.outcome = io == Io::kClosed ? Outcome::kDied : Outcome::kTimedOut;

@@ -49,9 +49,10 @@ class WorkerProcess {
     std::string payload;
   };
 
-  // Sends one encoded request and reads its reply, never past `deadline`. The payload is read
-  // only up to the length the (validated, capped) header announced.
-  Exchange exchange(const std::string& request, Clock::time_point deadline);
+  // Sends one encoded request with the data file's descriptor `file` attached (the worker gets
+  // a copy of it) and reads its reply, never past `deadline`. The payload is read only up to
+  // the length the (validated, capped) header announced.
+  Exchange exchange(const std::string& request, int file, Clock::time_point deadline);
 
   // SIGKILL (unless already reaped) and reap; returns the wait status.
   int kill_and_reap();
@@ -65,6 +66,9 @@ class WorkerProcess {
   enum class Io { kDone, kClosed, kTimedOut };
   Io read_exact(char* data, std::size_t size, Clock::time_point deadline);
   Io write_all(const char* data, std::size_t size, Clock::time_point deadline);
+  // Sends the first bytes of `data` with `fd` attached; *sent says how many went.
+  Io send_descriptor(const std::string& data, int fd, std::size_t* sent,
+                     Clock::time_point deadline);
   Exchange read_reply(Clock::time_point deadline);
 
   pid_t pid_;

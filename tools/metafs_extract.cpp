@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "detect.hpp"
@@ -92,6 +93,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-files", serve_options.max_files,
                  "--serve: files the worker answers before the daemon replaces it")
       ->capture_default_str();
+  app.add_option("--uid", serve_options.uid, "--serve: account to run as (given by the daemon)");
+  app.add_option("--gid", serve_options.gid, "--serve: group to run as (given by the daemon)");
   CLI11_PARSE(app, argc, argv);
   if (serve) return metafs::extract::worker::serve(serve_options);
   if (files.empty()) {
@@ -120,7 +123,14 @@ int main(int argc, char** argv) {
       status = 1;
       continue;
     }
-    Extraction result = registry.extract(file, format);
+    Extraction result;
+    try {
+      result = registry.extract(metafs::extract::open_source_file(file), format);
+    } catch (const std::system_error& e) {
+      std::cerr << "metafs-extract: " << e.what() << "\n";
+      status = 1;
+      continue;
+    }
     if (as == "txt") {
       std::cout << metafs::extract::render_txt(result.tree);
     } else if (as == "json") {

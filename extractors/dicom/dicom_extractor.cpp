@@ -34,9 +34,9 @@ class DicomExtractor final : public Extractor {
   Format format() const override { return Format::kDicom; }
   std::uint32_t schema_version() const override { return 1; }
 
-  void extract(const std::filesystem::path& path, Extraction& out) const override {
+  void extract(const SourceFile& file, Extraction& out) const override {
     dicom::DicomHeaders headers;
-    dicom::read_headers(path, headers);
+    dicom::read_headers(file.descriptor_path(), headers);
     dicom::add_fields(headers, out.tree);
     out.extra_files.emplace_back("dicom.json", dicom::render_dicom_json(headers));
     out.header = dicom::render_header(headers);  // last: converts the values in place

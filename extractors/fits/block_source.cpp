@@ -16,20 +16,6 @@
 namespace metafs::extract::fits {
 namespace {
 
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // pread() until `n` bytes or the end of the file; returns the count, or -1 with errno set.
 ssize_t pread_full(int fd, char* buffer, std::size_t n, std::uint64_t offset) {
   std::size_t done = 0;
@@ -51,7 +37,7 @@ class PlainFileSource final : public BlockSource {
 
   std::size_t read(char* buffer, std::size_t n) override {
     if (!failure_.empty()) return 0;
-    ssize_t got = pread_full(fd_.get(), buffer, n, position_);
+    ssize_t got = pread_full(fd_, buffer, n, position_);
     if (got < 0) {
       failure_ = std::string("read error at byte ") + std::to_string(position_) + ": " +
                  std::strerror(errno);
@@ -72,7 +58,7 @@ class PlainFileSource final : public BlockSource {
   bool gzipped() const override { return false; }
 
  private:
-  FileDescriptor fd_;
+  int fd_;  // borrowed from the SourceFile
   std::uint64_t size_;
   std::uint64_t position_ = 0;
   std::string failure_;
@@ -169,7 +155,7 @@ class GzipSource final : public BlockSource {
     if (eof_) return stream_.avail_in > 0;
     std::size_t keep = stream_.avail_in;
     if (keep > 0) std::memmove(input_.data(), stream_.next_in, keep);
-    ssize_t got = pread_full(fd_.get(), reinterpret_cast<char*>(input_.data()) + keep,
+    ssize_t got = pread_full(fd_, reinterpret_cast<char*>(input_.data()) + keep,
                              input_.size() - keep, file_offset_);
     if (got < 0) {
       failure_ = std::string("gzip: read error: ") + std::strerror(errno);
@@ -184,7 +170,7 @@ class GzipSource final : public BlockSource {
 
   std::uint64_t consumed_offset() const { return file_offset_ - stream_.avail_in; }
 
-  FileDescriptor fd_;
+  int fd_;  // borrowed from the SourceFile
   std::uint64_t max_inflated_;
   std::vector<Bytef> input_;
   z_stream stream_{};
@@ -198,15 +184,9 @@ class GzipSource final : public BlockSource {
 
 }  // namespace
 
-std::unique_ptr<BlockSource> open_block_source(const std::filesystem::path& path,
-                                               std::uint64_t max_inflated_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) throw ExtractError(std::string("cannot open: ") + std::strerror(errno));
+std::unique_ptr<BlockSource> open_block_source(int fd, std::uint64_t max_inflated_bytes) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw ExtractError("not a regular file");
-  }
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw ExtractError("not a regular file");
   unsigned char magic[2] = {0, 0};
   ssize_t got = pread_full(fd, reinterpret_cast<char*>(magic), 2, 0);
   if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {

@@ -26,10 +26,10 @@ class BlockSource {
   virtual bool gzipped() const = 0;
 };
 
-// Opens `path` read-only, choosing gzip decoding by the magic bytes (never by the name).
-// `max_inflated_bytes` bounds the work spent inflating a gzip file. Throws ExtractError when
-// the file cannot be opened or is not a regular file.
-std::unique_ptr<BlockSource> open_block_source(const std::filesystem::path& path,
-                                               std::uint64_t max_inflated_bytes);
+// A source reading the descriptor `fd` (borrowed: it must outlive the source; read with pread
+// only), choosing gzip decoding by the magic bytes (never by the name). `max_inflated_bytes`
+// bounds the work spent inflating a gzip file. Throws ExtractError when `fd` is not a regular
+// file.
+std::unique_ptr<BlockSource> open_block_source(int fd, std::uint64_t max_inflated_bytes);
 
 }  // namespace metafs::extract::fits

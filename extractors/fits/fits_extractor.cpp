@@ -43,8 +43,8 @@ class FitsExtractor final : public Extractor {
   Format format() const override { return Format::kFits; }
   std::uint32_t schema_version() const override { return 1; }
 
-  void extract(const std::filesystem::path& path, Extraction& out) const override {
-    auto source = fits::open_block_source(path, kMaxInflatedBytes);
+  void extract(const SourceFile& file, Extraction& out) const override {
+    auto source = fits::open_block_source(file.fd(), kMaxInflatedBytes);
     fits::HduReader reader(*source, fits::ReaderLimits{});
     MetaTree& tree = out.tree;
     std::vector<std::pair<std::string, std::string>> names;  // EXTNAME -> HDU directory

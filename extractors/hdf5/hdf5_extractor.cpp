@@ -24,7 +24,8 @@ class Hdf5Extractor final : public Extractor {
   Format format() const override { return Format::kHdf5; }
   std::uint32_t schema_version() const override { return 1; }
 
-  void extract(const std::filesystem::path& path, Extraction& out) const override {
+  void extract(const SourceFile& file, Extraction& out) const override {
+    const std::filesystem::path path = file.descriptor_path();
     hdf5::FileModel model;
     {
       std::lock_guard lock(hdf5_library_mutex());
@@ -36,7 +37,7 @@ class Hdf5Extractor final : public Extractor {
     }
     // Rendering needs no library calls.
     hdf5::build_fields(model, limits_, out.tree);
-    out.header = hdf5::render_header(model, path.filename().string());
+    out.header = hdf5::render_header(model, file.base_name());
     if (model.unreadable > 0) {
       throw ExtractError(std::to_string(model.unreadable) +
                          " objects, links or attributes could not be read (fields/ says where)");
@@ -106,9 +107,10 @@ bool has_netcdf4_attributes(hid_t file) {
 
 }  // namespace
 
-bool hdf5_file_is_netcdf4(const std::filesystem::path& path) {
+bool hdf5_file_is_netcdf4(const SourceFile& source) {
   try {
-    auto ext = path.extension().string();
+    const std::filesystem::path path = source.descriptor_path();
+    auto ext = std::filesystem::path(source.base_name()).extension().string();
     for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (ext == ".nc" || ext == ".nc4" || ext == ".cdf" || ext == ".netcdf") return true;
     std::lock_guard lock(hdf5_library_mutex());

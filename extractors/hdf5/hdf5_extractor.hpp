@@ -21,6 +21,6 @@ namespace metafs::extract {
 // is a dataset with the attribute _Netcdf4Dimid or _Netcdf4Coordinates. Cheap (opens the file,
 // checks a few attributes; an HDF5 file stays open for the extraction that follows); never
 // throws; takes hdf5_library_mutex().
-bool hdf5_file_is_netcdf4(const std::filesystem::path& path);
+bool hdf5_file_is_netcdf4(const SourceFile& file);
 
 }  // namespace metafs::extract

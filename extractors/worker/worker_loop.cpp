@@ -41,6 +41,26 @@ bool read_exact(int fd, char* data, std::size_t size) {
   return true;
 }
 
+// Reads a request's header and the descriptor that comes with its first bytes. False when the
+// daemon hung up or broke the protocol.
+bool read_header(int channel, std::string& header, FileDescriptor& file) {
+  std::size_t have = 0;
+  while (have < header.size()) {
+    int fd = -1;
+    long n = receive_with_descriptor(channel, header.data() + have, header.size() - have, &fd);
+    if (fd >= 0) {
+      if (file.valid()) {  // one descriptor per request
+        ::close(fd);
+        return false;
+      }
+      file = FileDescriptor(fd);
+    }
+    if (n <= 0) return false;
+    have += static_cast<std::size_t>(n);
+  }
+  return file.valid();
+}
+
 bool write_all(int fd, const char* data, std::size_t size) {
   while (size > 0) {
     ssize_t n = ::write(fd, data, size);
@@ -60,7 +80,7 @@ bool send_reply(int fd, ReplyStatus status, const std::string& payload) {
 
 // The reply for one request; never throws.
 bool answer(int fd, const ExtractorRegistry& registry, const Request& request,
-            FaultPlan::Kind fault) {
+            const SourceFile& file, FaultPlan::Kind fault) {
   if (fault == FaultPlan::Kind::kGarbage) {
     // A valid header announcing 16 bytes that are no codec frame.
     std::string junk = encode_reply_header(ReplyStatus::kOk, 16) + "not a codec body";
@@ -74,7 +94,7 @@ bool answer(int fd, const ExtractorRegistry& registry, const Request& request,
   g_allocation_failed = false;
   try {
     trigger(fault);
-    Extraction result = registry.extract(request.path, request.detected);
+    Extraction result = registry.extract(file, request.detected);
     if (result.failed() && g_allocation_failed) {
       return send_reply(fd, ReplyStatus::kOutOfMemory, {});
     }
@@ -129,6 +149,7 @@ int serve(const ServeOptions& options) {
   limits.cpu_budget_seconds = per_file_cpu * (options.max_files + 2) + 60;
   limits.channel_fd = channel;
   try {
+    drop_privileges(options.uid, options.gid);
     apply_limits(limits);
     install_seccomp(limits);
   } catch (const std::exception& e) {
@@ -139,16 +160,18 @@ int serve(const ServeOptions& options) {
   if (!send_reply(channel, ReplyStatus::kReady, {})) return 2;
   std::string header(kFrameHeaderBytes, '\0');
   for (;;) {
-    if (!read_exact(channel, header.data(), header.size())) return 0;  // the daemon hung up
+    FileDescriptor descriptor;
+    if (!read_header(channel, header, descriptor)) return 0;  // the daemon hung up
     auto request_header = decode_request_header(header);
     if (!request_header) return 2;
     Request request;
     request.detected = request_header->detected;
-    request.path.resize(request_header->path_bytes);
-    if (!read_exact(channel, request.path.data(), request.path.size())) return 2;
+    request.name.resize(request_header->name_bytes);
+    if (!read_exact(channel, request.name.data(), request.name.size())) return 2;
     allow_cpu_seconds(per_file_cpu);
-    FaultPlan::Kind fault = faults.for_path(request.path);
-    if (!answer(channel, registry, request, fault)) return 2;
+    FaultPlan::Kind fault = faults.for_path(request.name);
+    SourceFile file(std::move(descriptor), request.name);
+    if (!answer(channel, registry, request, file, fault)) return 2;
   }
 }
 

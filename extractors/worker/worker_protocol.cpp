@@ -1,5 +1,10 @@
 #include "worker_protocol.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace metafs::extract::worker {
@@ -34,10 +39,10 @@ bool valid_format(std::uint8_t byte) {
 }  // namespace
 
 std::string encode_request(const Request& request) {
-  if (request.path.size() > kMaxPathBytes) throw std::length_error("path too long for a worker");
+  if (request.name.size() > kMaxNameBytes) throw std::length_error("name too long for a worker");
   std::string out = header(kRequestMagic, static_cast<std::uint8_t>(request.detected),
-                           static_cast<std::uint32_t>(request.path.size()));
-  out.append(request.path);
+                           static_cast<std::uint32_t>(request.name.size()));
+  out.append(request.name);
   return out;
 }
 
@@ -48,7 +53,7 @@ std::optional<RequestHeader> decode_request_header(std::string_view bytes) {
   }
   auto format = static_cast<std::uint8_t>(bytes[5]);
   std::uint32_t length = get_u32(bytes.substr(6));
-  if (!valid_format(format) || length == 0 || length > kMaxPathBytes) return std::nullopt;
+  if (!valid_format(format) || length == 0 || length > kMaxNameBytes) return std::nullopt;
   return RequestHeader{static_cast<Format>(format), length};
 }
 
@@ -67,6 +72,55 @@ std::optional<ReplyHeader> decode_reply_header(std::string_view bytes) {
     return std::nullopt;
   }
   return ReplyHeader{static_cast<ReplyStatus>(status), length};
+}
+
+long send_with_descriptor(int socket, std::string_view data, int fd) {
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&message);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  for (;;) {
+    ssize_t n = ::sendmsg(socket, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<long>(n);
+    if (errno != EINTR) return -errno;
+  }
+}
+
+long receive_with_descriptor(int socket, char* data, std::size_t size, int* fd) {
+  iovec iov{data, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof received);
+      if (*fd < 0) {
+        *fd = received;
+      } else {
+        ::close(received);
+      }
+    }
+  }
+  return static_cast<long>(n);
 }
 
 }  // namespace metafs::extract::worker

@@ -1,6 +1,7 @@
 #include "worker_sandbox.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -64,6 +65,27 @@ void apply_limits(const SandboxLimits& limits) {
   set_limit(RLIMIT_FSIZE, 0, 0, "RLIMIT_FSIZE");
 }
 
+void drop_privileges(long uid, long gid) {
+  if (uid < 0) return;
+  if (uid == 0 || gid < 0) throw std::runtime_error("workers may not run as root");
+  for (int cap = 0; cap < 64; ++cap) {  // past the kernel's last one: EINVAL
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+      throw std::runtime_error(std::string("PR_CAPBSET_DROP: ") + std::strerror(errno));
+    }
+  }
+  if (::setgroups(0, nullptr) != 0 ||
+      ::setresgid(static_cast<gid_t>(gid), static_cast<gid_t>(gid), static_cast<gid_t>(gid)) != 0 ||
+      ::setresuid(static_cast<uid_t>(uid), static_cast<uid_t>(uid), static_cast<uid_t>(uid)) != 0) {
+    throw std::runtime_error(std::string("cannot change to the worker account: ") +
+                             std::strerror(errno));
+  }
+  // Changing every uid away from 0 cleared the permitted and effective capabilities; check.
+  if (::setresuid(0, 0, 0) == 0) throw std::runtime_error("root could be regained");
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    throw std::runtime_error(std::string("PR_SET_DUMPABLE: ") + std::strerror(errno));
+  }
+}
+
 void allow_cpu_seconds(std::uint64_t seconds) {
   struct rusage usage {};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -86,10 +108,10 @@ void install_seccomp(const SandboxLimits& limits) {
 
   // Reading files and asking about them.
   for (const char* name :
-       {"read",      "readv",      "pread64",    "preadv",     "preadv2",  "lseek",
-        "close",     "fstat",      "newfstatat", "stat",       "lstat",    "statx",
-        "fstatfs",   "statfs",     "readlink",   "readlinkat", "getcwd",   "access",
-        "faccessat", "faccessat2", "getdents64", "fcntl",      "fadvise64"}) {
+       {"read",      "readv",      "pread64",    "preadv",     "preadv2",   "lseek",
+        "close",     "fstat",      "newfstatat", "stat",       "lstat",     "statx",
+        "fstatfs",   "statfs",     "readlink",   "readlinkat", "getcwd",    "access",
+        "faccessat", "faccessat2", "getdents64", "fcntl",      "fadvise64", "recvmsg"}) {
     allow(ctx, name);
   }
   // Memory without new executable mappings.

@@ -22,6 +22,12 @@ void apply_limits(const SandboxLimits& limits);
 // Throws std::runtime_error when the filter cannot be installed.
 void install_seccomp(const SandboxLimits& limits);
 
+// Becomes `uid`:`gid` with no supplementary groups and no capabilities (the bounding set is
+// emptied first, so nothing can regain them) and not dumpable (no other process of that
+// account may ptrace it or read its memory). A no-op when `uid` < 0. Throws std::runtime_error
+// when any step fails or root is still held afterwards.
+void drop_privileges(long uid, long gid);
+
 // Lets this file use at most `seconds` more CPU time (soft RLIMIT_CPU; SIGXCPU after that).
 void allow_cpu_seconds(std::uint64_t seconds);
 

@@ -70,12 +70,11 @@ std::string tiny_dicom(const std::string& charsets) {
 }
 
 void extract_sample(const ExtractorRegistry& registry, Format format, const std::string& bytes) {
-  int fd = ::memfd_create("metafs-warmup", MFD_CLOEXEC);
-  if (fd < 0) return;
-  if (::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())) {
-    (void)registry.extract("/proc/self/fd/" + std::to_string(fd), format);
+  SourceFile sample(FileDescriptor(::memfd_create("metafs-warmup", MFD_CLOEXEC)), "warm-up");
+  if (sample.fd() < 0) return;
+  if (::write(sample.fd(), bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())) {
+    (void)registry.extract(sample, format);
   }
-  ::close(fd);
 }
 
 }  // namespace

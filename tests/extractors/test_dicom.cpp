@@ -32,8 +32,7 @@ using metafs::test::corpus_files;
 using metafs::test::run_command;
 using metafs::test::shell_quote;
 
-// Next to this file (CMake passes absolute source paths).
-const std::string kOracle = (fs::path(__FILE__).parent_path() / "oracles/dicom_oracle.py").string();
+const std::string kOracle = (fs::path(METAFS_ORACLE_DIR) / "dicom_oracle.py").string();
 
 struct Result {
   Extraction extraction;
@@ -45,7 +44,7 @@ Result extract(const fs::path& path) {
   Result result;
   result.extraction.format = Format::kDicom;
   try {
-    extractor->extract(path, result.extraction);
+    extractor->extract(open_source_file(path), result.extraction);
   } catch (const ExtractError& e) {
     result.error = e.what();
   }

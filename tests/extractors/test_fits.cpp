@@ -27,14 +27,13 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using test::TempDir;
 
-// CMake passes absolute source paths, so the oracle is found beside this file.
-const fs::path kOracle = fs::path(__FILE__).parent_path() / "oracles" / "fits_oracle.py";
+const fs::path kOracle = fs::path(METAFS_ORACLE_DIR) / "fits_oracle.py";
 
 Extraction extract(const fs::path& path) {
   Extraction out;
   out.format = Format::kFits;
   try {
-    make_fits_extractor()->extract(path, out);
+    make_fits_extractor()->extract(open_source_file(path), out);
   } catch (const ExtractError& e) {
     out.error = e.what();
   }

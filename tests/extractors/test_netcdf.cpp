@@ -36,14 +36,14 @@ using test::run_command;
 using test::shell_quote;
 using test::TempDir;
 
-const fs::path kOracle = fs::path(__FILE__).parent_path() / "oracles" / "netcdf_oracle.py";
+const fs::path kOracle = fs::path(METAFS_ORACLE_DIR) / "netcdf_oracle.py";
 
 Extraction extract(const fs::path& path) {
   static const auto extractor = make_netcdf_extractor();
   Extraction out;
   out.format = Format::kNetcdf;
   try {
-    extractor->extract(path, out);
+    extractor->extract(open_source_file(path), out);
   } catch (const ExtractError& e) {
     out.error = e.what();
   }

@@ -18,8 +18,10 @@ TEST(InodeTable, BytesGrowWithNodesAndReturnToTheStartWhenTheKernelForgetsThem) 
   const auto two = table.bytes();
   EXPECT_GT(two, empty + 2 * std::string("dir/file-with-a-long-name.dcm").size());
 
-  auto version = std::make_shared<const DataVersion>(
-      DataVersion{"dir/file-with-a-long-name.dcm", {}, metafs::extract::Format::kDicom, "key"});
+  auto version = std::make_shared<DataVersion>();
+  version->rel = "dir/file-with-a-long-name.dcm";
+  version->format = metafs::extract::Format::kDicom;
+  version->key = "key";
   auto v1 = table.acquire_virtual(version, 3);
   auto v2 = table.acquire_virtual(version, 4);  // the same version: counted once
   const auto with_version = table.bytes();

@@ -18,6 +18,7 @@
 namespace fs = std::filesystem;
 using metafs::extract::Extraction;
 using metafs::extract::Format;
+using metafs::extract::open_source_file;
 using metafs::fs::WorkerPool;
 using metafs::fs::WorkerPoolOptions;
 using metafs::test::child_pids;
@@ -43,7 +44,8 @@ class WorkerPoolTest : public ::testing::Test {
 
   // A request after a failure must be served normally.
   void expect_healthy(WorkerPool& pool) {
-    Extraction out = pool.extract(corpus_dir() / "fits" / "test_i10.fits", Format::kFits);
+    Extraction out =
+        pool.extract(open_source_file(corpus_dir() / "fits" / "test_i10.fits"), Format::kFits);
     EXPECT_FALSE(out.failed()) << out.error;
     EXPECT_EQ(out.format, Format::kFits);
     EXPECT_GT(out.tree.value_count(), 5u);
@@ -63,8 +65,8 @@ TEST_F(WorkerPoolTest, SameResultAsInProcess) {
                     : std::string(rel).rfind("fits", 0) == 0  ? Format::kFits
                     : std::string(rel).rfind("dicom", 0) == 0 ? Format::kDicom
                                                               : Format::kNetcdf;
-    Extraction isolated = workers->extract(file, format);
-    Extraction local = registry.extract(file, format);
+    Extraction isolated = workers->extract(open_source_file(file), format);
+    Extraction local = registry.extract(open_source_file(file), format);
     EXPECT_EQ(isolated.error, local.error) << rel;
     EXPECT_TRUE(isolated.tree == local.tree) << rel;
     EXPECT_EQ(isolated.header, local.header) << rel;
@@ -75,7 +77,8 @@ TEST_F(WorkerPoolTest, SameResultAsInProcess) {
 
 TEST_F(WorkerPoolTest, KeepsTheFormatTheWorkerDecided) {
   auto workers = pool("");
-  Extraction out = workers->extract(corpus_dir() / "netcdf" / "test_groups1.nc", Format::kHdf5);
+  Extraction out = workers->extract(open_source_file(corpus_dir() / "netcdf" / "test_groups1.nc"),
+                                    Format::kHdf5);
   EXPECT_FALSE(out.failed()) << out.error;
   EXPECT_EQ(out.format, Format::kNetcdf);
   EXPECT_NE(out.header.find("netcdf test_groups1"), std::string::npos) << out.header;
@@ -83,7 +86,7 @@ TEST_F(WorkerPoolTest, KeepsTheFormatTheWorkerDecided) {
 
 TEST_F(WorkerPoolTest, CrashBecomesTheSignalName) {
   auto workers = pool("crash");
-  Extraction out = workers->extract(poison_, Format::kFits);
+  Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
   EXPECT_EQ(out.error, "extractor crashed: SIGSEGV");
   EXPECT_EQ(out.format, Format::kFits);
   expect_healthy(*workers);
@@ -91,10 +94,11 @@ TEST_F(WorkerPoolTest, CrashBecomesTheSignalName) {
 
 TEST_F(WorkerPoolTest, RealLibraryCrashIsContained) {
   auto workers = pool("");
-  Extraction out =
-      workers->extract(corpus_dir() / "malformed" / "cve-2018-16438.h5", Format::kHdf5);
+  Extraction out = workers->extract(
+      open_source_file(corpus_dir() / "malformed" / "cve-2018-16438.h5"), Format::kHdf5);
   EXPECT_EQ(out.error, "extractor crashed: SIGSEGV");
-  out = workers->extract(corpus_dir() / "malformed" / "cve-2021-46244.h5", Format::kHdf5);
+  out = workers->extract(open_source_file(corpus_dir() / "malformed" / "cve-2021-46244.h5"),
+                         Format::kHdf5);
   EXPECT_EQ(out.error, "extractor crashed: SIGFPE");
   expect_healthy(*workers);
 }
@@ -105,7 +109,7 @@ TEST_F(WorkerPoolTest, HangTimesOutAtTheDeadline) {
   auto workers = pool("hang", options);
   expect_healthy(*workers);  // started and warm
   auto start = std::chrono::steady_clock::now();
-  Extraction out = workers->extract(poison_, Format::kFits);
+  Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(out.error, "timed out after 1 s");
   EXPECT_GE(seconds, 0.9);
@@ -117,7 +121,7 @@ TEST_F(WorkerPoolTest, SpinTimesOut) {
   WorkerPoolOptions options;
   options.timeout_seconds = 1;
   auto workers = pool("spin", options);
-  Extraction out = workers->extract(poison_, Format::kFits);
+  Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
   EXPECT_EQ(out.error.rfind("timed out after 1 s", 0), 0u) << out.error;
   expect_healthy(*workers);
 }
@@ -126,20 +130,21 @@ TEST_F(WorkerPoolTest, AddressSpaceLimitIsReported) {
   WorkerPoolOptions options;
   options.memory_bytes = 256ull << 20;
   auto workers = pool("oom", options);
-  Extraction out = workers->extract(poison_, Format::kFits);
+  Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
   EXPECT_EQ(out.error, "ran out of memory (limit 256 MiB)");
   expect_healthy(*workers);
 }
 
 TEST_F(WorkerPoolTest, DefaultLimitReadsOneGib) {
   auto workers = pool("oom");
-  EXPECT_EQ(workers->extract(poison_, Format::kFits).error, "ran out of memory (limit 1 GiB)");
+  EXPECT_EQ(workers->extract(open_source_file(poison_), Format::kFits).error,
+            "ran out of memory (limit 1 GiB)");
 }
 
 TEST_F(WorkerPoolTest, InvalidRepliesAreRejected) {
   for (const char* fault : {"garbage", "huge"}) {
     auto workers = pool(fault);
-    Extraction out = workers->extract(poison_, Format::kFits);
+    Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
     EXPECT_EQ(out.error, "invalid reply from the extractor") << fault;
     EXPECT_EQ(out.tree.size(), 1u) << fault;
     expect_healthy(*workers);
@@ -148,14 +153,15 @@ TEST_F(WorkerPoolTest, InvalidRepliesAreRejected) {
 
 TEST_F(WorkerPoolTest, ExitWithoutReply) {
   auto workers = pool("exit");
-  EXPECT_EQ(workers->extract(poison_, Format::kFits).error, "extractor exited with status 7");
+  EXPECT_EQ(workers->extract(open_source_file(poison_), Format::kFits).error,
+            "extractor exited with status 7");
   expect_healthy(*workers);
 }
 
 TEST_F(WorkerPoolTest, SandboxStopsEscapes) {
   for (const char* fault : {"socket", "exec", "fork", "write"}) {
     auto workers = pool(fault);
-    Extraction out = workers->extract(poison_, Format::kFits);
+    Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
     EXPECT_EQ(out.error, "extractor crashed: SIGSYS (forbidden system call)") << fault;
     expect_healthy(*workers);
   }
@@ -235,7 +241,7 @@ TEST_F(WorkerPoolTest, MissingExecutableIsAnError) {
   WorkerPoolOptions options;
   options.executable = "/nonexistent/metafs-extract";
   auto workers = pool("", options);
-  Extraction out = workers->extract(poison_, Format::kFits);
+  Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
   EXPECT_EQ(out.error.rfind("cannot start an extractor worker: ", 0), 0u) << out.error;
 }
 

@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ::close(fd);
   metafs::extract::Extraction out;
   try {
-    extractor->extract(scratch_path(), out);
+    extractor->extract(metafs::extract::open_source_file(scratch_path()), out);
   } catch (const metafs::extract::ExtractError&) {
   }
   return 0;
