@@ -1,6 +1,7 @@
 #pragma once
 
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <utility>
 
@@ -59,6 +60,60 @@ class Handle {
 
  private:
   hid_t id_ = H5I_INVALID_HID;
+};
+
+// Owns one descriptor and closes it. Move-only.
+class Descriptor {
+ public:
+  Descriptor() = default;
+  explicit Descriptor(int fd) : fd_(fd) {}
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  Descriptor(Descriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Descriptor& operator=(Descriptor&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~Descriptor() { reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// An HDF5 file open through the descriptor driver and, when the file owns it, the descriptor
+// it reads. The file always closes before its descriptor. Move-only.
+struct OpenFile {
+  Descriptor descriptor;  // declared first, destroyed last
+  Handle file;
+
+  OpenFile() = default;
+  OpenFile(OpenFile&&) noexcept = default;
+  OpenFile& operator=(OpenFile&& other) noexcept {
+    if (this != &other) {
+      reset();
+      descriptor = std::move(other.descriptor);
+      file = std::move(other.file);
+    }
+    return *this;
+  }
+
+  explicit operator bool() const { return file.valid(); }
+
+  void reset() {
+    file.reset();
+    descriptor.reset();
+  }
 };
 
 }  // namespace metafs::extract::hdf5
