@@ -13,7 +13,7 @@ namespace metafs::extract::hdf5 {
 // Opening any name other than kDescriptorFileName through the driver fails, so a link, a
 // virtual dataset or anything else in the file that names another file cannot make the
 // library open that file (the library gives every such open the parent file's driver).
-// Precondition for both calls: the caller holds hdf5_library_mutex().
+// Precondition: the caller holds hdf5_library_mutex().
 
 // The name to give H5Fopen with a list set up by use_descriptor_driver. Absolute, so the
 // library derives the directory for relative names from it without asking for the current
