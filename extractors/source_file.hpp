@@ -27,6 +27,7 @@ class FileDescriptor {
 
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
+  explicit operator bool() const { return valid(); }
   // Gives up ownership without closing.
   int release() { return std::exchange(fd_, -1); }
   void reset() {

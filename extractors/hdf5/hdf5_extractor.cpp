@@ -1,9 +1,12 @@
 #include "hdf5/hdf5_extractor.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
 
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "hdf5_fields.hpp"
@@ -25,23 +28,7 @@ class Hdf5Extractor final : public Extractor {
   std::uint32_t schema_version() const override { return 1; }
 
   void extract(const SourceFile& file, Extraction& out) const override {
-    const std::filesystem::path path = file.descriptor_path();
-    hdf5::FileModel model;
-    {
-      std::lock_guard lock(hdf5_library_mutex());
-      if (hdf5::Handle probed = hdf5::take_probed_file(path)) {
-        hdf5::read_open_hdf5_file(probed.get(), limits_, model);
-      } else {
-        hdf5::read_hdf5_file(path, limits_, model);
-      }
-    }
-    // Rendering needs no library calls.
-    hdf5::build_fields(model, limits_, out.tree);
-    out.header = hdf5::render_header(model, file.base_name());
-    if (model.unreadable > 0) {
-      throw ExtractError(std::to_string(model.unreadable) +
-                         " objects, links or attributes could not be read (fields/ says where)");
-    }
+    extract_hdf5(file.fd(), file.base_name(), limits_, out);
   }
 
  private:
@@ -49,6 +36,25 @@ class Hdf5Extractor final : public Extractor {
 };
 
 }  // namespace
+
+void extract_hdf5(int fd, const std::string& name, const hdf5::Limits& limits, Extraction& out) {
+  hdf5::FileModel model;
+  {
+    std::lock_guard lock(hdf5_library_mutex());
+    if (hdf5::OpenFile probed = hdf5::take_probed_file(fd)) {
+      hdf5::read_open_hdf5_file(probed.file.get(), limits, model);
+    } else {
+      hdf5::read_hdf5_file(fd, limits, model);
+    }
+  }
+  // Rendering needs no library calls.
+  hdf5::build_fields(model, limits, out.tree);
+  out.header = hdf5::render_header(model, name);
+  if (model.unreadable > 0) {
+    throw ExtractError(std::to_string(model.unreadable) +
+                       " objects, links or attributes could not be read (fields/ says where)");
+  }
+}
 
 std::unique_ptr<Extractor> make_hdf5_extractor() {
   return std::make_unique<Hdf5Extractor>(hdf5::Limits{});
@@ -105,27 +111,42 @@ bool has_netcdf4_attributes(hid_t file) {
   return false;
 }
 
+bool has_netcdf_extension(const std::filesystem::path& name) {
+  auto ext = name.extension().string();
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".nc" || ext == ".nc4" || ext == ".cdf" || ext == ".netcdf";
+}
+
+// Reads the file `own` through the descriptor driver; an HDF5 file stays open, with `own`,
+// for the extraction that follows.
+bool probe_netcdf4(hdf5::Descriptor own) {
+  std::lock_guard lock(hdf5_library_mutex());
+  hdf5::configure_hdf5_library();
+  // Closed first: a file kept from an earlier check is never open twice.
+  hdf5::drop_probed_file();
+  hdf5::OpenFile probed;
+  probed.file = hdf5::Handle(hdf5::open_hdf5_file(own.get()));
+  probed.descriptor = std::move(own);
+  if (!probed) {
+    H5Eclear2(H5E_DEFAULT);
+    return false;
+  }
+  bool netcdf = has_netcdf4_attributes(probed.file.get());
+  H5Eclear2(H5E_DEFAULT);
+  // A netCDF-4 file is closed now, since netCDF-C opens it with other file-access properties.
+  if (!netcdf) hdf5::keep_probed_file(std::move(probed));
+  return netcdf;
+}
+
 }  // namespace
 
-bool hdf5_file_is_netcdf4(const SourceFile& source) {
+bool hdf5_file_is_netcdf4(int fd, const std::filesystem::path& name) {
   try {
-    const std::filesystem::path path = source.descriptor_path();
-    auto ext = std::filesystem::path(source.base_name()).extension().string();
-    for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (ext == ".nc" || ext == ".nc4" || ext == ".cdf" || ext == ".netcdf") return true;
-    std::lock_guard lock(hdf5_library_mutex());
-    hdf5::configure_hdf5_library();
-    hdf5::Handle file(hdf5::open_hdf5_file(path));
-    if (!file) {
-      H5Eclear2(H5E_DEFAULT);
-      return false;
-    }
-    bool netcdf = has_netcdf4_attributes(file.get());
-    H5Eclear2(H5E_DEFAULT);
-    // An HDF5 file is extracted next: keep it open for that. A netCDF-4 file is closed now,
-    // since netCDF-C opens it with other file-access properties.
-    if (!netcdf) hdf5::keep_probed_file(path, std::move(file));
-    return netcdf;
+    if (has_netcdf_extension(name)) return true;
+    // The file kept for the extraction must not depend on the caller's descriptor.
+    hdf5::Descriptor own(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!own) return false;
+    return probe_netcdf4(std::move(own));
   } catch (...) {
     return false;
   }

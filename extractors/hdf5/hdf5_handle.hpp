@@ -1,8 +1,11 @@
 #pragma once
 
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <utility>
+
+#include "source_file.hpp"
 
 namespace metafs::extract::hdf5 {
 
@@ -59,6 +62,33 @@ class Handle {
 
  private:
   hid_t id_ = H5I_INVALID_HID;
+};
+
+using Descriptor = FileDescriptor;
+
+// An HDF5 file open through the descriptor driver and, when the file owns it, the descriptor
+// it reads. The file always closes before its descriptor. Move-only.
+struct OpenFile {
+  Descriptor descriptor;  // declared first, destroyed last
+  Handle file;
+
+  OpenFile() = default;
+  OpenFile(OpenFile&&) noexcept = default;
+  OpenFile& operator=(OpenFile&& other) noexcept {
+    if (this != &other) {
+      reset();
+      descriptor = std::move(other.descriptor);
+      file = std::move(other.file);
+    }
+    return *this;
+  }
+
+  explicit operator bool() const { return file.valid(); }
+
+  void reset() {
+    file.reset();
+    descriptor.reset();
+  }
 };
 
 }  // namespace metafs::extract::hdf5

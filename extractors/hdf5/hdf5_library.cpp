@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "hdf5_descriptor_driver.hpp"
+
 namespace metafs::extract::hdf5 {
 namespace {
 
@@ -41,7 +43,7 @@ std::string last_hdf5_error() {
   return text.outer + ": " + text.inner;
 }
 
-long long open_hdf5_file(const std::filesystem::path& path, std::string* error) {
+long long open_hdf5_file(int fd, std::string* error) {
   // Created once: a property list costs as much as a small file's whole listing. Guarded by
   // hdf5_library_mutex() like every other library call; never closed.
   static const hid_t fapl = [] {
@@ -62,7 +64,12 @@ long long open_hdf5_file(const std::filesystem::path& path, std::string* error) 
     }
     return list;
   }();
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl < 0 ? H5P_DEFAULT : fapl);
+  // Never the default driver, which would open the file by name.
+  if (fapl < 0 || use_descriptor_driver(fapl, fd) < 0) {
+    if (error != nullptr) *error = last_hdf5_error();
+    return H5I_INVALID_HID;
+  }
+  hid_t file = H5Fopen(kDescriptorFileName, H5F_ACC_RDONLY, fapl);
   if (file < 0 && error != nullptr) *error = last_hdf5_error();
   return file;
 }

@@ -2,8 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <string>
-
 namespace metafs::extract::hdf5 {
 namespace {
 
@@ -21,17 +19,17 @@ struct Identity {
   }
 };
 
-bool identify(const std::filesystem::path& path, Identity& out) {
+bool identify(int fd, Identity& out) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
+  if (::fstat(fd, &st) != 0) return false;
   out = Identity{st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
   return true;
 }
 
+// The kept file holds its descriptor open, so the same device and inode are the same file.
 struct Slot {
-  std::string path;
   Identity identity;
-  Handle file;
+  OpenFile open;
 };
 
 // Never destroyed: at exit the library closes what is still open itself.
@@ -42,27 +40,27 @@ Slot& slot() {
 
 }  // namespace
 
-void keep_probed_file(const std::filesystem::path& path, Handle file) {
+void keep_probed_file(OpenFile probed) {
   Slot& kept = slot();
-  kept.file.reset();
-  kept.path.clear();
+  kept.open.reset();
   Identity identity;
-  if (!file || !identify(path, identity)) return;
-  kept.path = path.string();
+  if (!probed || !probed.descriptor || !identify(probed.descriptor.get(), identity)) return;
   kept.identity = identity;
-  kept.file = std::move(file);
+  kept.open = std::move(probed);
 }
 
-Handle take_probed_file(const std::filesystem::path& path) {
+void drop_probed_file() {
+  slot().open.reset();
+}
+
+OpenFile take_probed_file(int fd) {
   Slot& kept = slot();
-  Handle file = std::move(kept.file);
-  bool same = kept.path == path.string();
-  kept.path.clear();
+  OpenFile open = std::move(kept.open);
   Identity identity;
-  if (!file || !same || !identify(path, identity) || !(identity == kept.identity)) {
-    return Handle();  // `file`, if any, closes here
+  if (!open || !identify(fd, identity) || !(identity == kept.identity)) {
+    return OpenFile();  // `open`, if any, closes here
   }
-  return file;
+  return open;
 }
 
 }  // namespace metafs::extract::hdf5

@@ -395,11 +395,11 @@ void read_open_hdf5_file(long long file, const Limits& limits, FileModel& model)
   FileReader(limits, model).read(file);
 }
 
-void read_hdf5_file(const std::filesystem::path& path, const Limits& limits, FileModel& model) {
+void read_hdf5_file(int fd, const Limits& limits, FileModel& model) {
   configure_hdf5_library();
   H5Eclear2(H5E_DEFAULT);
   std::string error;
-  Handle file(open_hdf5_file(path, &error));
+  Handle file(open_hdf5_file(fd, &error));
   if (!file) throw ExtractError("not a readable HDF5 file: " + error);
   read_open_hdf5_file(file.get(), limits, model);
 }

@@ -4,6 +4,7 @@
 // sparse dataset).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -52,6 +53,17 @@ Extraction extract(const fs::path& path, const Extractor& extractor) {
 Extraction extract(const fs::path& path) {
   static const auto extractor = make_hdf5_extractor();
   return extract(path, *extractor);
+}
+
+Extraction extract_descriptor(int fd, const std::string& name) {
+  Extraction out;
+  out.format = Format::kHdf5;
+  try {
+    extract_hdf5(fd, name, hdf5::Limits{}, out);
+  } catch (const ExtractError& e) {
+    out.error = e.what();
+  }
+  return out;
 }
 
 nlohmann::json run_oracle(const std::vector<fs::path>& files) {
@@ -602,8 +614,8 @@ bool has_hdf5_signature(const fs::path& file) {
 
 // The check on a file opened as the daemon would (a missing file: only its name is known).
 bool is_netcdf4(const fs::path& path) {
-  return hdf5_file_is_netcdf4(
-      SourceFile(FileDescriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path.string()));
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  return hdf5_file_is_netcdf4(fd.get(), path);
 }
 
 TEST(Hdf5Extractor, NetcdfDetection) {
@@ -658,6 +670,80 @@ TEST(Hdf5Extractor, FileKeptOpenByTheNetcdfCheckIsOnlyReusedWhenUnchanged) {
   std::string header = changed.header;
   header.replace(0, header.find('\n'), "HDF5 \"tall.h5\" {");
   EXPECT_EQ(header, plain.header);
+}
+
+TEST(Hdf5Extractor, ReadsOnlyThroughTheDescriptor) {
+  const fs::path tall = corpus_dir() / "hdf5" / "tall.h5";
+  Extraction want = extract(tall);
+  ASSERT_FALSE(want.failed()) << want.error;
+  TempDir dir;
+  fs::path file = dir.path() / "tall.h5";
+  fs::copy_file(tall, file);
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  // Another file under the name: only the descriptor leads to the one to read.
+  fs::remove(file);
+  fs::copy_file(corpus_dir() / "hdf5" / "sample.h5", file);
+  ASSERT_EQ(::lseek(fd, 5, SEEK_SET), 5);
+
+  Extraction got = extract_descriptor(fd, "tall.h5");
+  ASSERT_FALSE(got.failed()) << got.error;
+  EXPECT_TRUE(got.tree == want.tree);
+  EXPECT_EQ(got.header, want.header);
+  // The netCDF check keeps the file for the extraction of the same descriptor.
+  EXPECT_FALSE(hdf5_file_is_netcdf4(fd, "tall.h5"));
+  Extraction kept = extract_descriptor(fd, "tall.h5");
+  EXPECT_TRUE(kept.tree == want.tree);
+  EXPECT_EQ(kept.header, want.header);
+  // The descriptor is borrowed: still open, its offset where the caller left it.
+  EXPECT_EQ(::lseek(fd, 0, SEEK_CUR), 5);
+  EXPECT_EQ(::close(fd), 0);
+
+  // A descriptor without any name in the filesystem.
+  int memory = ::memfd_create("tall", MFD_CLOEXEC);
+  ASSERT_GE(memory, 0);
+  std::string bytes = test::read_file(tall);
+  ASSERT_EQ(::write(memory, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  Extraction unnamed = extract_descriptor(memory, "tall.h5");
+  EXPECT_TRUE(unnamed.tree == want.tree);
+  EXPECT_EQ(unnamed.header, want.header);
+  EXPECT_FALSE(hdf5_file_is_netcdf4(memory, "tall.h5"));
+  ::close(memory);
+}
+
+TEST(Hdf5Extractor, FilesNamedInTheFileAreNeverOpened) {
+  ASSERT_TRUE(fs::exists(kExtractTool)) << "build metafs-extract first: " << kExtractTool;
+  TempDir dir;
+  const fs::path file = dir.path() / "foreign.h5";
+  const fs::path source = dir.path() / "source.h5";
+  const fs::path raw = dir.path() / "raw.bin";
+  make_with_oracle("--make-foreign", file,
+                   shell_quote(source.string()) + " " + shell_quote(raw.string()));
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  Extraction got = extract_descriptor(fd, "foreign.h5");
+  ::close(fd);
+  ASSERT_FALSE(got.failed()) << got.error;
+  EXPECT_EQ(value_of(got.tree, "/ext", "%file"), source.string());
+  EXPECT_EQ(value_of(got.tree, "/vds", "%shape"), "10");
+  // The library would open the source to size an unlimited virtual dataset: refused, so its
+  // extent is what the file alone says.
+  EXPECT_EQ(value_of(got.tree, "/vds_unlimited", "%shape"), "0");
+  EXPECT_EQ(value_of(got.tree, "/vds_unlimited", "%layout"), "virtual");
+  EXPECT_EQ(value_of(got.tree, "/efl", "%external"), raw.string() + " offset=0 size=40");
+
+  // Every open of the whole tool, library included: the file itself, never what it names.
+  const fs::path log = dir.path() / "opens.log";
+  int status = -1;
+  run_command("strace -f -e trace=open,openat,openat2 -o " + shell_quote(log.string()) + " " +
+                  shell_quote(kExtractTool.string()) + " --format hdf5 --as json " +
+                  shell_quote(file.string()) + " >/dev/null",
+              &status);
+  ASSERT_EQ(status, 0) << "strace is needed for this test";
+  std::string opens = test::read_file(log);
+  EXPECT_NE(opens.find(file.string()), std::string::npos) << opens;
+  EXPECT_EQ(opens.find(source.filename().string()), std::string::npos) << opens;
+  EXPECT_EQ(opens.find(raw.filename().string()), std::string::npos) << opens;
 }
 
 TEST(Hdf5Extractor, ConcurrentExtractionsGiveTheSameTrees) {

@@ -6,6 +6,8 @@ Usage: hdf5_oracle.py FILE...          -> JSON {file: {"objects": {...}, "links"
                                               enums, vlen, references, big arrays, cycles
        hdf5_oracle.py --make-huge OUT GIB  -> a sparse contiguous dataset of GIB GiB
        hdf5_oracle.py --make-wide OUT N    -> a group with N links and N attributes
+       hdf5_oracle.py --make-foreign OUT SOURCE RAW -> a file naming SOURCE and RAW (links,
+                                              virtual and external-storage datasets)
        hdf5_oracle.py --netcdf4-rule FILE... -> JSON {file: has netCDF-4 attributes}
 
 Formatting rules (mirrors extractors/hdf5/hdf5_value_text.cpp): integers in decimal, floats
@@ -256,6 +258,26 @@ def make_wide(out, links):
             h5py.h5a.create(g.id, b"a%07d" % i, h5py.h5t.STD_I32LE, space).write(value)
 
 
+def make_foreign(out, source, raw):
+    """A file naming two others: an external link and virtual datasets (one of unlimited
+    extent, whose size the library works out by opening its source) into `source`, and a
+    dataset stored in the external file `raw`."""
+    with h5py.File(source, "w") as f:
+        f.create_dataset("data", data=np.arange(10, dtype="<i4"), maxshape=(None,), chunks=(5,))
+    with open(raw, "wb") as f:
+        f.write(np.arange(10, dtype="<i4").tobytes())
+    with h5py.File(out, "w", libver="latest") as f:
+        f["ext"] = h5py.ExternalLink(source, "/data")
+        fixed = h5py.VirtualLayout(shape=(10,), dtype="<i4")
+        fixed[:] = h5py.VirtualSource(source, "data", shape=(10,))
+        f.create_virtual_dataset("vds", fixed, fillvalue=-1)
+        grows = h5py.VirtualLayout(shape=(10,), maxshape=(None,), dtype="<i4")
+        grows[: h5py.h5s.UNLIMITED] = h5py.VirtualSource(
+            source, "data", shape=(10,), maxshape=(None,))[: h5py.h5s.UNLIMITED]
+        f.create_virtual_dataset("vds_unlimited", grows, fillvalue=-1)
+        f.create_dataset("efl", shape=(10,), dtype="<i4", external=[(raw, 0, 40)])
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "--make-wide":
         make_wide(argv[1], int(argv[2]))
@@ -265,6 +287,9 @@ def main(argv):
         return 0
     if len(argv) >= 2 and argv[0] == "--make-features":
         make_features(argv[1])
+        return 0
+    if len(argv) >= 4 and argv[0] == "--make-foreign":
+        make_foreign(argv[1], argv[2], argv[3])
         return 0
     if len(argv) >= 3 and argv[0] == "--make-huge":
         make_huge(argv[1], int(argv[2]))
