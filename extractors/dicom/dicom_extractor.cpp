@@ -5,8 +5,13 @@
 #include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
+#include "dicom/dicom_fd_stream.hpp"
 #include "dicom/dicom_fields.hpp"
 #include "dicom/dicom_header.hpp"
 #include "dicom/dicom_json.hpp"
@@ -35,8 +40,11 @@ class DicomExtractor final : public Extractor {
   std::uint32_t schema_version() const override { return 1; }
 
   void extract(const std::filesystem::path& path, Extraction& out) const override {
+    // Opened once here; everything below reads through the descriptor.
+    dicom::OwnedDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (fd.get() < 0) throw ExtractError(std::string("cannot open: ") + std::strerror(errno));
     dicom::DicomHeaders headers;
-    dicom::read_headers(path, headers);
+    dicom::read_headers(fd.get(), headers);
     dicom::add_fields(headers, out.tree);
     out.extra_files.emplace_back("dicom.json", dicom::render_dicom_json(headers));
     out.header = dicom::render_header(headers);  // last: converts the values in place
