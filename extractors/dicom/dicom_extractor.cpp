@@ -4,7 +4,6 @@
 #include <dcmtk/dcmdata/dcobject.h>
 #include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/oflog/oflog.h>
-
 #include <fcntl.h>
 
 #include <cerrno>

@@ -32,7 +32,7 @@ int OwnedDescriptor::release() noexcept {
 std::shared_ptr<DescriptorFile> share_descriptor(int fd) {
   OwnedDescriptor copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
   if (copy.get() < 0) return nullptr;
-  struct stat st{};
+  struct stat st {};
   if (::fstat(copy.get(), &st) != 0) return nullptr;
   auto file = std::make_shared<DescriptorFile>(DescriptorFile{std::move(copy), 0, 0});
   file->size = static_cast<std::uint64_t>(st.st_size);
@@ -60,8 +60,8 @@ class DescriptorProducer final : public DcmProducer {
     auto* out = static_cast<char*>(buf);
     std::uint64_t done = 0;
     while (done < want) {
-      ssize_t got = ::pread(file_->fd.get(), out + done, want - done,
-                            static_cast<off_t>(pos_ + done));
+      ssize_t got =
+          ::pread(file_->fd.get(), out + done, want - done, static_cast<off_t>(pos_ + done));
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) {
         status_ = makeOFCondition(OFM_dcmdata, 18, OF_error, std::strerror(errno));

@@ -36,22 +36,25 @@ bool cut_off(DcmElement& element, const DescriptorFile& file) {
     return false;
   }
   Uint32 read = ElementAccess::transferred(element);
-  return read < element.getLengthField() &&
-         element.getLengthField() - read == file.last_missing;
+  return read < element.getLengthField() && element.getLengthField() - read == file.last_missing;
 }
 
 std::string trim(DcmElement& element) {
   Uint32 declared = element.getLengthField();
-  Uint32 kept = ElementAccess::transferred(element);
-  // A partial number is not a value of the file: keep whole ones.
+  Uint32 in_file = ElementAccess::transferred(element);
+  auto* text = dynamic_cast<DcmByteString*>(&element);
+  // A partial number is not a value of the file: keep whole ones. DCMTK pads an odd length
+  // with a zero byte, which is not in the file either: binary values keep an even count.
+  Uint32 kept = in_file;
   std::size_t width = element.getTag().getVR().getValueWidth();
   if (width > 1) kept -= kept % static_cast<Uint32>(width);
+  if (text == nullptr) kept -= kept % 2;
   std::vector<Uint8> bytes;
   if (const Uint8* value = ElementAccess::value(element); value != nullptr) {
     bytes.assign(value, value + kept);
   }
   kept = static_cast<Uint32>(bytes.size());
-  if (auto* text = dynamic_cast<DcmByteString*>(&element); text != nullptr) {
+  if (text != nullptr) {
     text->putString(reinterpret_cast<const char*>(bytes.data()), kept);
   } else {
     ElementAccess::put(element, bytes.data(), kept);
@@ -60,7 +63,7 @@ std::string trim(DcmElement& element) {
   std::snprintf(reason, sizeof reason,
                 "%s (%04X,%04X) is truncated: %u of %u bytes are in the file",
                 DcmTag(element.getTag()).getTagName(), element.getGTag(), element.getETag(),
-                static_cast<unsigned>(kept), static_cast<unsigned>(declared));
+                static_cast<unsigned>(in_file), static_cast<unsigned>(declared));
   return reason;
 }
 
