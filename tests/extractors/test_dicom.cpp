@@ -37,8 +37,13 @@ using metafs::test::corpus_files;
 using metafs::test::run_command;
 using metafs::test::shell_quote;
 
-// Next to this file (CMake passes absolute source paths).
-const std::string kOracle = (fs::path(__FILE__).parent_path() / "oracles/dicom_oracle.py").string();
+// Next to this file. CMake passes absolute source paths, but ccache with CCACHE_BASEDIR makes
+// __FILE__ relative to the build directory (the parent of bin/), and ctest runs elsewhere.
+fs::path source_file() {
+  fs::path file = __FILE__;
+  return file.is_relative() ? fs::path(METAFS_BIN_DIR).parent_path() / file : file;
+}
+const std::string kOracle = (source_file().parent_path() / "oracles/dicom_oracle.py").string();
 
 struct Result {
   Extraction extraction;
