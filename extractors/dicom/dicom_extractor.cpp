@@ -4,9 +4,13 @@
 #include <dcmtk/dcmdata/dcobject.h>
 #include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/oflog/oflog.h>
+#include <fcntl.h>
 
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
+#include "dicom/dicom_fd_stream.hpp"
 #include "dicom/dicom_fields.hpp"
 #include "dicom/dicom_header.hpp"
 #include "dicom/dicom_json.hpp"
@@ -36,7 +40,7 @@ class DicomExtractor final : public Extractor {
 
   void extract(const SourceFile& file, Extraction& out) const override {
     dicom::DicomHeaders headers;
-    dicom::read_headers(file.descriptor_path(), headers);
+    dicom::read_headers(file.fd(), headers);
     dicom::add_fields(headers, out.tree);
     out.extra_files.emplace_back("dicom.json", dicom::render_dicom_json(headers));
     out.header = dicom::render_header(headers);  // last: converts the values in place

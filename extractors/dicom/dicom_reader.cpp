@@ -1,14 +1,17 @@
 #include "dicom/dicom_reader.hpp"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmdata/dcistrmf.h>
 #include <dcmtk/dcmdata/dcxfer.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 
+#include "dicom/dicom_fd_stream.hpp"
+#include "dicom/dicom_truncation.hpp"
 #include "dicom/dicom_value.hpp"
 
 namespace metafs::extract::dicom {
@@ -32,14 +35,11 @@ bool is_upper(unsigned char c) {
 
 // DCMTK has consumed the stop element's tag and length (it ends at `end`): reads those bytes
 // again to describe the element. Works for uncompressed transfer syntaxes only.
-std::optional<StopElement> locate_stop_element(const std::filesystem::path& path, std::uint64_t end,
+std::optional<StopElement> locate_stop_element(const DescriptorFile& file, std::uint64_t end,
                                                bool big_endian) {
   if (end < 12) return std::nullopt;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
   std::array<unsigned char, 12> b{};
-  ssize_t got = ::pread(fd, b.data(), b.size(), static_cast<off_t>(end - b.size()));
-  ::close(fd);
+  ssize_t got = ::pread(file.fd.get(), b.data(), b.size(), static_cast<off_t>(end - b.size()));
   if (got != static_cast<ssize_t>(b.size())) return std::nullopt;
   auto plausible = [](std::uint16_t group) { return group >= 0x7FE0; };
   StopElement stop;
@@ -73,21 +73,28 @@ std::optional<StopElement> locate_stop_element(const std::filesystem::path& path
 
 }  // namespace
 
-void read_headers(const std::filesystem::path& path, DicomHeaders& out) {
-  DcmInputFileStream stream(OFFilename(path.c_str()));
-  OFCondition status = stream.status();
-  if (status.bad()) {
-    out.error = std::string("cannot open: ") + status.text();
+void read_headers(int fd, DicomHeaders& out) {
+  std::shared_ptr<DescriptorFile> file = share_descriptor(fd);
+  if (!file) {
+    out.error = std::string("cannot open: ") + std::strerror(errno);
     return;
   }
+  DescriptorInputStream stream(file, 0);
+  OFCondition status = stream.status();
   // What DcmFileFormat::loadFileUntilTag does, with our own stream so that we learn where
   // reading stopped.
   out.file.transferInit();
   status = out.file.readUntilTag(stream, EXS_Unknown, EGL_noChange,
                                  static_cast<Uint32>(kMaxReadLength), DCM_PixelData);
   out.file.transferEnd();
+  std::string truncated;
+  if (status.bad() || file->last_missing != 0) truncated = trim_truncated_value(out.file, *file);
   if (status.bad()) {
-    out.error = status.text();
+    out.error = truncated.empty() ? status.text() : truncated;
+    return;
+  }
+  if (!truncated.empty()) {
+    out.error = truncated;
     return;
   }
   if (stream.eos()) return;
@@ -96,7 +103,7 @@ void read_headers(const std::filesystem::path& path, DicomHeaders& out) {
   if (dataset == nullptr) return;
   DcmXfer xfer(dataset->getOriginalXfer());
   if (xfer.getStreamCompression() != ESC_none) return;  // offsets are not file offsets
-  out.stop = locate_stop_element(path, static_cast<std::uint64_t>(stream.tell()),
+  out.stop = locate_stop_element(*file, static_cast<std::uint64_t>(stream.tell()),
                                  xfer.getByteOrder() == EBO_BigEndian);
   // Item and delimitation tags belong inside sequences: at the top level they mean the
   // dataset is damaged (DCMTK only stops there because they sort after Pixel Data).

@@ -4,7 +4,6 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -30,10 +29,13 @@ struct DicomHeaders {
   std::optional<StopElement> stop;  // that element's header, when it could be located
 };
 
-// Reads the meta header and dataset of `path` with DCMTK, headers only: values larger than
-// kMaxReadLength stay in the file, and parsing stops before the top-level Pixel Data, so the
-// cost does not depend on the size of the pixel data. All transfer syntaxes DCMTK reads, with
-// or without preamble and meta header. Never throws for bad files: see `error`.
-void read_headers(const std::filesystem::path& path, DicomHeaders& out);
+// Reads the meta header and dataset of the file open on `fd` with DCMTK, headers only: values
+// larger than kMaxReadLength stay in the file, and parsing stops before the top-level Pixel
+// Data, so the cost does not depend on the size of the pixel data. All transfer syntaxes DCMTK
+// reads, with or without preamble and meta header. Reads with pread() from offset 0, never by
+// path and never moving `fd`'s offset; `fd` is borrowed for the call only (`out.file` keeps a
+// duplicate for values it loads later). A value cut off by the end of the file holds only the
+// bytes the file has, and `error` says so. Never throws for bad files: see `error`.
+void read_headers(int fd, DicomHeaders& out);
 
 }  // namespace metafs::extract::dicom

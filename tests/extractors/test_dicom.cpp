@@ -1,5 +1,7 @@
 // The DICOM extractor against the reference tools: dcmdump (every element and its value,
 // header.txt line by line) and pydicom (text decoded according to Specific Character Set).
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -19,9 +21,12 @@
 
 #include "corpus.hpp"
 #include "dicom/dicom_extractor.hpp"
+#include "dicom/dicom_reader.hpp"
 #include "dicom/dicom_text.hpp"
+#include "dicom_builder.hpp"
 #include "mount_runner.hpp"
 #include "render.hpp"
+#include "temp_dir.hpp"
 
 namespace metafs::extract {
 namespace {
@@ -394,6 +399,106 @@ TEST(DicomExtractor, FourGibPixelDataIsDescribedWithoutReadingIt) {
   EXPECT_LT(read, 1u << 20) << "bytes read";
   EXPECT_LT(std::chrono::duration<double>(elapsed).count(), 1.0);
   fs::remove_all(dir);
+}
+
+// Everything a view of the extraction shows, in one string.
+std::string every_rendering(const Result& result) {
+  std::string all = result.error + render_txt(result.extraction.tree) +
+                    render_json(result.extraction.tree) + result.extraction.header;
+  for (const auto& [name, text] : result.extraction.extra_files) all += text;
+  return all;
+}
+
+// A value whose header claims more bytes than the file holds shows the bytes the file has and
+// an error; never what was in memory (regressions/dicom/truncation: the 3600-byte value of the
+// files read before landed in the truncated one).
+TEST(DicomExtractor, TruncatedValueShowsOnlyTheBytesOfTheFile) {
+  fs::path dir = corpus_dir() / "regressions/dicom/truncation";
+  for (const char* name : {"a00_secret.dcm", "a01_secret.dcm"}) {
+    Result secret = extract(dir / name);
+    EXPECT_EQ(secret.error, "");
+    EXPECT_NE(values_by_path(secret.extraction.tree)["ImageComments"].find("TOPSECRET"),
+              std::string::npos);
+  }
+  for (int round = 0; round < 3; ++round) {
+    Result result = extract(dir / "truncated_value_in_sequence.dcm");
+    auto values = values_by_path(result.extraction.tree);
+    EXPECT_EQ(values["ReferencedStudySequence/0/ImageComments"], "visible");
+    EXPECT_EQ(values["PatientID"], "TEST001");
+    EXPECT_EQ(result.error,
+              "DICOM parse error: ImageComments (0020,4000) is truncated: 7 of 3600 bytes are in "
+              "the file");
+    EXPECT_NE(result.extraction.header.find("(0020,4000) LT [visible]"), std::string::npos);
+    std::string all = every_rendering(result);
+    EXPECT_EQ(all.find("SECRET"), std::string::npos) << all;
+    EXPECT_EQ(all.find('\0'), std::string::npos);
+  }
+}
+
+TEST(DicomExtractor, TruncatedValuesOfEveryKind) {
+  test::TempDir tmp;
+  const std::string five_thousand(5000, 'x');
+  struct Case {
+    const char* name;
+    std::string bytes;
+    const char* path;
+    std::string value;
+    const char* error;
+  };
+  std::vector<Case> cases = {
+      // Over 4 KiB: DCMTK defers it and reads it only when it is shown.
+      {"deferred_text",
+       test::DicomBuilder().long_value(0x0020, 0x4000, "UT", five_thousand, 9000).bytes(),
+       "ImageComments", five_thousand,
+       "ImageComments (0020,4000) is truncated: 5000 of 9000 bytes are in the file"},
+      // Numbers: whole values only.
+      {"numbers",
+       test::DicomBuilder()
+           .short_claim(0x0028, 0x0010, "US", std::string("\x01\x00\x02", 3), 6)
+           .bytes(),
+       "Rows", "1", "Rows (0028,0010) is truncated: 3 of 6 bytes are in the file"},
+      {"binary",
+       test::DicomBuilder()
+           .long_value(0x0009, 0x1001, "OB", std::string("\x01\x02\x03\x04\x05", 5), 16)
+           .bytes(),
+       "0009,1001", "01\\02\\03\\04",  // DCMTK's zero pad of an odd length is not shown
+       "Unknown Tag & Data (0009,1001) is truncated: 5 of 16 bytes are in the file"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    fs::path path = tmp.path() / (std::string(c.name) + ".dcm");
+    std::ofstream(path, std::ios::binary) << c.bytes;
+    Result result = extract(path);
+    EXPECT_EQ(result.error, std::string("DICOM parse error: ") + c.error);
+    EXPECT_EQ(values_by_path(result.extraction.tree)[c.path], c.value);
+    EXPECT_EQ(every_rendering(result).find('\0'), std::string::npos);
+  }
+}
+
+// The reader uses the descriptor it is given: at its own offsets (the descriptor's offset is
+// left alone), and values it loads later still come from the file after the caller closed it.
+TEST(DicomExtractor, ReadsThroughTheDescriptor) {
+  test::TempDir tmp;
+  fs::path path = tmp.path() / "deferred.dcm";
+  std::string long_text(6000, 'L');
+  test::DicomBuilder file;
+  file.text(0x0010, 0x0010, "PN", "Through^Descriptor");
+  file.long_value(0x0020, 0x4000, "UT", long_text);
+  std::ofstream(path, std::ios::binary) << file.bytes();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::lseek(fd, 1000, SEEK_SET), 1000);
+  dicom::DicomHeaders headers;
+  dicom::read_headers(fd, headers);
+  EXPECT_EQ(::lseek(fd, 0, SEEK_CUR), 1000);
+  ::close(fd);
+  fs::remove(path);  // and no name to find it by
+  EXPECT_EQ(headers.error, "");
+  OFString value;
+  ASSERT_TRUE(headers.file.getDataset()->findAndGetOFString(DCM_PatientName, value).good());
+  EXPECT_EQ(std::string(value.c_str()), "Through^Descriptor");
+  ASSERT_TRUE(headers.file.getDataset()->findAndGetOFString(DCM_ImageComments, value).good());
+  EXPECT_EQ(std::string(value.c_str()), long_text);
 }
 
 TEST(DicomExtractor, SafeFromSeveralThreads) {
