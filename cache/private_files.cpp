@@ -105,7 +105,17 @@ bool prepare_private_dir(const fs::path& dir) {
         dir.string(), errno_text(errno));
     return false;
   }
-  return owned_by_us(st, dir, "directory") && tighten(fd.get(), st, kDirMode, dir, "directory");
+  if (!owned_by_us(st, dir, "directory")) return false;
+  // A shared directory such as /tmp given as --cache-dir: others may plant files in it, and
+  // making it private would break everyone else.
+  if ((st.st_mode & (S_ISVTX | S_IWOTH)) != 0) {
+    cache_log().error(
+        "cache directory {} is writable by others (mode {}): a shared directory, not a cache; "
+        "running without a persistent cache",
+        dir.string(), octal(st.st_mode));
+    return false;
+  }
+  return tighten(fd.get(), st, kDirMode, dir, "directory");
 }
 
 bool prepare_private_file(const fs::path& file) {

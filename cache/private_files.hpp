@@ -9,8 +9,9 @@ namespace metafs::cache {
 
 // Creates `dir` (and missing parents) as 0700; an existing `dir` open to group or others is
 // changed to 0700 with a warning naming it and its old mode. Returns false, with an error
-// log line saying why, when `dir` cannot be used: not creatable, not a directory, or owned by
-// another user (or a symlink owned by one): the caller then runs without a disk cache. Never
+// log line saying why, when `dir` cannot be used: not creatable, not a directory, owned by
+// another user (or a symlink owned by one), or writable by others or sticky (a shared
+// directory like /tmp, left alone): the caller then runs without a disk cache. Never
 // throws except std::bad_alloc.
 bool prepare_private_dir(const std::filesystem::path& dir);
 

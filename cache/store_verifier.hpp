@@ -15,9 +15,11 @@ std::filesystem::path default_store_verifier();
 // fork: the daemon is threaded), so that a damaged file kills the child, not this process.
 // Returns why the file cannot be trusted: the child failed, died by a signal, ran past
 // `deadline` (then SIGKILL), or could not be started (unverifiable counts as damaged).
-// nullopt: every record read. Never throws except std::bad_alloc.
+// nullopt: every record read. The default deadline stays below systemd's start timeout (90 s),
+// so a store too slow to verify is set aside rather than failing every start. Never throws
+// except std::bad_alloc.
 std::optional<std::string> verify_store_out_of_process(
     const std::filesystem::path& dir, const std::filesystem::path& verifier,
-    std::chrono::milliseconds deadline = std::chrono::seconds(120));
+    std::chrono::milliseconds deadline = std::chrono::seconds(60));
 
 }  // namespace metafs::cache

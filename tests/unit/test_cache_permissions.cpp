@@ -144,6 +144,19 @@ TEST(CachePermissions, AnExistingCacheOpenToOthersIsTightenedAndSaysSo) {
   EXPECT_NE(text.find("was mode 0644"), std::string::npos) << text;
 }
 
+TEST(CachePermissions, ASharedDirectoryIsRefusedAndLeftAlone) {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "shared";
+  fs::create_directory(dir);
+  ASSERT_EQ(::chmod(dir.c_str(), 01777), 0);
+  LogCapture log;
+  LmdbStore store(options_for(dir));
+  EXPECT_FALSE(store.enabled());
+  EXPECT_EQ(mode_of(dir), 01777u);
+  EXPECT_TRUE(fs::is_empty(dir));
+  EXPECT_NE(log.text().find("writable by others"), std::string::npos) << log.text();
+}
+
 // Root may chown to any uid; as another user the test cannot make such a directory.
 class CachePermissionsAsRoot : public testing::Test {
  protected:
