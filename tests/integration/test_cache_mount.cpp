@@ -179,6 +179,7 @@ TEST(CacheMountDamage, ACacheTruncatedToHalfIsSetAsideAndMountsTwiceAndStaysPriv
     EXPECT_EQ(read_file(mount.mountpoint() / "a.fits/fields/0/NAXIS"), "0\n");
   }
   expect_private_cache(cache);
+  EXPECT_FALSE(fs::exists(cache / "in-use")) << "an orderly stop closes the cache";
   fs::resize_file(cache / "data.mdb", fs::file_size(cache / "data.mdb") / 2);
   for (int round = 0; round < 2; ++round) {
     MountRunner mount(tmp.path() / "src", options);
