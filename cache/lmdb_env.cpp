@@ -25,7 +25,7 @@ LmdbEnv::LmdbEnv(const std::filesystem::path& dir, std::uint64_t map_size, unsig
     check(mdb_env_set_mapsize(env_, map_size), "mdb_env_set_mapsize");
     check(mdb_env_set_maxdbs(env_, max_dbs), "mdb_env_set_maxdbs");
     check(mdb_env_set_maxreaders(env_, kMaxReaders), "mdb_env_set_maxreaders");
-    check(mdb_env_open(env_, dir.c_str(), MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMETASYNC, 0644),
+    check(mdb_env_open(env_, dir.c_str(), MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMETASYNC, 0600),
           "mdb_env_open");
     check(mdb_reader_check(env_, &stale_readers_), "mdb_reader_check");
   } catch (...) {

@@ -20,6 +20,7 @@
 #include "lmdb_layout.hpp"
 #include "lmdb_txn.hpp"
 #include "store_file.hpp"
+#include "store_verifier.hpp"
 
 namespace metafs::cache {
 namespace {
@@ -70,6 +71,7 @@ struct LmdbStore::Impl {
   // env_mutex: shared by readers for the length of one read transaction; exclusive only to
   // replace the environment. Lock order: env_mutex before queue_mutex.
   mutable std::shared_mutex env_mutex;
+  std::unique_ptr<InUseMarker> marker;  // released after env is closed: an orderly close
   std::unique_ptr<LmdbEnv> env;
   StoreDbs dbs;
   unsigned page_size = 4096;
@@ -129,8 +131,10 @@ void LmdbStore::Impl::open() {
     }
     registered = true;
   }
-  OpenedStore opened = open_store_file(options.dir, map_size);
+  if (options.verifier.empty()) options.verifier = default_store_verifier();
+  OpenedStore opened = open_store_file(options.dir, map_size, options.verifier);
   if (!opened.env) return;
+  marker = std::move(opened.marker);
   env = std::move(opened.env);
   dbs = opened.dbs;
   page_size = env->page_size();
@@ -183,12 +187,14 @@ void LmdbStore::Impl::reset_file(std::string_view reason, bool keep) {
   std::unique_lock lock(env_mutex);
   env.reset();
   set_aside_store_file(options.dir, reason, keep);
-  OpenedStore opened = open_store_file(options.dir, map_size);
+  marker.reset();
+  OpenedStore opened = open_store_file(options.dir, map_size, options.verifier);
   corrupt = false;
   if (!opened.env) {
     enabled = false;
     return;
   }
+  marker = std::move(opened.marker);
   env = std::move(opened.env);
   dbs = opened.dbs;
   lock.unlock();
@@ -382,6 +388,7 @@ LmdbStore::~LmdbStore() {
   impl_->wake_writer.notify_one();
   if (impl_->writer.joinable()) impl_->writer.join();
   impl_->env.reset();
+  impl_->marker.reset();
   if (impl_->registered) {
     std::lock_guard lock(open_dirs_mutex);
     open_dirs.erase(impl_->dir_key);

@@ -21,6 +21,7 @@ struct LmdbStoreOptions {
   std::size_t max_pending_bytes = 64u << 20;  // queued puts beyond this are dropped
   std::size_t evict_batch = 64;               // deletions per eviction transaction
   std::chrono::milliseconds touch_interval{1000};  // access times are written this often
+  std::filesystem::path verifier;  // metafs-cache-verify; empty: default_store_verifier()
 };
 
 struct LmdbStoreStats {
@@ -46,8 +47,10 @@ struct LmdbStoreStats {
 // reads are collected in memory and written in batches.
 //
 // Problems with the directory or the file never throw: a corrupt or foreign data.mdb is
-// renamed to data.mdb.corrupt-<unix time> and a fresh one created; an unusable directory
-// disables the store (get() misses, put() does nothing). Each case logs one line on the
+// renamed to data.mdb.corrupt-<unix time> and a fresh one created (after an unclean stop the
+// file is verified in a child process first: see open_store_file); an unusable directory,
+// or one of another user, disables the store (get() misses, put() does nothing). The
+// directory is kept 0700 and its files 0600. Each case logs one line on the
 // "cache" logger. One store per directory per process (LMDB's rule); a second one for the
 // same directory is disabled.
 class LmdbStore {

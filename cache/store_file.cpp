@@ -6,6 +6,9 @@
 #include <system_error>
 
 #include "cache_log.hpp"
+#include "lmdb_meta.hpp"
+#include "private_files.hpp"
+#include "store_verifier.hpp"
 
 namespace metafs::cache {
 namespace {
@@ -45,21 +48,39 @@ void set_aside_store_file(const fs::path& dir, std::string_view reason, bool kee
   }
 }
 
-OpenedStore open_store_file(const fs::path& dir, std::uint64_t map_size) {
+OpenedStore open_store_file(const fs::path& dir, std::uint64_t map_size, const fs::path& verifier) {
   OpenedStore out;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    cache_log().error(
-        "cache directory {} cannot be created ({}); running without a persistent "
-        "cache",
-        dir.string(), ec.message());
+  if (!prepare_private_dir(dir)) return out;
+  tighten_private_files(dir);
+  out.marker = InUseMarker::acquire(dir);
+  if (!out.marker) return out;
+  fs::path data = dir / "data.mdb";
+  // Refuses another user's files before anything renames them.
+  if (!prepare_private_file(data) || !prepare_private_file(dir / "lock.mdb")) {
+    out.marker.reset();
     return out;
   }
-  if (file_size_or_zero(dir / "data.mdb") > map_size) {
+  if (file_size_or_zero(data) > map_size) {
     set_aside_store_file(dir, "larger than the configured cache size", false);
   }
+  if (auto problem = lmdb_mapping_problem(data)) {
+    set_aside_store_file(dir, *problem, true);
+  } else if (out.marker->unclean_stop() && file_size_or_zero(data) > 0) {
+    auto started = std::chrono::steady_clock::now();
+    if (auto failure = verify_store_out_of_process(dir, verifier)) {
+      set_aside_store_file(dir, "not closed cleanly and " + *failure, true);
+    } else {
+      cache_log().info("cache file {} was not closed cleanly; verified every record in {} ms",
+                       data.string(),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count());
+    }
+  }
   for (int attempt = 0; attempt < 3; ++attempt) {
+    // Created here, not by LMDB (an empty data.mdb is a new one to it), so that its mode is
+    // exact whatever the umask.
+    if (!prepare_private_file(data)) break;
     try {
       auto env = std::make_unique<LmdbEnv>(dir, map_size, kStoreMaxDbs);
       if (env->stale_readers_cleared() > 0) {
@@ -71,6 +92,7 @@ OpenedStore open_store_file(const fs::path& dir, std::uint64_t map_size) {
       if (check == LayoutCheck::kOk) {
         out.env = std::move(env);
         out.dbs = dbs;
+        out.marker->share();
         return out;
       }
       env.reset();
@@ -90,11 +112,13 @@ OpenedStore open_store_file(const fs::path& dir, std::uint64_t map_size) {
       }
       cache_log().error("cache in {} cannot be opened ({}); running without a persistent cache",
                         dir.string(), e.what());
+      out.marker.reset();
       return out;
     }
   }
   cache_log().error("cache in {} could not be recreated; running without a persistent cache",
                     dir.string());
+  out.marker.reset();
   return out;
 }
 

@@ -1,13 +1,16 @@
 // The persistent cache through a real mount: bounded on disk, survives restarts, and never
 // serves an edited file's old metadata.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "corpus.hpp"
@@ -147,6 +150,101 @@ TEST(CacheMountDamage, UnwritableCacheDirectoryStillMounts) {
   ASSERT_TRUE(mount.mounted()) << mount.log();
   EXPECT_EQ(read_file(mount.mountpoint() / "a.fits/fields/0/NAXIS"), "0\n");
   EXPECT_EQ(stats_of(mount)["cache_enabled"].get<int>(), 0);
+}
+
+// Modes as the daemon leaves them, whatever the umask it was started with.
+void expect_private_cache(const fs::path& dir) {
+  struct stat st;
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u) << dir;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    ASSERT_EQ(::lstat(entry.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << entry.path();
+  }
+}
+
+TEST(CacheMountDamage, ACacheTruncatedToHalfIsSetAsideAndMountsTwiceAndStaysPrivate) {
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "src");
+  fs::copy_file(corpus_dir() / "fits" / "test_i10.fits", tmp.path() / "src" / "a.fits");
+  fs::path cache = tmp.path() / "cache";
+  struct Umask000 {
+    mode_t old = ::umask(0);
+    ~Umask000() { ::umask(old); }
+  } open_umask;
+  std::vector<std::string> options{"--cache-dir", cache.string()};
+  {
+    MountRunner mount(tmp.path() / "src", options);
+    ASSERT_TRUE(mount.mounted()) << mount.log();
+    EXPECT_EQ(read_file(mount.mountpoint() / "a.fits/fields/0/NAXIS"), "0\n");
+  }
+  expect_private_cache(cache);
+  EXPECT_FALSE(fs::exists(cache / "in-use")) << "an orderly stop closes the cache";
+  fs::resize_file(cache / "data.mdb", fs::file_size(cache / "data.mdb") / 2);
+  for (int round = 0; round < 2; ++round) {
+    MountRunner mount(tmp.path() / "src", options);
+    ASSERT_TRUE(mount.mounted()) << "mount " << round + 1 << ": " << mount.log();
+    EXPECT_EQ(read_file(mount.mountpoint() / "a.fits/fields/0/NAXIS"), "0\n");
+    EXPECT_EQ(stats_of(mount)["cache_enabled"].get<int>(), 1);
+  }
+  int moved_aside = 0;
+  for (const auto& entry : fs::directory_iterator(cache)) {
+    moved_aside += entry.path().filename().string().rfind("data.mdb.corrupt-", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(moved_aside, 1);
+  expect_private_cache(cache);
+}
+
+// A daemon killed with SIGKILL leaves its cache unverified; damaged meanwhile, the next start
+// has it read by metafs-cache-verify in a child process, sets it aside, and serves.
+TEST(CacheMountDamage, ADamagedCacheLeftByAKilledDaemonIsVerifiedAndSetAsideAtTheNextStart) {
+  TempDir tmp;
+  fs::create_directories(tmp.path() / "src");
+  for (int i = 0; i < 20; ++i) {
+    fs::copy_file(corpus_dir() / "fits" / "test_i10.fits",
+                  tmp.path() / "src" / ("a" + std::to_string(i) + ".fits"));
+  }
+  fs::path cache = tmp.path() / "cache";
+  std::vector<std::string> options{"--cache-dir", cache.string()};
+  {
+    MountRunner mount(tmp.path() / "src", options);
+    ASSERT_TRUE(mount.mounted()) << mount.log();
+    for (int i = 0; i < 20; ++i) {
+      read_file(mount.mountpoint() / ("a" + std::to_string(i) + ".fits") / "metadata.json");
+    }
+    for (int wait = 0; wait < 200 && stats_of(mount)["cache_entries"].get<std::uint64_t>() < 20;
+         ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(::kill(mount.pid(), SIGKILL), 0);
+    while (mount.alive()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(fs::exists(cache / "in-use"));
+  {
+    // Garbage over every page header past the two meta pages.
+    auto size = fs::file_size(cache / "data.mdb");
+    auto page = static_cast<std::uintmax_t>(::sysconf(_SC_PAGESIZE));
+    std::fstream file(cache / "data.mdb", std::ios::in | std::ios::out | std::ios::binary);
+    for (std::uintmax_t offset = 2 * page; offset < size; offset += page) {
+      file.seekp(static_cast<std::streamoff>(offset));
+      file.write("\xff\x13\x77\x01\xfe\xee\x10\x00\x00\x21\x02\x00\xff\xff\x00\x01", 16);
+    }
+  }
+  for (int round = 0; round < 2; ++round) {
+    MountRunner mount(tmp.path() / "src", options);
+    ASSERT_TRUE(mount.mounted()) << "mount " << round + 1 << ": " << mount.log();
+    EXPECT_EQ(read_file(mount.mountpoint() / "a3.fits/fields/0/NAXIS"), "0\n");
+    EXPECT_EQ(stats_of(mount)["cache_enabled"].get<int>(), 1);
+    if (round == 0) {
+      EXPECT_NE(mount.log().find("not closed cleanly and damaged"), std::string::npos)
+          << mount.log();
+    }
+  }
+  int moved_aside = 0;
+  for (const auto& entry : fs::directory_iterator(cache)) {
+    moved_aside += entry.path().filename().string().rfind("data.mdb.corrupt-", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(moved_aside, 1);
 }
 
 }  // namespace
