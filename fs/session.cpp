@@ -67,10 +67,19 @@ std::string escape_option_value(const std::string& value) {
 // every other thread blocks them (libfuse's own threads block them too).
 constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 
+// Set once at start: SIGHUP was inherited ignored (nohup), so it is only logged.
+bool g_keep_hangup_ignored = false;
+
+bool stops(int signal) {
+  return signal != SIGHUP || !g_keep_hangup_ignored;
+}
+
 sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int signal : kStopSignals) sigaddset(&set, signal);
+  for (int signal : kStopSignals) {
+    if (stops(signal)) sigaddset(&set, signal);
+  }
   return set;
 }
 
@@ -84,6 +93,7 @@ sigset_t watched_signals() {
     sigaddset(&set, signal);
   }
   for (int signal = SIGRTMIN; signal <= SIGRTMAX; ++signal) sigaddset(&set, signal);
+  if (!stops(SIGHUP)) sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -105,13 +115,28 @@ void on_stop_signal(int signal) {
 
 // Installs on_stop_signal for every stop signal, whatever the disposition inherited: a shell
 // starts background jobs with SIGINT and SIGQUIT ignored, and the daemon must still stop
-// cleanly when they are sent on purpose. Ignores SIGPIPE (a reader gone is an error return).
+// cleanly when they are sent on purpose. SIGHUP inherited ignored stays harmless: nohup asked
+// for exactly that. The watched signals get their default disposition (an ignored signal
+// would never reach the signalfd; blocked everywhere, the default never runs). SIGPIPE is
+// ignored: a reader gone is an error return.
 void install_signal_dispositions() {
+  struct sigaction inherited {};
+  ::sigaction(SIGHUP, nullptr, &inherited);
+  g_keep_hangup_ignored = inherited.sa_handler == SIG_IGN;
+
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   action.sa_mask = stop_signals();  // no nesting
   action.sa_flags = 0;              // no SA_RESTART: sem_wait must return
-  for (int signal : kStopSignals) ::sigaction(signal, &action, nullptr);
+  for (int signal : kStopSignals) {
+    if (stops(signal)) ::sigaction(signal, &action, nullptr);
+  }
+  struct sigaction fallback {};
+  fallback.sa_handler = SIG_DFL;
+  sigset_t watched = watched_signals();
+  for (int signal = 1; signal < NSIG; ++signal) {
+    if (sigismember(&watched, signal) == 1) ::sigaction(signal, &fallback, nullptr);
+  }
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore, nullptr);
@@ -201,7 +226,8 @@ class SignalThread {
     }
     // Logged once per signal number at info level, so a sender in a loop cannot flood the log.
     auto level = seen_.insert(signal).second ? spdlog::level::info : spdlog::level::debug;
-    log::fs()->log(level, "{} from pid {} ignored", name_of(signal), sender);
+    log::fs()->log(level, "{} from pid {} ignored{}", name_of(signal), sender,
+                   signal == SIGHUP ? " (started with SIGHUP ignored, as by nohup)" : "");
   }
 
   std::function<void()> report_;
@@ -241,11 +267,8 @@ int run_session(const Options& options) {
   // Before any thread exists, so that every thread inherits the mask: the stop signals reach
   // only the main thread (unblocked there around the loop), the watched ones only the signal
   // thread's signalfd. Sent earlier, they wait.
-  sigset_t handled = stop_signals();
-  sigset_t watched = watched_signals();
-  for (int signal = 1; signal < NSIG; ++signal) {
-    if (sigismember(&watched, signal) == 1) sigaddset(&handled, signal);
-  }
+  sigset_t handled = watched_signals();
+  for (int signal : kStopSignals) sigaddset(&handled, signal);
   ::pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   install_signal_dispositions();
   setup_logging(options, true);

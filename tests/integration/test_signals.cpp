@@ -76,14 +76,21 @@ std::vector<pid_t> children_of(pid_t pid) {
 // SIGINT and SIGQUIT ignored (as a non-interactive shell starts a background job, and nohup).
 // The destructor kills what is left and detaches a dead mount.
 struct Start {
-  bool inherit_ignored_sigint = false;
-  std::string worker_fault;  // METAFS_WORKER_TEST_FAULT for the workers
+  bool inherit_ignored_sigint = false;  // and SIGQUIT, as a shell's background job
+  bool inherit_ignored_sighup = false;  // as nohup
+  std::string worker_fault;             // METAFS_WORKER_TEST_FAULT for the workers
   bool wait_for_mount = true;
 };
 
 Start ignoring_sigint() {
   Start start;
   start.inherit_ignored_sigint = true;
+  return start;
+}
+
+Start ignoring_sighup() {
+  Start start;
+  start.inherit_ignored_sighup = true;
   return start;
 }
 
@@ -116,18 +123,15 @@ class Daemon {
     if (!start.worker_fault.empty())
       ::setenv("METAFS_WORKER_TEST_FAULT", start.worker_fault.c_str(), 1);
     // An ignored disposition survives exec: set it here for the spawn only.
-    struct sigaction ignore {
-    }, old_int{}, old_quit{};
+    std::vector<int> ignored;
+    if (start.inherit_ignored_sigint) ignored = {SIGINT, SIGQUIT};
+    if (start.inherit_ignored_sighup) ignored.push_back(SIGHUP);
+    std::vector<struct sigaction> saved(ignored.size());
+    struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
-    if (start.inherit_ignored_sigint) {
-      ::sigaction(SIGINT, &ignore, &old_int);
-      ::sigaction(SIGQUIT, &ignore, &old_quit);
-    }
+    for (std::size_t i = 0; i < ignored.size(); ++i) ::sigaction(ignored[i], &ignore, &saved[i]);
     int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    if (start.inherit_ignored_sigint) {
-      ::sigaction(SIGINT, &old_int, nullptr);
-      ::sigaction(SIGQUIT, &old_quit, nullptr);
-    }
+    for (std::size_t i = 0; i < ignored.size(); ++i) ::sigaction(ignored[i], &saved[i], nullptr);
     ::unsetenv("METAFS_WORKER_TEST_FAULT");
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
@@ -242,6 +246,20 @@ TEST_F(Signals, SigintAndSigquitStopEvenWhenInheritedIgnored) {
     expect_serving();
     expect_clean_stop(daemon, signal);
   }
+}
+
+TEST_F(Signals, SighupInheritedIgnoredIsOnlyLogged) {
+  Daemon daemon(src_, mnt_, ignoring_sighup());
+  ASSERT_TRUE(daemon.mounted()) << daemon.log();
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_FALSE(daemon.exited_status(std::chrono::milliseconds(0))) << daemon.log();
+  EXPECT_EQ(mount_state(mnt_), "mounted");
+  expect_serving();
+  EXPECT_NE(daemon.log().find("SIGHUP from pid " + std::to_string(::getpid()) + " ignored"),
+            std::string::npos)
+      << daemon.log();
+  expect_clean_stop(daemon, SIGTERM);
 }
 
 TEST_F(Signals, OtherSignalsLeaveTheMountServing) {
