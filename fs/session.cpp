@@ -205,8 +205,14 @@ class SignalThread {
     for (;;) {
       pollfd fds[2] = {{signals_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       int rc = ::poll(fds, 2, g_stop_signal != 0 ? 200 : -1);
-      if (stopping_) return;
-      if (rc == 0 && g_stop_signal != 0) ::pthread_kill(main_thread_, g_stop_signal);
+      int stop_signal = g_stop_signal;
+      if (stop_signal != 0 && !stop_logged_) {
+        stop_logged_ = true;
+        log::fs()->info("{}: stopping once the requests in flight are answered",
+                        name_of(stop_signal));
+      }
+      if (stopping_) return;  // after the log: a stop may wake this thread only now
+      if (rc == 0 && stop_signal != 0) ::pthread_kill(main_thread_, stop_signal);
       if (rc <= 0) continue;
       if (fds[1].revents != 0) {
         std::uint64_t count;
@@ -235,6 +241,7 @@ class SignalThread {
   int signals_fd_ = -1;
   int wake_fd_ = -1;
   std::set<int> seen_;
+  bool stop_logged_ = false;
   std::atomic<bool> stopping_{false};
   std::thread thread_;  // last: started once the members above exist
 };
@@ -350,12 +357,9 @@ int run_session(const Options& options) {
   }
   // The loop returns 0 when the mount went away (fusermount3 -u) or a stop signal ended it.
   int stop_signal = g_stop_signal;
-  if (stop_signal != 0) {
-    log::fs()->info("{}: stopping", SignalThread::name_of(stop_signal));
-  }
-
   sd_notify(0, "STOPPING=1");
-  log::fs()->info("unmounting {}", options.mountpoint.string());
+  log::fs()->info("unmounting {}{}", options.mountpoint.string(),
+                  stop_signal != 0 ? " (" + SignalThread::name_of(stop_signal) + ")" : "");
   filesystem->stop();  // no thread may notify the session once it is gone
   fuse_session_unmount(session);
   fuse_session_destroy(session);
