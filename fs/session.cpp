@@ -97,14 +97,17 @@ sigset_t watched_signals() {
   return set;
 }
 
-// Written by the stop handler; the session and the wake-up descriptor are set before it can run.
-volatile sig_atomic_t g_stop_signal = 0;
+// Written by the stop handler (a lock-free atomic, so safe there) and read by the signal
+// thread; the session and the wake-up descriptor are set before the handler can run.
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 fuse_session* g_session = nullptr;
 int g_wake_fd = -1;
 
 void on_stop_signal(int signal) {
   int saved_errno = errno;
-  if (g_stop_signal == 0) g_stop_signal = signal;
+  int none = 0;
+  g_stop_signal.compare_exchange_strong(none, signal);
   fuse_session_exit(g_session);
   if (g_wake_fd >= 0) {
     std::uint64_t one = 1;
