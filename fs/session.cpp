@@ -1,18 +1,30 @@
 #include "session.hpp"
 
+#include <poll.h>
+#include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/sinks/systemd_sink.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <syslog.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
+#include "control_files.hpp"
 #include "filesystem.hpp"
 #include "log.hpp"
 #include "ops/ops.hpp"
@@ -50,6 +62,193 @@ std::string escape_option_value(const std::string& value) {
   return out;
 }
 
+// Stop signals: a clean unmount and exit 0. They are taken by a handler on the main thread
+// only, because libfuse's loop waits there in sem_wait and only a handler interrupts that;
+// every other thread blocks them (libfuse's own threads block them too).
+constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+
+// Set once at start: SIGHUP was inherited ignored (nohup), so it is only logged.
+bool g_keep_hangup_ignored = false;
+
+bool stops(int signal) {
+  return signal != SIGHUP || !g_keep_hangup_ignored;
+}
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : kStopSignals) {
+    if (stops(signal)) sigaddset(&set, signal);
+  }
+  return set;
+}
+
+// Signals whose default action would kill the daemon and leave a dead mount, taken by the
+// signal thread from a signalfd: SIGUSR1 logs the counters, the others are ignored. Faults
+// (SIGSEGV, SIGBUS, ...) and job control keep their defaults.
+sigset_t watched_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT}) {
+    sigaddset(&set, signal);
+  }
+  for (int signal = SIGRTMIN; signal <= SIGRTMAX; ++signal) sigaddset(&set, signal);
+  if (!stops(SIGHUP)) sigaddset(&set, SIGHUP);
+  return set;
+}
+
+// Written by the stop handler (a lock-free atomic, so safe there) and read by the signal
+// thread; the session and the wake-up descriptor are set before the handler can run.
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+fuse_session* g_session = nullptr;
+int g_wake_fd = -1;
+
+void on_stop_signal(int signal) {
+  int saved_errno = errno;
+  int none = 0;
+  g_stop_signal.compare_exchange_strong(none, signal);
+  fuse_session_exit(g_session);
+  if (g_wake_fd >= 0) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(g_wake_fd, &one, sizeof one);
+  }
+  errno = saved_errno;
+}
+
+// Installs on_stop_signal for every stop signal, whatever the disposition inherited: a shell
+// starts background jobs with SIGINT and SIGQUIT ignored, and the daemon must still stop
+// cleanly when they are sent on purpose. SIGHUP inherited ignored stays harmless: nohup asked
+// for exactly that. The watched signals get their default disposition (an ignored signal
+// would never reach the signalfd; blocked everywhere, the default never runs). SIGPIPE is
+// ignored: a reader gone is an error return.
+void install_signal_dispositions() {
+  struct sigaction inherited {};
+  ::sigaction(SIGHUP, nullptr, &inherited);
+  g_keep_hangup_ignored = inherited.sa_handler == SIG_IGN;
+
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  action.sa_mask = stop_signals();  // no nesting
+  action.sa_flags = 0;              // no SA_RESTART: sem_wait must return
+  for (int signal : kStopSignals) {
+    if (stops(signal)) ::sigaction(signal, &action, nullptr);
+  }
+  struct sigaction fallback {};
+  fallback.sa_handler = SIG_DFL;
+  sigset_t watched = watched_signals();
+  for (int signal = 1; signal < NSIG; ++signal) {
+    if (sigismember(&watched, signal) == 1) ::sigaction(signal, &fallback, nullptr);
+  }
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, nullptr);
+}
+
+std::string one_line(const std::string& text) {
+  std::string out;
+  bool skip_indent = false;
+  for (char c : text) {
+    if (c == '\n') {
+      skip_indent = true;
+    } else if (!(skip_indent && c == ' ')) {
+      skip_indent = false;
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// The thread that takes the watched signals. After a stop signal it also interrupts the main
+// thread again every 200 ms until the loop has returned (this object is destroyed): a signal
+// that lands between libfuse's exit check and its sem_wait would otherwise wait for the next
+// request.
+class SignalThread {
+ public:
+  // "SIGTERM", or "signal 40" for one without a name.
+  static std::string name_of(int signal) {
+    const char* abbrev = ::sigabbrev_np(signal);
+    return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
+  }
+
+  // `report` runs on this thread for SIGUSR1. Throws std::system_error when the descriptors
+  // cannot be made.
+  SignalThread(std::function<void()> report, pthread_t main_thread)
+      : report_(std::move(report)), main_thread_(main_thread) {
+    sigset_t watched = watched_signals();
+    signals_fd_ = ::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (signals_fd_ < 0 || wake_fd_ < 0) {
+      int error = errno;
+      close_descriptors();
+      throw std::system_error(error, std::generic_category(), "signal descriptors");
+    }
+    g_wake_fd = wake_fd_;
+    thread_ = std::thread([this] { run(); });
+  }
+  // Call with the stop signals blocked on the calling (main) thread.
+  ~SignalThread() {
+    stopping_ = true;
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    thread_.join();
+    g_wake_fd = -1;
+    close_descriptors();
+  }
+  SignalThread(const SignalThread&) = delete;
+  SignalThread& operator=(const SignalThread&) = delete;
+
+ private:
+  void close_descriptors() {
+    if (signals_fd_ >= 0) ::close(signals_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  void run() {
+    for (;;) {
+      pollfd fds[2] = {{signals_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      int rc = ::poll(fds, 2, g_stop_signal != 0 ? 200 : -1);
+      int stop_signal = g_stop_signal;
+      if (stop_signal != 0 && !stop_logged_) {
+        stop_logged_ = true;
+        log::fs()->info("{}: stopping once the requests in flight are answered",
+                        name_of(stop_signal));
+      }
+      if (stopping_) return;  // after the log: a stop may wake this thread only now
+      if (rc == 0 && stop_signal != 0) ::pthread_kill(main_thread_, stop_signal);
+      if (rc <= 0) continue;
+      if (fds[1].revents != 0) {
+        std::uint64_t count;
+        [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof count);
+      }
+      signalfd_siginfo info;
+      while (::read(signals_fd_, &info, sizeof info) == sizeof info) {
+        handle(static_cast<int>(info.ssi_signo), static_cast<pid_t>(info.ssi_pid));
+      }
+    }
+  }
+
+  void handle(int signal, pid_t sender) {
+    if (signal == SIGUSR1) {
+      report_();
+      return;
+    }
+    // Logged once per signal number at info level, so a sender in a loop cannot flood the log.
+    auto level = seen_.insert(signal).second ? spdlog::level::info : spdlog::level::debug;
+    log::fs()->log(level, "{} from pid {} ignored{}", name_of(signal), sender,
+                   signal == SIGHUP ? " (started with SIGHUP ignored, as by nohup)" : "");
+  }
+
+  std::function<void()> report_;
+  pthread_t main_thread_;
+  int signals_fd_ = -1;
+  int wake_fd_ = -1;
+  std::set<int> seen_;
+  bool stop_logged_ = false;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;  // last: started once the members above exist
+};
+
 }  // namespace
 
 void setup_logging(const Options& options, bool to_terminal) {
@@ -75,6 +274,13 @@ void setup_logging(const Options& options, bool to_terminal) {
 }
 
 int run_session(const Options& options) {
+  // Before any thread exists, so that every thread inherits the mask: the stop signals reach
+  // only the main thread (unblocked there around the loop), the watched ones only the signal
+  // thread's signalfd. Sent earlier, they wait.
+  sigset_t handled = watched_signals();
+  for (int signal : kStopSignals) sigaddset(&handled, signal);
+  ::pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+  install_signal_dispositions();
   setup_logging(options, true);
   std::unique_ptr<Filesystem> filesystem;
   try {
@@ -97,14 +303,9 @@ int run_session(const Options& options) {
     log::fs()->critical("cannot create the FUSE session (bad -o option?)");
     return 1;
   }
-  if (fuse_set_signal_handlers(session) != 0) {
-    fuse_session_destroy(session);
-    return 1;
-  }
   if (fuse_session_mount(session, options.mountpoint.c_str()) != 0) {
     log::fs()->critical("cannot mount on {} (is /dev/fuse available, and fusermount3 installed?)",
                         options.mountpoint.string());
-    fuse_remove_signal_handlers(session);
     fuse_session_destroy(session);
     return 1;
   }
@@ -121,26 +322,49 @@ int run_session(const Options& options) {
     log::fs()->critical("cannot start: {}", e.what());
     filesystem->stop();
     fuse_session_unmount(session);
-    fuse_remove_signal_handlers(session);
     fuse_session_destroy(session);
     return 1;
   }
-  sd_notify(0, "READY=1");
 
-  fuse_loop_config* config = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_clone_fd(config, 0);
-  fuse_loop_cfg_set_idle_threads(config, 16);
-  fuse_loop_cfg_set_max_threads(config, 64);
-  int rc = fuse_session_loop_mt(session, config);
-  fuse_loop_cfg_destroy(config);
-  // libfuse reports the signal that ended the loop: SIGTERM, SIGINT and SIGHUP are a clean stop.
-  if (rc == SIGTERM || rc == SIGINT || rc == SIGHUP) rc = 0;
+  int rc = 0;
+  {
+    // SIGUSR1 logs what /.metafs/stats.json shows, on one line.
+    ControlFiles report(filesystem->stats(), [&fs = *filesystem] { return fs.control_extra(); });
+    std::unique_ptr<SignalThread> signal_thread;
+    try {
+      signal_thread = std::make_unique<SignalThread>(
+          [&report] {
+            report.refresh(ControlFile::kStats);
+            log::fs()->info("stats: {}", one_line(*report.content(ControlFile::kStats)));
+          },
+          ::pthread_self());
+    } catch (const std::exception& e) {
+      log::fs()->warn("{}: SIGUSR1 and the other watched signals stay pending", e.what());
+    }
+    sd_notify(0, "READY=1");
 
+    g_session = session;
+    sigset_t stops = stop_signals();
+    ::pthread_sigmask(SIG_UNBLOCK, &stops, nullptr);
+    // A stop signal that waited during start-up has run its handler by now: skip the loop.
+    if (g_stop_signal == 0) {
+      fuse_loop_config* config = fuse_loop_cfg_create();
+      fuse_loop_cfg_set_clone_fd(config, 0);
+      fuse_loop_cfg_set_idle_threads(config, 16);
+      fuse_loop_cfg_set_max_threads(config, 64);
+      rc = fuse_session_loop_mt(session, config);
+      fuse_loop_cfg_destroy(config);
+    }
+    ::pthread_sigmask(SIG_BLOCK, &stops, nullptr);  // later ones wait until exit
+    signal_thread.reset();
+  }
+  // The loop returns 0 when the mount went away (fusermount3 -u) or a stop signal ended it.
+  int stop_signal = g_stop_signal;
   sd_notify(0, "STOPPING=1");
-  log::fs()->info("unmounting {}", options.mountpoint.string());
+  log::fs()->info("unmounting {}{}", options.mountpoint.string(),
+                  stop_signal != 0 ? " (" + SignalThread::name_of(stop_signal) + ")" : "");
   filesystem->stop();  // no thread may notify the session once it is gone
   fuse_session_unmount(session);
-  fuse_remove_signal_handlers(session);
   fuse_session_destroy(session);
   filesystem.reset();
   return rc == 0 ? 0 : 1;
