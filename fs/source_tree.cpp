@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -136,6 +137,37 @@ int SourceTree::statvfs(struct statvfs* st) const {
 
 std::filesystem::path SourceTree::absolute(const std::string& rel) const {
   return rel.empty() ? root_ : root_ / rel;
+}
+
+int SourceTree::xattr(const std::string& rel, const char* name, struct stat* st,
+                      std::string* value) const {
+  int fd = open_beneath(rel, O_PATH | O_NOFOLLOW);
+  if (fd < 0) return fd;
+  int rc = 0;
+  if (::fstat(fd, st) < 0) {
+    rc = -errno;
+  } else if (S_ISLNK(st->st_mode)) {
+    rc = -ENODATA;  // Linux keeps no ACL on a symlink
+  } else {
+    std::string path = "/proc/self/fd/" + std::to_string(fd);
+    // The value can grow between asking for its size and reading it: ask again.
+    rc = -ERANGE;
+    for (int attempt = 0; attempt < 4 && rc == -ERANGE; ++attempt) {
+      ssize_t size = ::getxattr(path.c_str(), name, nullptr, 0);
+      if (size < 0) {
+        rc = -errno;
+        break;
+      }
+      value->resize(static_cast<std::size_t>(size));
+      ssize_t n = ::getxattr(path.c_str(), name, value->data(), value->size());
+      rc = n < 0 ? -errno : 0;
+      if (n >= 0) value->resize(static_cast<std::size_t>(n));
+    }
+    // The descriptor is open, so its magic link exists unless /proc is not mounted.
+    if (rc == -ENOENT) rc = -EIO;
+  }
+  ::close(fd);
+  return rc;
 }
 
 }  // namespace metafs::fs
