@@ -150,19 +150,22 @@ int SourceTree::xattr(const std::string& rel, const char* name, struct stat* st,
     rc = -ENODATA;  // Linux keeps no ACL on a symlink
   } else {
     std::string path = "/proc/self/fd/" + std::to_string(fd);
-    // The value can grow between asking for its size and reading it: ask again.
-    rc = -ERANGE;
+    // One call for the usual small value; a larger one (which can still grow between asking
+    // for its size and reading it) is asked for again.
+    value->resize(512);
+    ssize_t n = ::getxattr(path.c_str(), name, value->data(), value->size());
+    rc = n < 0 ? -errno : 0;
     for (int attempt = 0; attempt < 4 && rc == -ERANGE; ++attempt) {
-      ssize_t size = ::getxattr(path.c_str(), name, nullptr, 0);
-      if (size < 0) {
+      n = ::getxattr(path.c_str(), name, nullptr, 0);
+      if (n < 0) {
         rc = -errno;
         break;
       }
-      value->resize(static_cast<std::size_t>(size));
-      ssize_t n = ::getxattr(path.c_str(), name, value->data(), value->size());
+      value->resize(static_cast<std::size_t>(n));
+      n = ::getxattr(path.c_str(), name, value->data(), value->size());
       rc = n < 0 ? -errno : 0;
-      if (n >= 0) value->resize(static_cast<std::size_t>(n));
     }
+    value->resize(rc == 0 ? static_cast<std::size_t>(n) : 0);
     // The descriptor is open, so its magic link exists unless /proc is not mounted.
     if (rc == -ENOENT) rc = -EIO;
   }
