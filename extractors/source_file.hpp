@@ -52,10 +52,6 @@ class SourceFile {
   int fd() const { return fd_.get(); }
   // The file's name as the user sees it (relative to SOURCE, or as given on a command line).
   const std::string& name() const { return name_; }
-  // "/proc/self/fd/N": for a library that opens files only by name. Opening it checks the
-  // caller's permission on the file again, so it works only in a process that could open the
-  // file itself; extractors move off it to reading the descriptor.
-  std::string descriptor_path() const { return "/proc/self/fd/" + std::to_string(fd_.get()); }
   // The last component of name().
   std::string base_name() const {
     auto slash = name_.rfind('/');

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "log.hpp"
+#include "posix_acl.hpp"
 #include "service_setup.hpp"
 
 namespace metafs::fs {
@@ -417,6 +418,76 @@ int Filesystem::open_for_read(fuse_ino_t ino, ReadSource* source) {
 int Filesystem::statfs(struct statvfs* st) {
   int rc = source_.statvfs(st);
   return rc < 0 ? -rc : 0;
+}
+
+int Filesystem::getxattr(fuse_ino_t ino, const std::string& name, std::string* value) {
+  if (name != kAclAccessXattr) return ENODATA;
+  auto node = inodes_.get(ino);
+  if (!node) return ESTALE;
+  return access_acl(*node, value);
+}
+
+int Filesystem::listxattr(fuse_ino_t ino, std::string* names) {
+  auto node = inodes_.get(ino);
+  if (!node) return ESTALE;
+  std::string acl;
+  int err = access_acl(*node, &acl);
+  if (err == ENODATA) return 0;
+  if (err != 0) return err;
+  names->append(kAclAccessXattr);
+  names->push_back('\0');
+  return 0;
+}
+
+int Filesystem::access_acl(const Node& node, std::string* value) {
+  // The kernel takes an error here as a denial: every failure to read an ACL refuses
+  // access (to everyone but the owner) rather than falling back to the mode bits.
+  auto read_acl = [&](const std::string& rel, struct stat* st, std::string* acl) {
+    int rc = source_.xattr(rel, kAclAccessXattr, st, acl);
+    if (rc == -ENOTSUP) return ENODATA;  // a source filesystem without ACLs
+    if (rc < 0 && rc != -ENODATA && rc != -ENOENT) {
+      log::fs()->error("cannot read the ACL of {}: {}", rel, std::strerror(-rc));
+    }
+    return -rc;
+  };
+  auto derive = [&](const std::string& rel, const std::string& acl, bool directory) {
+    if (derive_view_acl(acl, directory, value)) return 0;
+    log::fs()->error("{}: unreadable ACL ({} bytes): access refused", rel, acl.size());
+    return EIO;
+  };
+  switch (node.kind) {
+    case Node::Kind::kMirror: {
+      struct stat st {};
+      std::string acl;
+      if (int err = read_acl(node.rel_path, &st, &acl)) return err;
+      // A data file is shown as a directory: it shows its view's ACL.
+      if (S_ISREG(st.st_mode) && service_->detect(node.rel_path, st) != extract::Format::kNone) {
+        return derive(node.rel_path, acl, true);
+      }
+      *value = std::move(acl);
+      return 0;
+    }
+    case Node::Kind::kVirtual: {
+      std::shared_ptr<const DataView> view;
+      if (int err = view_of(node, &view)) return err;
+      DataView::EntryType type = view->type(node.entry);
+      if (type == DataView::EntryType::kLink) return ENODATA;
+      const DataVersion& version = *node.version;
+      struct stat st {};
+      std::string acl;
+      int err = read_acl(version.rel, &st, &acl);
+      if (err != 0 && err != ENODATA) return err;
+      // A changed ACL is a new version of the same file, but another file under the same name
+      // has no say over this one's views.
+      if (st.st_dev != version.st.st_dev || st.st_ino != version.st.st_ino) return ESTALE;
+      if (err != 0) return err;
+      return derive(version.rel, acl, type == DataView::EntryType::kDirectory);
+    }
+    case Node::Kind::kControlDir:
+    case Node::Kind::kControlFile:
+      return ENODATA;
+  }
+  return EIO;
 }
 
 }  // namespace metafs::fs

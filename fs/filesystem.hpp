@@ -63,6 +63,11 @@ class Filesystem {
   int open_for_read(fuse_ino_t ino, ReadSource* source);
   void forget(fuse_ino_t ino, std::uint64_t count);
   int statfs(struct statvfs* st);
+  // Extended attributes: only the access ACL (kAclAccessXattr), so the kernel enforces
+  // SOURCE's ACLs; ENODATA for every other name and for nodes without one.
+  int getxattr(fuse_ino_t ino, const std::string& name, std::string* value);
+  // The names getxattr answers for `ino`, each followed by a NUL.
+  int listxattr(fuse_ino_t ino, std::string* names);
 
   // What the cache, the views and the inode table add to /.metafs.
   ControlFiles::Extra control_extra() const;
@@ -81,6 +86,9 @@ class Filesystem {
                 std::shared_ptr<const DataVersion>* version, std::shared_ptr<const DataView>* view);
   // The view a virtual node belongs to; ESTALE when it is gone and the file has changed.
   int view_of(const Node& node, std::shared_ptr<const DataView>* view);
+  // The access ACL a node shows: a mirrored path's own, derived from the data file's for
+  // a data directory and everything in its view. ENODATA when there is none.
+  int access_acl(const Node& node, std::string* value);
 
   Options options_;
   Stats stats_;

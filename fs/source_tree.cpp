@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -136,6 +137,40 @@ int SourceTree::statvfs(struct statvfs* st) const {
 
 int SourceTree::open_directory_path(const std::string& rel) const {
   return open_beneath(rel, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+}
+
+int SourceTree::xattr(const std::string& rel, const char* name, struct stat* st,
+                      std::string* value) const {
+  int fd = open_beneath(rel, O_PATH | O_NOFOLLOW);
+  if (fd < 0) return fd;
+  int rc = 0;
+  if (::fstat(fd, st) < 0) {
+    rc = -errno;
+  } else if (S_ISLNK(st->st_mode)) {
+    rc = -ENODATA;  // Linux keeps no ACL on a symlink
+  } else {
+    std::string path = "/proc/self/fd/" + std::to_string(fd);
+    // One call for the usual small value; a larger one (which can still grow between asking
+    // for its size and reading it) is asked for again.
+    value->resize(512);
+    ssize_t n = ::getxattr(path.c_str(), name, value->data(), value->size());
+    rc = n < 0 ? -errno : 0;
+    for (int attempt = 0; attempt < 4 && rc == -ERANGE; ++attempt) {
+      n = ::getxattr(path.c_str(), name, nullptr, 0);
+      if (n < 0) {
+        rc = -errno;
+        break;
+      }
+      value->resize(static_cast<std::size_t>(n));
+      n = ::getxattr(path.c_str(), name, value->data(), value->size());
+      rc = n < 0 ? -errno : 0;
+    }
+    value->resize(rc == 0 ? static_cast<std::size_t>(n) : 0);
+    // The descriptor is open, so its magic link exists unless /proc is not mounted.
+    if (rc == -ENOENT) rc = -EIO;
+  }
+  ::close(fd);
+  return rc;
 }
 
 }  // namespace metafs::fs

@@ -35,6 +35,12 @@ class SourceTree {
   // An O_PATH descriptor (close it) of the directory `rel`, for calls that take only a path:
   // pass "/proc/self/fd/N", which names the directory opened, wherever it has moved since.
   int open_directory_path(const std::string& rel) const;
+  // The value of extended attribute `name` of `rel`, and in `st` the lstat of the same inode.
+  // Resolves like every other access and never opens the file's contents (O_PATH); the value
+  // is read through /proc/self/fd, the one way to read an xattr of an O_PATH descriptor on
+  // the kernels we support. -ENODATA when the inode has no such attribute (always for a
+  // symlink), -EIO when /proc is missing: callers deciding access must refuse on any error.
+  int xattr(const std::string& rel, const char* name, struct stat* st, std::string* value) const;
 
  private:
   int open_beneath(const std::string& rel, int flags) const;

@@ -9,7 +9,7 @@ METAFS_BUILD_PACKAGES=(
 )
 # Reference tools and Python libraries the tests compare against.
 METAFS_TEST_PACKAGES=(
-  dcmtk netcdf-bin hdf5-tools libcfitsio-bin fitsverify systemd gzip
+  dcmtk netcdf-bin hdf5-tools libcfitsio-bin fitsverify systemd gzip acl
   python3 python3-pydicom python3-astropy python3-h5py python3-netcdf4 python3-numpy
 )
 

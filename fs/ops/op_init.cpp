@@ -18,6 +18,13 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_AUTO_INVAL_DATA, "auto_inval_data");
   want(FUSE_CAP_PARALLEL_DIROPS, "parallel_dirops");
   want(FUSE_CAP_CACHE_SYMLINKS, "cache_symlinks");
+  // The kernel enforces ACLs (read through getxattr) along with the mode bits. Without it,
+  // default_permissions checks the mode bits alone and an ACL's denials in SOURCE are lost.
+  if (conn->capable & FUSE_CAP_POSIX_ACL) {
+    conn->want |= FUSE_CAP_POSIX_ACL;
+  } else {
+    log::fs()->warn("kernel lacks FUSE posix_acl: ACLs in SOURCE are not enforced");
+  }
   // Nothing to do on open or close: say so once, and the kernel stops asking.
   want(FUSE_CAP_NO_OPEN_SUPPORT, "no_open_support");
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);

@@ -12,12 +12,4 @@ void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
   fuse_reply_err(req, ENOSYS);
 }
 
-void op_getxattr(fuse_req_t req, fuse_ino_t, const char*, size_t) {
-  fuse_reply_err(req, ENOSYS);
-}
-
-void op_listxattr(fuse_req_t req, fuse_ino_t, size_t) {
-  fuse_reply_err(req, ENOSYS);
-}
-
 }  // namespace metafs::fs

@@ -19,12 +19,13 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, f
 void op_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
 void op_statfs(fuse_req_t req, fuse_ino_t ino);
-
-// Answered with ENOSYS so the kernel stops asking (open, flush, release, xattrs).
-void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
-void op_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+// Only the access ACL, which the kernel enforces (FUSE_CAP_POSIX_ACL).
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+
+// Answered with ENOSYS so the kernel stops asking (open, flush).
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+void op_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 
 // Every write-type operation: EROFS.
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
