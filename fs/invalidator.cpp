@@ -15,9 +15,11 @@
 namespace metafs::fs {
 namespace {
 
+// No IN_DONT_FOLLOW: the path watched is /proc/self/fd/N, whose (magic) link must be followed
+// to the directory opened beneath SOURCE.
 constexpr std::uint32_t kEvents = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY |
                                   IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
-                                  IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
+                                  IN_ONLYDIR | IN_EXCL_UNLINK;
 
 }  // namespace
 

@@ -90,6 +90,7 @@ WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(std::move(options))
                    fmt::format("{}", options_.timeout_seconds),
                    "--max-files",
                    std::to_string(options_.recycle_after)};
+  command_.args.insert(command_.args.end(), {"--parent-pid", std::to_string(::getpid())});
   if (options_.uid >= 0) {
     command_.args.insert(command_.args.end(), {"--uid", std::to_string(options_.uid), "--gid",
                                                std::to_string(options_.gid)});

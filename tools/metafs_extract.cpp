@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--uid", serve_options.uid, "--serve: account to run as (given by the daemon)");
   app.add_option("--gid", serve_options.gid, "--serve: group to run as (given by the daemon)");
+  app.add_option("--parent-pid", serve_options.parent_pid,
+                 "--serve: the daemon's pid: the worker ends when it is gone");
   CLI11_PARSE(app, argc, argv);
   if (serve) return metafs::extract::worker::serve(serve_options);
   if (files.empty()) {

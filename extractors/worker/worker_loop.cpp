@@ -150,6 +150,10 @@ int serve(const ServeOptions& options) {
   limits.channel_fd = channel;
   try {
     drop_privileges(options.uid, options.gid);
+    // Changing credentials cleared the parent-death signal: set it again, then make sure the
+    // daemon did not die before it was set.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (options.parent_pid > 0 && ::getppid() != options.parent_pid) return 0;
     apply_limits(limits);
     install_seccomp(limits);
   } catch (const std::exception& e) {

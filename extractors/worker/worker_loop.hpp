@@ -9,6 +9,7 @@ struct ServeOptions {
   double timeout_seconds = 10;              // the daemon's deadline per file; sets the CPU limit
   std::uint64_t max_files = 1000;           // the daemon recycles the worker after this many
   long uid = -1;                            // run as this account once warmed up (-1: keep ours)
+  long parent_pid = -1;                     // the daemon: the worker ends when it is gone
   long gid = -1;
 };
 

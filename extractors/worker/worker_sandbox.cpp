@@ -161,13 +161,16 @@ void install_seccomp(const SandboxLimits& limits) {
   // HDF5's file locks (netCDF-C asks for them): "not supported", which HDF5 tolerates.
   add(ctx, SCMP_ACT_ERRNO(ENOSYS), "flock", 0, nullptr);
 
-  // open/openat: read-only, never creating or truncating.
+  // Files come only as descriptors from the daemon: opening anything by name fails (EACCES),
+  // so a parser taken over by a hostile file can read nothing else on the host. An open that
+  // asks to write or create is fatal, as before.
   const scmp_datum_t write_flags =
       O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY);
   const scmp_arg_cmp open_ro = SCMP_A1(SCMP_CMP_MASKED_EQ, write_flags, 0);
   const scmp_arg_cmp openat_ro = SCMP_A2(SCMP_CMP_MASKED_EQ, write_flags, 0);
-  add(ctx, SCMP_ACT_ALLOW, "open", 1, &open_ro);
-  add(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_ro);
+  add(ctx, SCMP_ACT_ERRNO(EACCES), "open", 1, &open_ro);
+  add(ctx, SCMP_ACT_ERRNO(EACCES), "openat", 1, &openat_ro);
+  add(ctx, SCMP_ACT_ERRNO(ENOSYS), "openat2", 0, nullptr);
 
   // Writes: the reply channel, stdout (a copy of stderr) and stderr only.
   for (int fd : {limits.channel_fd, 1, 2}) {

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,9 @@ void extract_sample(const ExtractorRegistry& registry, Format format, const std:
 }  // namespace
 
 void warm_up(const ExtractorRegistry& registry) {
+  // The time zone is read now: HDF5 formats error times with ctime(), which would try to open
+  // /etc/localtime once the sandbox forbids opening anything.
+  ::tzset();
   // Open descriptors pin glibc's gconv modules: they are never unloaded, never reloaded.
   static std::vector<iconv_t> pinned;
   for (const char* charset : kCharsets) {

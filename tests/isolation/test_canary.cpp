@@ -155,7 +155,7 @@ TEST(Canary, NoFileShowsAnotherFilesMarker) {
   }
 
   auto check = [&](const Sample& sample) {
-    Extraction out = pool.extract(sample.path, sample.format);
+    Extraction out = pool.extract(metafs::extract::open_source_file(sample.path), sample.format);
     std::string all = every_rendering(out);
     for (int other = 0; other < kSources; ++other) {
       if (other == sample.source) continue;
