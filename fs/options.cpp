@@ -108,7 +108,8 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::IsMember({"process", "none"}));
   app.add_option("--worker-memory", worker_memory,
-                 "Address-space limit of each worker process, e.g. 1G")
+                 "Memory limit of each worker process (RLIMIT_DATA: its heap and private writable "
+                 "mappings), e.g. 1G")
       ->capture_default_str();
   app.add_option("--worker-user", options.worker_user,
                  "Account the worker processes run as when metafs runs as root: they get only "

@@ -26,7 +26,7 @@ struct Options {
   std::size_t max_watches = 65536;  // inotify watches (source directories the kernel knows)
   double extract_timeout = 10.0;
   std::string isolation = "process";         // "process": sandboxed workers; "none": in-process
-  std::uint64_t worker_memory = 1ull << 30;  // address-space limit of one worker
+  std::uint64_t worker_memory = 1ull << 30;  // memory limit (RLIMIT_DATA) of one worker
   unsigned worker_recycle = 1000;            // files a worker extracts before it is replaced
   std::string worker_user = "nobody";        // account workers run as when started by root
   // worker_user resolved (when the daemon runs as root; -1 otherwise: workers keep our ids).

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
                "Run as a sandboxed worker of the metafs daemon: requests on descriptor 0 "
                "(used by metafs itself, not by people)");
   app.add_option("--worker-memory", serve_options.memory_bytes,
-                 "--serve: address-space limit in bytes (0: none)")
+                 "--serve: memory limit (RLIMIT_DATA) in bytes (0: none)")
       ->capture_default_str();
   app.add_option("--timeout", serve_options.timeout_seconds,
                  "--serve: seconds one file may take (sets the CPU limit)")

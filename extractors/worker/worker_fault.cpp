@@ -59,7 +59,7 @@ void trigger(FaultPlan::Kind kind) {
         counter = counter + 1;
       }
     case FaultPlan::Kind::kOom: {
-      // Reserve (never touch) address space until the limit refuses: fast, and RSS stays low.
+      // Allocate (never touch) until the limit refuses: fast, and RSS stays low.
       std::vector<std::unique_ptr<char[]>> blocks;
       for (;;) blocks.emplace_back(new char[64 << 20]);
     }

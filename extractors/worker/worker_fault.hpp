@@ -11,7 +11,7 @@ namespace metafs::extract::worker {
 //   crash    the worker dies of SIGSEGV
 //   hang     the worker sleeps forever (the daemon's wall-clock deadline fires)
 //   spin     the worker burns CPU forever (the CPU limit or the deadline fires)
-//   oom      the worker allocates until the address-space limit refuses
+//   oom      the worker allocates until the memory limit (RLIMIT_DATA) refuses
 //   garbage  the worker replies with bytes that are not a valid reply
 //   huge     the worker announces a reply longer than the daemon accepts
 //   exit     the worker exits with status 7 without replying

@@ -22,7 +22,7 @@
 namespace metafs::extract::worker {
 namespace {
 
-// Set by the new-handler: an allocation hit RLIMIT_AS while extracting this file.
+// Set by the new-handler: an allocation hit RLIMIT_DATA while extracting this file.
 volatile bool g_allocation_failed = false;
 
 void note_allocation_failure() {
@@ -145,7 +145,7 @@ int serve(const ServeOptions& options) {
   ExtractorRegistry registry;
   warm_up(registry);
   SandboxLimits limits;
-  limits.address_space_bytes = options.memory_bytes;
+  limits.data_bytes = options.memory_bytes;
   limits.cpu_budget_seconds = per_file_cpu * (options.max_files + 2) + 60;
   limits.channel_fd = channel;
   try {

@@ -5,7 +5,7 @@
 namespace metafs::extract::worker {
 
 struct ServeOptions {
-  std::uint64_t memory_bytes = 1ull << 30;  // RLIMIT_AS; 0: unlimited
+  std::uint64_t memory_bytes = 1ull << 30;  // RLIMIT_DATA; 0: unlimited
   double timeout_seconds = 10;              // the daemon's deadline per file; sets the CPU limit
   std::uint64_t max_files = 1000;           // the daemon recycles the worker after this many
   long uid = -1;                            // run as this account once warmed up (-1: keep ours)

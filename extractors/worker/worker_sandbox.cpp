@@ -55,8 +55,10 @@ void add(scmp_filter_ctx ctx, std::uint32_t action, const char* name, unsigned c
 }  // namespace
 
 void apply_limits(const SandboxLimits& limits) {
-  if (limits.address_space_bytes != 0) {
-    set_limit(RLIMIT_AS, limits.address_space_bytes, limits.address_space_bytes, "RLIMIT_AS");
+  // RLIMIT_DATA, not RLIMIT_AS: netCDF-C reads a file through a read-only mapping of all of
+  // it, which RLIMIT_AS would count at the file's full size.
+  if (limits.data_bytes != 0) {
+    set_limit(RLIMIT_DATA, limits.data_bytes, limits.data_bytes, "RLIMIT_DATA");
   }
   set_limit(RLIMIT_CPU, limits.cpu_budget_seconds, limits.cpu_budget_seconds, "RLIMIT_CPU");
   set_limit(RLIMIT_CORE, 0, 0, "RLIMIT_CORE");

@@ -6,13 +6,13 @@
 namespace metafs::extract::worker {
 
 struct SandboxLimits {
-  std::uint64_t address_space_bytes = 1ull << 30;  // RLIMIT_AS; 0: unlimited
+  std::uint64_t data_bytes = 1ull << 30;  // RLIMIT_DATA (heap, private writable maps); 0: none
   // RLIMIT_CPU hard limit for the worker's whole life; the soft limit is moved per file.
   std::uint64_t cpu_budget_seconds = 3600;
   int channel_fd = -1;  // the only descriptor besides 1 and 2 that may be written
 };
 
-// Resource limits: RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE = 0 (SIGXFSZ ignored, so a write to a
+// Resource limits: RLIMIT_DATA, RLIMIT_CPU, RLIMIT_FSIZE = 0 (SIGXFSZ ignored, so a write to a
 // regular file fails with EFBIG instead of killing), RLIMIT_CORE = 0, RLIMIT_NOFILE small.
 // Throws std::runtime_error naming the limit that could not be set.
 void apply_limits(const SandboxLimits& limits);

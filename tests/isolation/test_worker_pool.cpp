@@ -198,7 +198,7 @@ TEST_F(WorkerPoolTest, WorkersAreSandboxedAndInheritNothing) {
     EXPECT_EQ(metafs::test::status_field(pid, "Seccomp"), "2");
     EXPECT_EQ(metafs::test::status_field(pid, "NoNewPrivs"), "1");
     std::string limits = metafs::test::read_file("/proc/" + std::to_string(pid) + "/limits");
-    EXPECT_NE(limits.find("Max address space         536870912            536870912"),
+    EXPECT_NE(limits.find("Max data size             536870912            536870912"),
               std::string::npos)
         << limits;
     EXPECT_NE(limits.find("Max file size             0                    0"), std::string::npos)
