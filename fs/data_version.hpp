@@ -4,11 +4,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "format.hpp"
 
 namespace metafs::fs {
+
+class DataView;
 
 // One version of one scientific file: all a virtual inode keeps, so that the (possibly large)
 // view it belongs to can be dropped from memory and found again in the cache.
@@ -21,6 +25,21 @@ struct DataVersion {
   // steady-clock time (ns) on, a new lookup gets a new attempt, with inodes of its own.
   mutable std::atomic<std::int64_t> retry_after_ns{0};
   unsigned attempt = 0;
+
+  // The view of a passing failure: kept here, for the inodes of this attempt only, never in
+  // the memory LRU or the cache, so a later attempt of the same version cannot find it.
+  std::shared_ptr<const DataView> passing_view() const {
+    std::lock_guard lock(passing_mutex_);
+    return passing_view_;
+  }
+  void keep_passing_view(std::shared_ptr<const DataView> view) const {
+    std::lock_guard lock(passing_mutex_);
+    passing_view_ = std::move(view);
+  }
+
+ private:
+  mutable std::mutex passing_mutex_;
+  mutable std::shared_ptr<const DataView> passing_view_;
 };
 
 // True when `now` is still the version `st` (same file, size, times).

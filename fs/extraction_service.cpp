@@ -235,18 +235,22 @@ std::shared_ptr<const extract::Extraction> ExtractionService::extract(const Data
 
 ExtractionService::ViewPtr ExtractionService::remember(
     const DataVersion& version, std::shared_ptr<const extract::Extraction> extraction) {
-  if (extraction->verdict != Verdict::kFinal) {
+  bool passing = extraction->verdict != Verdict::kFinal;
+  auto view = std::make_shared<const DataView>(std::move(extraction), version.st);
+  if (passing) {
+    version.keep_passing_view(view);
     version.retry_after_ns.store(
         steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(kRetryAfter).count(),
         std::memory_order_release);
+    return view;
   }
-  auto view = std::make_shared<const DataView>(std::move(extraction), version.st);
   views_.put(version.key, view, view->memory_bytes());
   return view;
 }
 
 ExtractionService::ViewPtr ExtractionService::find_view(const DataVersion& version,
                                                         bool count_hit) {
+  if (auto passing = version.passing_view()) return passing;
   if (auto hit = views_.get(version.key)) {
     if (count_hit) ++stats_.view_hits;
     return *hit;

@@ -227,9 +227,12 @@ int Filesystem::lookup(fuse_ino_t parent, const std::string& name, fuse_entry_pa
       DataView::EntryId id = view->find(DataView::kRootEntry, name);
       if (id == DataView::kNoEntry) return ENOENT;
       // These names lead to the current version's view: they are invalidated when the file
-      // changes, if its directory is watched.
-      return lookup_virtual(version, *view, id,
-                            mirror_timeout(std::string(split_relative(dir->rel_path).dir)), entry);
+      // changes, if its directory is watched. A view that is not the file's verdict (a passing
+      // failure) is asked for again on every lookup, so that its retry is seen.
+      double timeout = view->extraction().verdict == extract::Extraction::Verdict::kFinal
+                           ? mirror_timeout(std::string(split_relative(dir->rel_path).dir))
+                           : 0;
+      return lookup_virtual(version, *view, id, timeout, entry);
     }
     case Node::Kind::kVirtual: {
       std::shared_ptr<const DataView> view;
