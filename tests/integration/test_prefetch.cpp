@@ -133,7 +133,10 @@ TEST_F(Prefetch, AHostileSiblingReadAheadCostsOnlyItsOwnError) {
   EXPECT_EQ(wait_for_extractions(mount, 13), 13u);
   EXPECT_TRUE(mount.alive());
   EXPECT_EQ(stats_of(mount)["extractions"].get<std::uint64_t>(), 13u);
+  // A first crash is not yet the file's verdict: the request tries it once more.
+  EXPECT_EQ(read_file(mount.mountpoint() / "series/d04x.h5/error"), "extractor crashed: SIGSEGV\n");
+  EXPECT_EQ(stats_of(mount)["extractions"].get<std::uint64_t>(), 14u);
   EXPECT_EQ(read_file(mount.mountpoint() / "series/d04x.h5/error"), "extractor crashed: SIGSEGV\n");
   EXPECT_EQ(read_file(mount.mountpoint() / "series/d05.dcm/fields/Modality"), "MR\n");
-  EXPECT_EQ(stats_of(mount)["extractions"].get<std::uint64_t>(), 13u);
+  EXPECT_EQ(stats_of(mount)["extractions"].get<std::uint64_t>(), 14u);
 }
