@@ -65,6 +65,17 @@ bool is_inside(const std::filesystem::path& inner, const std::filesystem::path& 
 
 }  // namespace
 
+std::string resolve_worker_account(Options& options) {
+  options.worker_uid = options.worker_gid = -1;
+  if (::geteuid() != 0 || options.isolation != "process") return {};
+  const struct passwd* account = ::getpwnam(options.worker_user.c_str());
+  if (account == nullptr) return "--worker-user " + options.worker_user + ": no such user";
+  if (account->pw_uid == 0) return "--worker-user " + options.worker_user + ": must not be root";
+  options.worker_uid = account->pw_uid;
+  options.worker_gid = account->pw_gid;
+  return {};
+}
+
 std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   Options options;
   CLI::App app{
@@ -175,16 +186,10 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     if (options.log_level == "info") options.log_level = "debug";
   }
   if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
-  if (::geteuid() == 0 && options.isolation == "process") {
-    const struct passwd* account = ::getpwnam(options.worker_user.c_str());
-    if (account == nullptr || account->pw_uid == 0) {
-      std::cerr << "metafs: --worker-user " << options.worker_user
-                << (account == nullptr ? ": no such user" : ": must not be root") << "\n";
-      *exit_code = 2;
-      return std::nullopt;
-    }
-    options.worker_uid = account->pw_uid;
-    options.worker_gid = account->pw_gid;
+  if (std::string error = resolve_worker_account(options); !error.empty()) {
+    std::cerr << "metafs: " << error << "\n";
+    *exit_code = 2;
+    return std::nullopt;
   }
   if (options.extract_timeout <= 0) {
     std::cerr << "metafs: --extract-timeout must be positive\n";

@@ -36,6 +36,10 @@ struct Options {
   bool allow_other = false;  // derived from -o
 };
 
+// When this process is root and extractions run in worker processes: sets worker_uid and
+// worker_gid from worker_user (workers never run as root). Returns why it cannot, or "".
+std::string resolve_worker_account(Options& options);
+
 // Parses the command line. Returns the options, or std::nullopt after printing --help,
 // --version or an error; *exit_code then says how to exit (0 or 2). Checks that SOURCE is a
 // readable directory and MOUNTPOINT an existing directory outside SOURCE.

@@ -82,7 +82,11 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
                  "process (sandboxed worker processes) or none (in this process)")
       ->capture_default_str()
       ->check(CLI::IsMember({"process", "none"}));
-  app.add_option("--worker-memory", worker_memory, "Address-space limit of each worker")
+  app.add_option("--worker-memory", worker_memory,
+                 "Memory limit (RLIMIT_DATA) of each worker, e.g. 1G")
+      ->capture_default_str();
+  app.add_option("--worker-user", options.worker_user,
+                 "Account the workers run as when run as root (as metafs)")
       ->capture_default_str();
   app.add_option("--worker-recycle", options.worker_recycle,
                  "Files a worker extracts before it is replaced")
@@ -114,6 +118,11 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
   if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
   if (options.extract_timeout <= 0) {
     std::cerr << "metafs-index: --extract-timeout must be positive\n";
+    *exit_code = 2;
+    return false;
+  }
+  if (std::string error = fs::resolve_worker_account(options); !error.empty()) {
+    std::cerr << "metafs-index: " << error << "\n";
     *exit_code = 2;
     return false;
   }

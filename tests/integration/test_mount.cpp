@@ -294,6 +294,15 @@ TEST(MountOptions, RefusesBadSourceAndMountpoint) {
                     &status);
   EXPECT_EQ(status, 2);
   EXPECT_NE(out.find("mountpoint"), std::string::npos) << out;
+  if (::geteuid() == 0) {  // only root hands the workers to another account
+    for (const char* user : {"no-such-user-metafs", "root"}) {
+      out = run_command(metafs + " --worker-user " + user + " " + shell_quote(tmp.path() / "src") +
+                            " " + shell_quote(tmp.path() / "mnt") + " 2>&1",
+                        &status);
+      EXPECT_EQ(status, 2) << user;
+      EXPECT_NE(out.find("--worker-user"), std::string::npos) << out;
+    }
+  }
   out = run_command(metafs + " --help", &status);
   EXPECT_EQ(status, 0);
   EXPECT_NE(out.find("--cache-size"), std::string::npos);
