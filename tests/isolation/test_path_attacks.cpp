@@ -456,6 +456,7 @@ class PathAttackTest : public ::testing::Test {
     // (the window the attack needs): the open met a symlink, or another inode.
     std::uint64_t daemon_eloop = 0;
     std::uint64_t daemon_changed = 0;
+    std::uint64_t daemon_changed_during = 0;    // ... and after its open, during the read
     std::map<std::string, std::uint64_t> user;  // the user reader's counts
   };
 
@@ -500,6 +501,7 @@ class PathAttackTest : public ::testing::Test {
     std::string log = mount_->log();
     result.daemon_eloop = occurrences(log, "cannot open: Too many levels of symbolic links");
     result.daemon_changed = occurrences(log, "the file changed as it was opened");
+    result.daemon_changed_during = occurrences(log, "the file changed while it was read");
     result.retried = after["retried"].get<std::uint64_t>() - before["retried"].get<std::uint64_t>();
     return result;
   }
@@ -528,9 +530,13 @@ class PathAttackTest : public ::testing::Test {
     EXPECT_GT(r.root.decoy, 0u) << "the root reader never saw the decoy";
     EXPECT_GT(r.user.at("decoy"), 0u) << r.reader;
     EXPECT_GT(r.extractions, 50u);
-    // The swap landed between the daemon's lstat and its open (where it used to leak).
-    EXPECT_GT(r.daemon_eloop + r.daemon_changed, 0u) << "the race never hit the window";
     EXPECT_NE(r.swapper.find("swaps "), std::string::npos) << r.swapper;
+  }
+
+  // The swap landed between the daemon's lstat and its open, where it used to leak (the
+  // daemon's open met the symlink, or the inode behind it).
+  void expect_window_hit(const Race& r) {
+    EXPECT_GT(r.daemon_eloop + r.daemon_changed, 0u) << "the race never hit the window";
   }
 
   void expect_no_leak(const Race& r) {
@@ -562,6 +568,7 @@ TEST_F(PathAttackTest, FileSwappedForASymlinkNeverShowsTheTarget) {
   mount({"--no-cache"});
   Race r = race(user, u / "x.fits", u / "evil", (u / "x.fits").string(), "u/x.fits", kRaceSeconds);
   report("file_swap", r);
+  expect_window_hit(r);
   expect_raced(r);
   expect_no_leak(r);
 }
@@ -579,15 +586,19 @@ TEST_F(PathAttackTest, FileSwapLeavesNothingInTheCache) {
   mount({"--cache-dir", cache.string()});
   Race r = race(user, u / "x.fits", u / "evil", (u / "x.fits").string(), "u/x.fits", 8);
   report("file_swap_cached", r);
+  expect_window_hit(r);
   expect_raced(r);
   expect_no_leak(r);
   ASSERT_EQ(mount_->stop(), 0) << mount_->log();
 
   int records = 0;
+  std::size_t with_secret = cache_records_carrying(cache, secret_, &records).size();
   EXPECT_EQ(cache_records_carrying(cache, secret_, &records), std::vector<std::string>{});
+  // The scan reads what the race cached: the decoy's records.
+  EXPECT_GT(cache_records_carrying(cache, decoy_, &records).size(), 0u);
   EXPECT_GT(records, 0) << "the race cached nothing: the cache check checked nothing";
-  std::cout << "[attack] file_swap_cached: " << records
-            << " extraction records in the cache, none with the secret\n";
+  std::cout << "[attack] file_swap_cached: " << records << " extraction records in the cache, "
+            << with_secret << " with the secret\n";
   RecordProperty("file_swap_cached_records", std::to_string(records));
 
   mount({"--cache-dir", cache.string()});
@@ -613,11 +624,13 @@ TEST_F(PathAttackTest, ParentDirectorySwappedForASymlinkNeverShowsTheTarget) {
   mount({"--cache-dir", cache.string()});
   Race r = race(user, u / "d", u / "evil", (u / "d/x.fits").string(), "u/d/x.fits", kRaceSeconds);
   report("dir_swap", r);
+  expect_window_hit(r);
   expect_raced(r);
   expect_no_leak(r);
   ASSERT_EQ(mount_->stop(), 0) << mount_->log();
   int records = 0;
   EXPECT_EQ(cache_records_carrying(cache, secret_, &records), std::vector<std::string>{});
+  EXPECT_GT(cache_records_carrying(cache, decoy_, &records).size(), 0u);
   EXPECT_GT(records, 0);
   RecordProperty("dir_swap_records", std::to_string(records));
   mount({"--cache-dir", cache.string()});
@@ -783,20 +796,24 @@ TEST_F(PathAttackTest, SymlinksInSourceAreShownNeverFollowed) {
     SCOPED_TRACE(name);
     fs::path in_mount = mnt_ / "u" / name;
     EXPECT_TRUE(fs::is_symlink(in_mount));
-    EXPECT_EQ(fs::read_symlink(in_mount), fs::read_symlink(u / name));
+    std::error_code ec;
+    EXPECT_EQ(fs::read_symlink(in_mount, ec), fs::read_symlink(u / name));
     // Through metafs only (no symlink followed): refused.
     std::string rel = std::string("u/") + name;
     for (const std::string& view :
          {rel + "/metadata.txt", rel + "/x.fits/metadata.txt", rel + "/header.txt"}) {
       int fd = open_beneath(root, view, O_RDONLY);
       EXPECT_EQ(fd, -ELOOP) << view;
-      if (fd >= 0) ::close(fd);
+      if (fd >= 0) {
+        ::close(fd);
+        EXPECT_EQ(read_file(mnt_ / view).find(secret_), std::string::npos)
+            << view << " shows the secret: " << read_file(mnt_ / view);
+      }
     }
     // Following the symlink the kernel leaves the mount: the real secret is a file, not a
     // view; nothing under the symlink's name carries the secret's metadata.
     for (const std::string& view : {rel + "/metadata.txt", rel + "/x.fits/metadata.txt",
                                     rel + "/x.fits/header.txt", rel + "/x.fits/fields"}) {
-      std::error_code ec;
       EXPECT_FALSE(fs::exists(mnt_ / view, ec)) << view;
       int status = 0;
       std::string out = user.run("cat " + shell_quote(mnt_ / view), &status);
