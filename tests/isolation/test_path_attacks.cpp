@@ -129,7 +129,7 @@ class TestUser {
   uid_t uid() const { return uid_; }
   gid_t gid() const { return gid_; }
 
-  // Runs `argv` (already quoted) as this user; stdout and stderr together.
+  // Runs `command` (quoted for the shell) as this user; stdout and stderr together.
   std::string run(const std::string& command, int* status = nullptr) const {
     return run_command("runuser -u " + shell_quote(name_) + " -- " + command + " 2>&1", status);
   }
@@ -517,7 +517,8 @@ class PathAttackTest : public ::testing::Test {
               << "), " << last_line_from(r.swapper, "swaps ") << "; daemon: " << r.extractions
               << " extractions, " << windows << " refused in the check-to-open window ("
               << r.daemon_eloop << " met a symlink, " << r.daemon_changed << " another inode), "
-              << r.retried << " retried; " << leaks << " leaks\n";
+              << r.daemon_changed_during << " changed during the read, " << r.retried
+              << " retried; " << leaks << " leaks\n";
     RecordProperty(name + "_tries", std::to_string(tries));
     RecordProperty(name + "_extractions", std::to_string(r.extractions));
     RecordProperty(name + "_windows", std::to_string(windows));
