@@ -22,6 +22,9 @@ class ExtractionBackend {
   // Reads `file` only through its descriptor.
   virtual extract::Extraction extract(const extract::SourceFile& file,
                                       extract::Format detected) = 0;
+  // The daemon is stopping: extractions in flight end now (as passing failures, never
+  // cached) and later ones fail at once. Thread-safe; may be called from any thread, once.
+  virtual void cancel() {}
   // Version of what extract() produces for `format` (part of every cache key).
   virtual std::uint32_t schema_version(extract::Format format) const = 0;
 };

@@ -67,6 +67,9 @@ class ExtractionService {
 
   cache::MemoryLruStats view_stats() const { return views_.stats(); }
 
+  // Ends the extractions in flight and fails later ones (ExtractionBackend::cancel).
+  void cancel() { backend_->cancel(); }
+
  private:
   using ViewPtr = std::shared_ptr<const DataView>;
 

@@ -73,6 +73,10 @@ void Filesystem::stop() {
   invalidator_.stop();
 }
 
+void Filesystem::cancel_extractions() {
+  if (service_) service_->cancel();
+}
+
 void Filesystem::start(fuse_session* session) {
   invalidator_.watch("", InodeTable::kRootIno);
   invalidator_.start(session);

@@ -52,6 +52,9 @@ class Filesystem {
   void start(fuse_session* session);
   // Stops the threads that talk to the kernel (invalidations): call before the session goes.
   void stop();
+  // The daemon is stopping: extractions in flight end at once (nothing of them is cached),
+  // later ones fail. Thread-safe.
+  void cancel_extractions();
 
   const Options& options() const { return options_; }
   Stats& stats() { return stats_; }

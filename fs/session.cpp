@@ -171,10 +171,10 @@ class SignalThread {
     return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
   }
 
-  // `report` runs on this thread for SIGUSR1. Throws std::system_error when the descriptors
-  // cannot be made.
-  SignalThread(std::function<void()> report, pthread_t main_thread)
-      : report_(std::move(report)), main_thread_(main_thread) {
+  // `report` runs on this thread for SIGUSR1, `stopping` once when a stop signal arrives.
+  // Throws std::system_error when the descriptors cannot be made.
+  SignalThread(std::function<void()> report, std::function<void()> stopping, pthread_t main_thread)
+      : report_(std::move(report)), stopping_hook_(std::move(stopping)), main_thread_(main_thread) {
     sigset_t watched = watched_signals();
     signals_fd_ = ::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -211,8 +211,8 @@ class SignalThread {
       int stop_signal = g_stop_signal;
       if (stop_signal != 0 && !stop_logged_) {
         stop_logged_ = true;
-        log::fs()->info("{}: stopping once the requests in flight are answered",
-                        name_of(stop_signal));
+        log::fs()->info("{}: stopping; extractions in flight are ended", name_of(stop_signal));
+        stopping_hook_();
       }
       if (stopping_) return;  // after the log: a stop may wake this thread only now
       if (rc == 0 && stop_signal != 0) ::pthread_kill(main_thread_, stop_signal);
@@ -240,6 +240,7 @@ class SignalThread {
   }
 
   std::function<void()> report_;
+  std::function<void()> stopping_hook_;
   pthread_t main_thread_;
   int signals_fd_ = -1;
   int wake_fd_ = -1;
@@ -337,7 +338,8 @@ int run_session(const Options& options) {
             report.refresh(ControlFile::kStats);
             log::fs()->info("stats: {}", one_line(*report.content(ControlFile::kStats)));
           },
-          ::pthread_self());
+          // Requests waiting on an extraction would hold the stop up to --extract-timeout.
+          [&fs = *filesystem] { fs.cancel_extractions(); }, ::pthread_self());
     } catch (const std::exception& e) {
       log::fs()->warn("{}: SIGUSR1 and the other watched signals stay pending", e.what());
     }

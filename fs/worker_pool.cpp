@@ -1,6 +1,7 @@
 #include "worker_pool.hpp"
 
 #include <spdlog/fmt/fmt.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <future>
 #include <new>
+#include <system_error>
 
 #include "codec.hpp"
 #include "log.hpp"
@@ -96,12 +98,27 @@ WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(std::move(options))
                                                std::to_string(options_.gid)});
   }
   slots_.resize(options_.workers);
+  cancel_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (cancel_fd_ < 0) {
+    throw std::system_error(errno, std::generic_category(), "eventfd for the worker pool");
+  }
+}
+
+void WorkerPool::cancel() {
+  if (cancelled_.exchange(true)) return;
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(cancel_fd_, &one, sizeof one);
+  {
+    std::lock_guard lock(mutex_);  // a waiter in acquire() sees cancelled_ after this
+  }
+  freed_.notify_all();
 }
 
 WorkerPool::~WorkerPool() {
   spawner_.reset();  // joins: no spawn job touches the slots after this
   std::lock_guard lock(mutex_);
   slots_.clear();  // each WorkerProcess kills and reaps its process
+  ::close(cancel_fd_);
 }
 
 std::uint32_t WorkerPool::schema_version(Format format) const {
@@ -119,7 +136,7 @@ void WorkerPool::start_once() {
 
 std::unique_ptr<WorkerProcess> WorkerPool::spawn_now() {
   auto task = std::make_shared<std::packaged_task<std::unique_ptr<WorkerProcess>()>>(
-      [this] { return WorkerProcess::spawn(command_, Clock::now() + kStartTimeout); });
+      [this] { return WorkerProcess::spawn(command_, Clock::now() + kStartTimeout, cancel_fd_); });
   auto result = task->get_future();
   spawner_->post([task] { (*task)(); });
   return result.get();
@@ -128,11 +145,13 @@ std::unique_ptr<WorkerProcess> WorkerPool::spawn_now() {
 void WorkerPool::respawn_async(std::size_t index) {
   spawner_->post([this, index] {
     std::unique_ptr<WorkerProcess> process;
-    try {
-      process = WorkerProcess::spawn(command_, Clock::now() + kStartTimeout);
-      log::fs()->debug("extractor worker {} started", process->pid());
-    } catch (const std::exception& e) {
-      log::fs()->error("cannot start an extractor worker: {}", e.what());
+    if (!cancelled_) {
+      try {
+        process = WorkerProcess::spawn(command_, Clock::now() + kStartTimeout, cancel_fd_);
+        log::fs()->debug("extractor worker {} started", process->pid());
+      } catch (const std::exception& e) {
+        log::fs()->error("cannot start an extractor worker: {}", e.what());
+      }
     }
     {
       std::lock_guard lock(mutex_);
@@ -148,6 +167,7 @@ void WorkerPool::respawn_async(std::size_t index) {
 std::size_t WorkerPool::acquire(Clock::time_point deadline) {
   std::unique_lock lock(mutex_);
   for (;;) {
+    if (cancelled_) return SIZE_MAX;
     std::size_t empty = SIZE_MAX;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       if (slots_[i].busy) continue;
@@ -202,7 +222,10 @@ Extraction WorkerPool::extract(const extract::SourceFile& file, Format detected)
     std::size_t index =
         acquire(Clock::now() + std::chrono::duration_cast<Clock::duration>(wait_limit));
     if (index == SIZE_MAX) {
-      return failure(detected, "no extractor worker free in time", Verdict::kTransient);
+      return failure(
+          detected,
+          cancelled_ ? "not read: metafs is stopping" : "no extractor worker free in time",
+          Verdict::kTransient);
     }
     Slot& slot = slots_[index];  // ours while busy; the vector never resizes
     if (!slot.process) {
@@ -264,6 +287,10 @@ Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format d
       bool killed_from_outside = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
       return failure(detected, message,
                      killed_from_outside ? Verdict::kTransient : Verdict::kCrashed);
+    }
+    case WorkerProcess::Outcome::kCancelled: {
+      slot.process.reset();  // killed and reaped here, by the request that owns it
+      return failure(detected, "not read: metafs is stopping", Verdict::kTransient);
     }
     case WorkerProcess::Outcome::kBadReply: {
       log::fs()->warn("{}: extractor worker {} sent an invalid reply, killed", name, worker.pid());

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -47,6 +48,9 @@ class WorkerPool final : public ExtractionBackend {
   extract::Extraction extract(const extract::SourceFile& file, extract::Format detected) override;
   std::uint32_t schema_version(extract::Format format) const override;
   void start() override { start_once(); }
+  // Kills the workers of requests in flight (each by its own request's thread) and starts no
+  // new ones.
+  void cancel() override;
 
  private:
   struct Slot {
@@ -74,6 +78,9 @@ class WorkerPool final : public ExtractionBackend {
   mutable std::mutex mutex_;
   std::condition_variable freed_;
   std::vector<Slot> slots_;
+  // Readable once cancel() ran: every worker's waits watch it. Written once, never read.
+  int cancel_fd_ = -1;
+  std::atomic<bool> cancelled_{false};
   std::unique_ptr<WorkerSpawner> spawner_;  // destroyed first: no job outlives the slots
 };
 

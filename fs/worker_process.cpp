@@ -84,7 +84,7 @@ std::string signal_name(int signal) {
 }
 
 std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command,
-                                                    Clock::time_point deadline) {
+                                                    Clock::time_point deadline, int cancel_fd) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
@@ -108,7 +108,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command
     throw std::runtime_error("cannot start " + command.executable.string() + ": " +
                              std::strerror(rc));
   }
-  std::unique_ptr<WorkerProcess> worker(new WorkerProcess(pid, sv[0]));
+  std::unique_ptr<WorkerProcess> worker(new WorkerProcess(pid, sv[0], cancel_fd));
   Exchange hello = worker->read_reply(deadline);
   if (hello.outcome == Outcome::kReply && hello.header.status == ReplyStatus::kReady) {
     return worker;
@@ -126,6 +126,8 @@ std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command
   }
   throw std::runtime_error(hello.outcome == Outcome::kTimedOut
                                ? "the worker did not get ready in time"
+                           : hello.outcome == Outcome::kCancelled
+                               ? "the daemon is stopping"
                                : "the worker said something unexpected instead of hello");
 }
 
@@ -157,6 +159,27 @@ int WorkerProcess::reap(std::chrono::milliseconds grace) {
   return kill_and_reap();
 }
 
+WorkerProcess::Io WorkerProcess::wait_ready(short events, Clock::time_point deadline) {
+  int wait = remaining_ms(deadline);
+  if (wait == 0) return Io::kTimedOut;
+  pollfd p[2] = {{fd_, events, 0}, {cancel_fd_, POLLIN, 0}};
+  int rc = ::poll(p, cancel_fd_ >= 0 ? 2 : 1, wait);
+  if (rc < 0 && errno != EINTR) return Io::kClosed;
+  if (rc > 0 && cancel_fd_ >= 0 && p[1].revents != 0) return Io::kCancelled;
+  return Io::kDone;  // ready, or woken early: the caller tries again
+}
+
+WorkerProcess::Outcome WorkerProcess::outcome_of(Io io) {
+  switch (io) {
+    case Io::kClosed:
+      return Outcome::kDied;
+    case Io::kCancelled:
+      return Outcome::kCancelled;
+    default:
+      return Outcome::kTimedOut;
+  }
+}
+
 WorkerProcess::Io WorkerProcess::read_exact(char* data, std::size_t size,
                                             Clock::time_point deadline) {
   while (size > 0) {
@@ -169,10 +192,7 @@ WorkerProcess::Io WorkerProcess::read_exact(char* data, std::size_t size,
     if (n == 0) return Io::kClosed;
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return Io::kClosed;
-    int wait = remaining_ms(deadline);
-    if (wait == 0) return Io::kTimedOut;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, wait) < 0 && errno != EINTR) return Io::kClosed;
+    if (Io io = wait_ready(POLLIN, deadline); io != Io::kDone) return io;
   }
   return Io::kDone;
 }
@@ -188,10 +208,7 @@ WorkerProcess::Io WorkerProcess::write_all(const char* data, std::size_t size,
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return Io::kClosed;
-    int wait = remaining_ms(deadline);
-    if (wait == 0) return Io::kTimedOut;
-    pollfd p{fd_, POLLOUT, 0};
-    if (::poll(&p, 1, wait) < 0 && errno != EINTR) return Io::kClosed;
+    if (Io io = wait_ready(POLLOUT, deadline); io != Io::kDone) return io;
   }
   return Io::kDone;
 }
@@ -201,7 +218,7 @@ WorkerProcess::Exchange WorkerProcess::read_reply(Clock::time_point deadline) {
   std::string header(kFrameHeaderBytes, '\0');
   Io io = read_exact(header.data(), header.size(), deadline);
   if (io != Io::kDone) {
-    result.outcome = io == Io::kClosed ? Outcome::kDied : Outcome::kTimedOut;
+    result.outcome = outcome_of(io);
     return result;
   }
   auto decoded = extract::worker::decode_reply_header(header);
@@ -217,7 +234,7 @@ WorkerProcess::Exchange WorkerProcess::read_reply(Clock::time_point deadline) {
     result.payload.resize(have + step);
     io = read_exact(result.payload.data() + have, step, deadline);
     if (io != Io::kDone) {
-      result.outcome = io == Io::kClosed ? Outcome::kDied : Outcome::kTimedOut;
+      result.outcome = outcome_of(io);
       result.payload.clear();
       return result;
     }
@@ -235,10 +252,7 @@ WorkerProcess::Io WorkerProcess::send_descriptor(const std::string& data, int fd
       return Io::kDone;
     }
     if (n != -EAGAIN && n != -EWOULDBLOCK) return Io::kClosed;
-    int wait = remaining_ms(deadline);
-    if (wait == 0) return Io::kTimedOut;
-    pollfd p{fd_, POLLOUT, 0};
-    if (::poll(&p, 1, wait) < 0 && errno != EINTR) return Io::kClosed;
+    if (Io io = wait_ready(POLLOUT, deadline); io != Io::kDone) return io;
   }
 }
 
@@ -249,7 +263,7 @@ WorkerProcess::Exchange WorkerProcess::exchange(const std::string& request, int 
   if (io == Io::kDone) io = write_all(request.data() + sent, request.size() - sent, deadline);
   if (io != Io::kDone) {
     Exchange result;
-    result.outcome = io == Io::kClosed ? Outcome::kDied : Outcome::kTimedOut;
+    result.outcome = outcome_of(io);
     return result;
   }
   return read_reply(deadline);

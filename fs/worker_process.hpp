@@ -27,9 +27,11 @@ class WorkerProcess {
   // Spawns the worker with posix_spawn (never fork: the daemon is threaded and holds LMDB and
   // FUSE state). The child gets its socket end as descriptor 0 and no other descriptor of the
   // daemon (closefrom 3). Waits until `deadline` for its kReady frame. Throws
-  // std::runtime_error saying why the worker could not be started.
+  // std::runtime_error saying why the worker could not be started. Once `cancel_fd` (an
+  // eventfd of the pool, borrowed; -1: none) is readable, every wait on this worker ends with
+  // kCancelled.
   static std::unique_ptr<WorkerProcess> spawn(const WorkerCommand& command,
-                                              Clock::time_point deadline);
+                                              Clock::time_point deadline, int cancel_fd = -1);
 
   ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
@@ -38,10 +40,11 @@ class WorkerProcess {
   pid_t pid() const { return pid_; }
 
   enum class Outcome {
-    kReply,     // header and payload below
-    kDied,      // the socket closed: the process exited or was killed
-    kTimedOut,  // nothing complete before the deadline
-    kBadReply,  // bytes that are not a reply frame of this version
+    kReply,      // header and payload below
+    kDied,       // the socket closed: the process exited or was killed
+    kTimedOut,   // nothing complete before the deadline
+    kBadReply,   // bytes that are not a reply frame of this version
+    kCancelled,  // the pool is stopping: the worker may be mid-request
   };
   struct Exchange {
     Outcome outcome = Outcome::kDied;
@@ -61,9 +64,12 @@ class WorkerProcess {
   int reap(std::chrono::milliseconds grace);
 
  private:
-  WorkerProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+  WorkerProcess(pid_t pid, int fd, int cancel_fd) : pid_(pid), fd_(fd), cancel_fd_(cancel_fd) {}
 
-  enum class Io { kDone, kClosed, kTimedOut };
+  enum class Io { kDone, kClosed, kTimedOut, kCancelled };
+  // Waits until the socket is ready for `events` (kDone), the deadline or a cancellation.
+  Io wait_ready(short events, Clock::time_point deadline);
+  static Outcome outcome_of(Io io);
   Io read_exact(char* data, std::size_t size, Clock::time_point deadline);
   Io write_all(const char* data, std::size_t size, Clock::time_point deadline);
   // Sends the first bytes of `data` with `fd` attached; *sent says how many went.
@@ -73,6 +79,7 @@ class WorkerProcess {
 
   pid_t pid_;
   int fd_;
+  int cancel_fd_;
   bool reaped_ = false;
   int status_ = 0;
 };

@@ -155,3 +155,27 @@ TEST_F(TransientFailures, ACrashIsTheVerdictOnlyTheSecondTime) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(TransientFailures, AStopEndsExtractionsInFlightAndKeepsNothingOfThem) {
+  fs::copy_file(corpus_dir() / "fits" / "test_i10.fits", source_ / "dir" / "slow-poison.fits");
+  {
+    FaultForMount hang("hang:poison");
+    MountRunner mount(source_, options({"--extract-timeout", "60"}));
+    ASSERT_TRUE(mount.mounted());
+    std::thread reader([&] { probe(mount.mountpoint() / "dir" / "slow-poison.fits"); });
+    ASSERT_GT(wait_for_hanging_worker(mount.pid()), 0);
+    auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(::kill(mount.pid(), SIGTERM), 0);
+    EXPECT_EQ(mount.stop(), 0);
+    reader.join();
+    // Before: the stop waited for the extraction's deadline (60 s here).
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  }
+  MountRunner again(source_, options());
+  ASSERT_TRUE(again.mounted());
+  EXPECT_EQ(probe(again.mountpoint() / "dir" / "slow-poison.fits"), "meta");
+}
+
+}  // namespace
