@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "caller_credentials.hpp"
 #include "log.hpp"
 #include "posix_acl.hpp"
 #include "service_setup.hpp"
@@ -176,6 +177,7 @@ int Filesystem::lookup_mirror(const std::string& parent_rel, const std::string& 
   extract::Format format;
   if (int err = mirror_attributes(rel, &st, &format)) return err;
   auto node = inodes_.acquire_mirror(rel);
+  node->show(st);
   if (format == extract::Format::kNone && S_ISDIR(st.st_mode)) invalidator_.watch(rel, node->ino);
   st.st_ino = node->ino;
   entry->ino = node->ino;
@@ -225,6 +227,7 @@ int Filesystem::lookup(fuse_ino_t parent, const std::string& name, fuse_entry_pa
       if (S_ISDIR(st.st_mode)) {
         return lookup_mirror(dir->rel_path, join_relative(dir->rel_path, name), entry);
       }
+      if (!dir->shows(st)) return ESTALE;  // another file has this data file's name now
       std::shared_ptr<const DataVersion> version;
       std::shared_ptr<const DataView> view;
       if (int err = data_view(dir->rel_path, st, &version, &view)) return err;
@@ -271,6 +274,7 @@ int Filesystem::getattr(fuse_ino_t ino, struct stat* st, double* timeout) {
     case Node::Kind::kMirror: {
       extract::Format format;
       if (int err = mirror_attributes(node->rel_path, st, &format)) return err;
+      node->show(*st);
       st->st_ino = node->ino;
       *timeout = mirror_timeout(std::string(split_relative(node->rel_path).dir));
       return 0;
@@ -320,7 +324,7 @@ int Filesystem::readlink(fuse_ino_t ino, std::string* target) {
   return EINVAL;
 }
 
-int Filesystem::opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* out) {
+int Filesystem::opendir(fuse_ino_t ino, const Caller& caller, std::unique_ptr<DirListing>* out) {
   ++stats_.readdirs;
   auto node = inodes_.get(ino);
   if (!node) return ESTALE;
@@ -341,14 +345,25 @@ int Filesystem::opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* out) {
       struct stat st {};
       if (int rc = source_.lstat(node->rel_path, &st); rc < 0) return -rc;
       if (!S_ISDIR(st.st_mode)) {
+        if (!node->shows(st)) return ESTALE;  // another file has this data file's name now
         std::shared_ptr<const DataVersion> version;
         std::shared_ptr<const DataView> view;
         if (int err = data_view(node->rel_path, st, &version, &view)) return err;
         add_view_entries(*view, DataView::kRootEntry);
         break;
       }
-      int fd = source_.open_dir(node->rel_path);
+      int fd;
+      {
+        AsCaller as(caller);  // the listing is read with the caller's rights, as it is shown
+        if (!as.ok()) return EACCES;
+        fd = source_.open_dir(node->rel_path);
+      }
       if (fd < 0) return -fd;
+      struct stat opened {};
+      if (::fstat(fd, &opened) != 0 || (!node->rel_path.empty() && !node->shows(opened))) {
+        ::close(fd);
+        return ESTALE;  // another directory has this name now
+      }
       DIR* dir = ::fdopendir(fd);
       if (dir == nullptr) {
         int err = errno;
@@ -395,17 +410,51 @@ int Filesystem::opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* out) {
   return 0;
 }
 
+int Filesystem::open(fuse_ino_t ino, const Caller& caller, extract::FileDescriptor* fd,
+                     OpenedFile* opened) {
+  auto node = inodes_.get(ino);
+  if (!node) return ESTALE;
+  switch (node->kind) {
+    case Node::Kind::kMirror: {
+      int rc;
+      {
+        AsCaller as(caller);
+        if (!as.ok()) return EACCES;
+        rc = source_.open_file(node->rel_path);
+      }
+      if (rc < 0) return -rc;
+      extract::FileDescriptor file(rc);
+      struct stat st {};
+      if (::fstat(file.get(), &st) != 0) return errno;
+      if (!S_ISREG(st.st_mode)) return EACCES;  // a FIFO or device swapped in
+      if (!node->shows(st)) return ESTALE;      // another file has this name now
+      *fd = std::move(file);
+      opened->keep_cache = true;  // dropped by the kernel when size or mtime change
+      return 0;
+    }
+    case Node::Kind::kVirtual: {
+      std::shared_ptr<const DataView> view;
+      if (int err = view_of(*node, &view)) return err;
+      if (view->type(node->entry) != DataView::EntryType::kFile) return EISDIR;
+      opened->keep_cache = true;  // a view never changes under its inode
+      return 0;
+    }
+    case Node::Kind::kControlFile:
+      opened->keep_cache = false;  // rendered anew on every lookup
+      return 0;
+    case Node::Kind::kControlDir:
+      return EISDIR;
+  }
+  return EIO;
+}
+
 int Filesystem::open_for_read(fuse_ino_t ino, ReadSource* source) {
   ++stats_.reads;
   auto node = inodes_.get(ino);
   if (!node) return ESTALE;
   switch (node->kind) {
-    case Node::Kind::kMirror: {
-      int fd = source_.open_file(node->rel_path);
-      if (fd < 0) return -fd;
-      source->fd = fd;
-      return 0;
-    }
+    case Node::Kind::kMirror:
+      return EBADF;  // read through the descriptor open() returned
     case Node::Kind::kVirtual: {
       std::shared_ptr<const DataView> view;
       if (int err = view_of(*node, &view)) return err;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "caller_credentials.hpp"
 #include "control_files.hpp"
 #include "extraction_service.hpp"
 #include "inode_table.hpp"
@@ -14,6 +15,7 @@
 #include "metadata_cache.hpp"
 #include "options.hpp"
 #include "prefetcher.hpp"
+#include "source_file.hpp"
 #include "source_tree.hpp"
 #include "stats.hpp"
 
@@ -33,10 +35,15 @@ struct DirListing {
   bool immutable = false;
 };
 
-// What read() serves: bytes held in memory, or a range of a source file.
+// What read() serves from memory: a virtual or control file's bytes. (A mirrored file is read
+// through the descriptor open() gave.)
 struct ReadSource {
-  std::shared_ptr<const std::string> bytes;  // virtual and control files
-  int fd = -1;                               // mirrored plain files (caller closes)
+  std::shared_ptr<const std::string> bytes;
+};
+
+// How the kernel may cache a file opened by Filesystem::open.
+struct OpenedFile {
+  bool keep_cache = false;
 };
 
 // The filesystem's state and the work of every operation. Each do-function returns 0 or a
@@ -62,7 +69,12 @@ class Filesystem {
   int lookup(fuse_ino_t parent, const std::string& name, fuse_entry_param* entry);
   int getattr(fuse_ino_t ino, struct stat* st, double* timeout);
   int readlink(fuse_ino_t ino, std::string* target);
-  int opendir(fuse_ino_t ino, std::unique_ptr<DirListing>* listing);
+  // A mirrored directory is opened and listed with `caller`'s credentials (AsCaller).
+  int opendir(fuse_ino_t ino, const Caller& caller, std::unique_ptr<DirListing>* listing);
+  // A mirrored file: opened beneath SOURCE with `caller`'s credentials, so the kernel checks
+  // the inode actually opened; ESTALE when it is not the inode this node was shown as. `*fd`
+  // is then the descriptor to read. Other files: checked, `*fd` left empty.
+  int open(fuse_ino_t ino, const Caller& caller, extract::FileDescriptor* fd, OpenedFile* opened);
   int open_for_read(fuse_ino_t ino, ReadSource* source);
   void forget(fuse_ino_t ino, std::uint64_t count);
   int statfs(struct statvfs* st);

@@ -2,9 +2,11 @@
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "data_version.hpp"
@@ -32,6 +34,26 @@ struct Node {
   std::shared_ptr<const DataVersion> version;
   DataView::EntryId entry = 0;                  // kVirtual
   ControlFile control = ControlFile::kVersion;  // kControlFile
+
+  // kMirror: the source inode (device, inode number) whose attributes the kernel was last
+  // given for this node, and so checked permissions against. A node is found by its path;
+  // what is opened or looked up below it must still be that inode, or the name has been
+  // given to another file since (ESTALE): a reader holding the inode (an open file, a
+  // working directory) must not reach the newcomer with the old file's permissions.
+  void show(const struct stat& st) const {
+    std::lock_guard lock(shown_mutex_);
+    shown_dev_ = st.st_dev;
+    shown_ino_ = st.st_ino;
+  }
+  bool shows(const struct stat& st) const {
+    std::lock_guard lock(shown_mutex_);
+    return shown_ino_ != 0 && shown_dev_ == st.st_dev && shown_ino_ == st.st_ino;
+  }
+
+ private:
+  mutable std::mutex shown_mutex_;
+  mutable dev_t shown_dev_ = 0;
+  mutable ino_t shown_ino_ = 0;
 };
 
 }  // namespace metafs::fs

@@ -25,8 +25,9 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   } else {
     log::fs()->warn("kernel lacks FUSE posix_acl: ACLs in SOURCE are not enforced");
   }
-  // Nothing to do on open or close: say so once, and the kernel stops asking.
-  want(FUSE_CAP_NO_OPEN_SUPPORT, "no_open_support");
+  // No FUSE_CAP_NO_OPEN_SUPPORT: a mirrored file must be opened once, as the caller, and read
+  // through that descriptor (reading by name on every read would follow the name to whatever
+  // file has it by then).
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
   conn->max_readahead = std::max(conn->max_readahead, 128u * 1024u);
   log::fs()->debug("FUSE protocol {}.{}, capable {:#x}, want {:#x}", conn->proto_major,

@@ -1,5 +1,6 @@
 #include <memory>
 
+#include "caller_credentials.hpp"
 #include "ops/checked_reply.hpp"
 #include "ops/ops.hpp"
 
@@ -54,7 +55,7 @@ void serve(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool p
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   checked(req, "opendir", [&] {
     std::unique_ptr<DirListing> listing;
-    if (int err = filesystem_of(req).opendir(ino, &listing)) {
+    if (int err = filesystem_of(req).opendir(ino, caller_of(req), &listing)) {
       fuse_reply_err(req, err);
       return;
     }

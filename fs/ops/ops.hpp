@@ -23,8 +23,11 @@ void op_statfs(fuse_req_t req, fuse_ino_t ino);
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 
-// Answered with ENOSYS so the kernel stops asking (open, flush).
+// A mirrored file is opened beneath SOURCE with the caller's credentials and read only through
+// that descriptor (fi->fh) until release; other files are served from memory.
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+// Answered with ENOSYS so the kernel stops asking.
 void op_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 
 // Every write-type operation: EROFS.

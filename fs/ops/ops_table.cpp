@@ -18,6 +18,7 @@ const fuse_lowlevel_ops& operations() {
     o.read = op_read;
     o.statfs = op_statfs;
     o.open = op_open;
+    o.release = op_release;
     o.flush = op_flush;
     o.getxattr = op_getxattr;
     o.listxattr = op_listxattr;

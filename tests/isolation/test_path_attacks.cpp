@@ -34,6 +34,7 @@
 #include "isolation_support.hpp"
 #include "mount_runner.hpp"
 #include "render.hpp"
+#include "test_user.hpp"
 #include "varint.hpp"
 
 namespace fs = std::filesystem;
@@ -45,6 +46,8 @@ using metafs::test::stats_of;
 using metafs::test::status_field;
 using metafs::test::TempDir;
 using metafs::test::write_file;
+
+using metafs::test::TestUser;
 
 namespace {
 
@@ -105,40 +108,6 @@ void write_private(const fs::path& path, const std::string& bytes, mode_t mode, 
 // ---- the attacker -----------------------------------------------------------------------
 
 // A system user that exists for one test only (parallel tests never share one).
-class TestUser {
- public:
-  explicit TestUser(const std::string& tag) : name_("mfatk" + tag + std::to_string(::getpid())) {
-    int status = 0;
-    std::string out = run_command(
-        "useradd --system --no-create-home --shell /bin/sh " + shell_quote(name_) + " 2>&1",
-        &status);
-    if (status != 0) ADD_FAILURE() << "useradd " << name_ << ": " << out;
-    const struct passwd* account = ::getpwnam(name_.c_str());
-    if (account == nullptr) {
-      ADD_FAILURE() << "no account " << name_;
-    } else {
-      uid_ = account->pw_uid;
-      gid_ = account->pw_gid;
-    }
-  }
-  ~TestUser() { run_command("userdel " + shell_quote(name_) + " 2>&1"); }
-  TestUser(const TestUser&) = delete;
-  TestUser& operator=(const TestUser&) = delete;
-
-  const std::string& name() const { return name_; }
-  uid_t uid() const { return uid_; }
-  gid_t gid() const { return gid_; }
-
-  // Runs `command` (quoted for the shell) as this user; stdout and stderr together.
-  std::string run(const std::string& command, int* status = nullptr) const {
-    return run_command("runuser -u " + shell_quote(name_) + " -- " + command + " 2>&1", status);
-  }
-
- private:
-  std::string name_;
-  uid_t uid_ = 0;
-  gid_t gid_ = 0;
-};
 
 // Exchanges A and B (renameat2 RENAME_EXCHANGE) again and again for SECONDS, holding each
 // state for a random 0-2 ms half of the time (so that both short and long windows occur),
