@@ -11,6 +11,7 @@ std::unique_ptr<ExtractionBackend> make_extraction_backend(const Options& option
   pool.memory_bytes = options.worker_memory;
   pool.recycle_after = options.worker_recycle;
   pool.uid = options.worker_uid;
+  pool.account = options.worker_user;
   pool.gid = options.worker_gid;
   return std::make_unique<WorkerPool>(pool);
 }

@@ -92,16 +92,20 @@ extract::Format ExtractionService::detect(const std::string& rel, const struct s
   cache::CacheKey cache_key{rel, cache::SourceSignature::from_stat(st), kDetectionVersion};
   std::optional<extract::Format> format = cache_.get_format(cache_key);
   if (!format) {
-    format = extract::Format::kNone;
-    int fd = source_.open_file(rel);
-    if (fd >= 0) {
-      *format = extract::detect_format(fd, split_relative(rel).name,
-                                       static_cast<std::uint64_t>(st.st_size));
-      ::close(fd);
-      cache_.put_format(cache_key, *format);
-    } else {
-      log::fs()->debug("detect {}: cannot open: {}", rel, std::strerror(-fd));
+    extract::FileDescriptor fd(source_.open_file(rel));
+    struct stat opened {};
+    if (!fd.valid()) {
+      log::fs()->debug("detect {}: cannot open: {}", rel, std::strerror(-fd.release()));
+      return extract::Format::kNone;  // not remembered: looked at again next time
     }
+    if (::fstat(fd.get(), &opened) != 0 || !S_ISREG(opened.st_mode) || !same_version(st, opened)) {
+      // Another file has the name since the lstat: its bytes say nothing of this version.
+      log::fs()->debug("detect {}: changed as it was opened", rel);
+      return extract::Format::kNone;
+    }
+    format = extract::detect_format(fd.get(), split_relative(rel).name,
+                                    static_cast<std::uint64_t>(st.st_size));
+    cache_.put_format(cache_key, *format);
     ++stats_.detections;
   }
   std::lock_guard lock(detect_mutex_);
@@ -305,7 +309,12 @@ ExtractionService::ViewPtr ExtractionService::lead_or_join(const DataVersion& ve
   try {
     // A request that finished this version between our miss and our flight left it in
     // memory (it remembers the view before leaving the flight).
-    auto recent = views_.get(version.key);
+    std::optional<ViewPtr> recent;
+    if (auto passing = version.passing_view()) {
+      recent = passing;
+    } else {
+      recent = views_.get(version.key);
+    }
     if (recent && slot_held) slots_.release();
     if (extracted) *extracted = !recent;
     ViewPtr view = recent ? *recent : remember(version, extract(version, slot_held));

@@ -68,6 +68,10 @@ bool is_inside(const std::filesystem::path& inner, const std::filesystem::path& 
 std::string resolve_worker_account(Options& options) {
   options.worker_uid = options.worker_gid = -1;
   if (::geteuid() != 0 || options.isolation != "process") return {};
+  if (options.worker_user.empty()) {
+    options.worker_user =
+        ::getpwnam(kDedicatedWorkerUser) != nullptr ? kDedicatedWorkerUser : "nobody";
+  }
   const struct passwd* account = ::getpwnam(options.worker_user.c_str());
   if (account == nullptr) return "--worker-user " + options.worker_user + ": no such user";
   if (account->pw_uid == 0) return "--worker-user " + options.worker_user + ": must not be root";
@@ -124,10 +128,11 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
       ->capture_default_str();
   app.add_option("--worker-user", options.worker_user,
                  "Account the worker processes run as when metafs runs as root: they get only "
-                 "the descriptor of the file to read, and this user's rights on nothing else. "
-                 "Best a dedicated account that owns no files (useradd --system "
-                 "--no-create-home --shell /usr/sbin/nologin metafs-worker)")
-      ->capture_default_str();
+                 "the descriptor of the file to read, and this user's rights on nothing else "
+                 "(default: metafs-worker when that account exists, else nobody; create it with "
+                 "systemd-sysusers or useradd --system --no-create-home --shell "
+                 "/usr/sbin/nologin metafs-worker: processes of a shared account such as nobody "
+                 "could signal the workers)");
   app.add_option("--worker-recycle", options.worker_recycle,
                  "Files a worker extracts before it is replaced")
       ->capture_default_str();

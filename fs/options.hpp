@@ -28,7 +28,8 @@ struct Options {
   std::string isolation = "process";         // "process": sandboxed workers; "none": in-process
   std::uint64_t worker_memory = 1ull << 30;  // memory limit (RLIMIT_DATA) of one worker
   unsigned worker_recycle = 1000;            // files a worker extracts before it is replaced
-  std::string worker_user = "nobody";        // account workers run as when started by root
+  // Account workers run as when started by root; "": metafs-worker if it exists, else nobody.
+  std::string worker_user;
   // worker_user resolved (when the daemon runs as root; -1 otherwise: workers keep our ids).
   long worker_uid = -1;
   long worker_gid = -1;
@@ -36,8 +37,13 @@ struct Options {
   bool allow_other = false;  // derived from -o
 };
 
+// The account made for the workers (systemd/metafs.sysusers): no other process runs as it, so
+// none may signal or trace them.
+inline constexpr const char* kDedicatedWorkerUser = "metafs-worker";
+
 // When this process is root and extractions run in worker processes: sets worker_uid and
-// worker_gid from worker_user (workers never run as root). Returns why it cannot, or "".
+// worker_gid from worker_user (workers never run as root; "" picks kDedicatedWorkerUser when
+// it exists, else nobody). Returns why it cannot, or "".
 std::string resolve_worker_account(Options& options);
 
 // Parses the command line. Returns the options, or std::nullopt after printing --help,

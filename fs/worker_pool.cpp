@@ -128,8 +128,17 @@ std::uint32_t WorkerPool::schema_version(Format format) const {
 void WorkerPool::start_once() {
   std::call_once(started_, [this] {
     spawner_ = std::make_unique<WorkerSpawner>();
-    log::fs()->info("starting {} extractor worker(s): {}", slots_.size(),
-                    command_.executable.string());
+    log::fs()->info(
+        "starting {} extractor worker(s): {}{}", slots_.size(), command_.executable.string(),
+        options_.uid >= 0 ? fmt::format(" as {} (uid {})", options_.account, options_.uid)
+                          : std::string());
+    if (options_.uid >= 0 && options_.account == "nobody") {
+      log::fs()->warn(
+          "the workers run as nobody, an account other processes may share (they "
+          "could signal the workers): create {} (systemd-sysusers, or useradd "
+          "--system --no-create-home --shell /usr/sbin/nologin {})",
+          kDedicatedWorkerUser, kDedicatedWorkerUser);
+    }
     for (std::size_t i = 0; i < slots_.size(); ++i) respawn_async(i);
   });
 }
@@ -268,14 +277,24 @@ Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format d
   }
   auto timeout = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(options_.timeout_seconds));
+  auto before = worker.usage();
   auto exchange = worker.exchange(request, file.fd(), Clock::now() + timeout);
 
   switch (exchange.outcome) {
     case WorkerProcess::Outcome::kTimedOut: {
-      log::fs()->warn("{}: extractor worker {} timed out, killed", name, worker.pid());
+      // The file's doing only if the parser was computing: a worker stopped from outside
+      // (SIGSTOP by another process of its account) or waiting (slow storage, a loaded
+      // machine) used little CPU, and the file is tried again later.
+      auto after = worker.usage();
+      bool computing = before && after && !after->stopped &&
+                       after->cpu_seconds - before->cpu_seconds >= options_.timeout_seconds / 2;
+      log::fs()->warn("{}: extractor worker {} timed out{}, killed", name, worker.pid(),
+                      computing ? "" : " without computing");
       slot.process.reset();
-      return failure(detected, fmt::format("timed out after {} s", options_.timeout_seconds),
-                     Verdict::kCrashed);
+      return failure(detected,
+                     fmt::format("timed out after {} s{}", options_.timeout_seconds,
+                                 computing ? "" : " (the parser was held up: tried again later)"),
+                     computing ? Verdict::kCrashed : Verdict::kTransient);
     }
     case WorkerProcess::Outcome::kDied: {
       int status = worker.reap(std::chrono::milliseconds(1000));
@@ -306,9 +325,10 @@ Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format d
     case ReplyStatus::kOutOfMemory:
       // Its heap may be fragmented or half-freed: start afresh.
       slot.process.reset();
+      // Final only the second time: a heap left fragmented by earlier files could be the cause.
       return failure(detected,
                      "ran out of memory (limit " + human_bytes(options_.memory_bytes) + ")",
-                     Verdict::kFinal);
+                     Verdict::kCrashed);
     case ReplyStatus::kFailed:
       return failure(detected, exchange.payload.empty() ? "extractor failed" : exchange.payload,
                      Verdict::kFinal);

@@ -26,6 +26,7 @@ struct WorkerPoolOptions {
   unsigned recycle_after = 1000;            // files per worker before it is replaced
   std::filesystem::path executable;         // metafs-extract
   long uid = -1;                            // the workers' account (-1: keep ours)
+  std::string account;                      // its name, for the log
   long gid = -1;
 };
 

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -134,6 +137,26 @@ std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command
 WorkerProcess::~WorkerProcess() {
   kill_and_reap();
   if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<WorkerProcess::Usage> WorkerProcess::usage() const {
+  if (reaped_) return std::nullopt;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // "pid (comm) state ppid ... utime stime ...": comm may hold spaces; fields follow its ')'.
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(close + 1));
+  std::string state, skip;
+  fields >> state;
+  for (int i = 4; i <= 13; ++i) fields >> skip;
+  unsigned long long utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return std::nullopt;
+  Usage usage;
+  usage.stopped = state == "T" || state == "t";
+  usage.cpu_seconds =
+      static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return usage;
 }
 
 int WorkerProcess::kill_and_reap() {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,14 @@ class WorkerProcess {
   WorkerProcess& operator=(const WorkerProcess&) = delete;
 
   pid_t pid() const { return pid_; }
+
+  // From /proc/<pid>/stat: whether the process is stopped (SIGSTOP, a tracer) and the CPU
+  // time it has used. std::nullopt once it is gone.
+  struct Usage {
+    bool stopped = false;
+    double cpu_seconds = 0;
+  };
+  std::optional<Usage> usage() const;
 
   enum class Outcome {
     kReply,      // header and payload below

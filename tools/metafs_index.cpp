@@ -86,8 +86,8 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
                  "Memory limit (RLIMIT_DATA) of each worker, e.g. 1G")
       ->capture_default_str();
   app.add_option("--worker-user", options.worker_user,
-                 "Account the workers run as when run as root (as metafs)")
-      ->capture_default_str();
+                 "Account the workers run as when run as root (as metafs; default metafs-worker "
+                 "when it exists, else nobody)");
   app.add_option("--worker-recycle", options.worker_recycle,
                  "Files a worker extracts before it is replaced")
       ->capture_default_str();

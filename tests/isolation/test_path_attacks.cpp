@@ -698,7 +698,9 @@ TEST_F(PathAttackTest, WorkersRunAsNobodyWithoutCapabilities) {
   fs::create_directories(src_);
   ::chmod(src_.c_str(), 0755);
   write_private(src_ / "a.fits", fits_with_object(decoy_), 0644, 0, 0);
-  const struct passwd* nobody = ::getpwnam("nobody");
+  // The account the daemon picks by default (as fs::resolve_worker_account).
+  const struct passwd* nobody = ::getpwnam("metafs-worker");
+  if (nobody == nullptr) nobody = ::getpwnam("nobody");
   ASSERT_NE(nobody, nullptr);
   const std::string uid = std::to_string(nobody->pw_uid);
   const std::string gid = std::to_string(nobody->pw_gid);

@@ -2,12 +2,14 @@
 // fault injection (METAFS_WORKER_TEST_FAULT, read by workers when they start).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "corpus.hpp"
 #include "isolation_support.hpp"
@@ -111,7 +113,9 @@ TEST_F(WorkerPoolTest, HangTimesOutAtTheDeadline) {
   auto start = std::chrono::steady_clock::now();
   Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_EQ(out.error, "timed out after 1 s");
+  // A worker that sleeps is held up, not computing: not the file's verdict.
+  EXPECT_EQ(out.error, "timed out after 1 s (the parser was held up: tried again later)");
+  EXPECT_EQ(out.verdict, Extraction::Verdict::kTransient);
   EXPECT_GE(seconds, 0.9);
   EXPECT_LT(seconds, 2.0);
   expect_healthy(*workers);
@@ -123,6 +127,25 @@ TEST_F(WorkerPoolTest, SpinTimesOut) {
   auto workers = pool("spin", options);
   Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
   EXPECT_EQ(out.error.rfind("timed out after 1 s", 0), 0u) << out.error;
+  expect_healthy(*workers);
+}
+
+// Another process of the workers' account stops the worker of a good file: the timeout that
+// follows is not the file's verdict (before: twice made it "timed out" for good).
+TEST_F(WorkerPoolTest, AWorkerStoppedFromOutsideIsNotTheFilesVerdict) {
+  WorkerPoolOptions options;
+  options.timeout_seconds = 2;
+  options.workers = 1;
+  auto workers = pool("spin", options);
+  expect_healthy(*workers);
+  std::thread stopper([] {
+    ::usleep(300000);
+    for (pid_t pid : child_pids(::getpid())) ::kill(pid, SIGSTOP);
+  });
+  Extraction out = workers->extract(open_source_file(poison_), Format::kFits);
+  stopper.join();
+  EXPECT_EQ(out.verdict, Extraction::Verdict::kTransient) << out.error;
+  EXPECT_EQ(out.error, "timed out after 2 s (the parser was held up: tried again later)");
   expect_healthy(*workers);
 }
 
