@@ -57,7 +57,8 @@ Filesystem::Filesystem(const Options& options)
       invalidator_(
           source_,
           Invalidator::Lookup{[this](const std::string& rel) { return inodes_.find_mirror(rel); },
-                              [](const std::string&) { return DataView::fixed_names(); }},
+                              [](const std::string&) { return DataView::fixed_names(); },
+                              [this] { return inodes_.mirror_inodes(); }},
           options.max_watches) {
   ::clock_gettime(CLOCK_REALTIME, &started_);
 }

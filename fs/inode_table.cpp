@@ -124,6 +124,14 @@ fuse_ino_t InodeTable::find_mirror(const std::string& rel_path) const {
   return it == by_key_.end() ? 0 : it->second;
 }
 
+std::vector<fuse_ino_t> InodeTable::mirror_inodes() const {
+  std::lock_guard lock(mutex_);
+  std::vector<fuse_ino_t> inodes;
+  inodes.reserve(by_key_.size());
+  for (const auto& [key, ino] : by_key_) inodes.push_back(ino);
+  return inodes;
+}
+
 std::shared_ptr<const Node> InodeTable::forget(fuse_ino_t ino, std::uint64_t count) {
   std::lock_guard lock(mutex_);
   if (ino & kVirtualBit) {

@@ -52,6 +52,8 @@ class InodeTable {
 
   // The inode of a mirrored path the kernel knows, or 0.
   fuse_ino_t find_mirror(const std::string& rel_path) const;
+  // Every mirrored path's inode the kernel holds.
+  std::vector<fuse_ino_t> mirror_inodes() const;
 
   // Mirrored nodes and data-file versions the kernel holds.
   std::size_t size() const;

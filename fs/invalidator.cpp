@@ -115,12 +115,24 @@ void Invalidator::run() {
       auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + at);
       std::string name = event->len > 0 ? std::string(event->name) : std::string();
       if (event->mask & IN_Q_OVERFLOW) {
-        log::fs()->warn("inotify queue overflow: some changes show after --attr-timeout");
+        invalidate_all();
       } else {
         handle(event->wd, event->mask, name);
       }
       at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
     }
+  }
+}
+
+void Invalidator::invalidate_all() {
+  auto inodes = lookup_.mirror_inodes();
+  log::fs()->warn(
+      "inotify queue overflow: the attributes of all {} inodes the kernel holds "
+      "are dropped",
+      inodes.size());
+  for (fuse_ino_t ino : inodes) {
+    fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0);
+    ++notifications_;
   }
 }
 

@@ -28,6 +28,8 @@ class Invalidator {
   struct Lookup {
     std::function<fuse_ino_t(const std::string& rel)> inode_of;
     std::function<std::vector<std::string>(const std::string& rel)> data_entries;
+    // Every mirrored inode the kernel holds (after an overflow, all may be stale).
+    std::function<std::vector<fuse_ino_t>()> mirror_inodes;
   };
 
   Invalidator(const SourceTree& source, Lookup lookup, std::size_t max_watches);
@@ -52,6 +54,9 @@ class Invalidator {
   void run();
   void handle(int wd, std::uint32_t mask, const std::string& name);
   void invalidate_entry(fuse_ino_t parent, const std::string& name);
+  // Events were lost: every mirrored inode's attributes and cached bytes are dropped, so the
+  // kernel asks again (a revoked permission must not wait for --watch-timeout).
+  void invalidate_all();
 
   const SourceTree& source_;
   Lookup lookup_;

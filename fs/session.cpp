@@ -89,7 +89,10 @@ sigset_t stop_signals() {
 sigset_t watched_signals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int signal : {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT}) {
+  // SIGXCPU and SIGXFSZ too: the daemon sets no CPU or file-size limit, so one that arrives was
+  // sent (and with SIGXFSZ held, a write past an inherited limit fails with EFBIG instead).
+  for (int signal : {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT,
+                     SIGXCPU, SIGXFSZ}) {
     sigaddset(&set, signal);
   }
   for (int signal = SIGRTMIN; signal <= SIGRTMAX; ++signal) sigaddset(&set, signal);

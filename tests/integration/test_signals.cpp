@@ -265,7 +265,8 @@ TEST_F(Signals, SighupInheritedIgnoredIsOnlyLogged) {
 TEST_F(Signals, OtherSignalsLeaveTheMountServing) {
   Daemon daemon(src_, mnt_);
   ASSERT_TRUE(daemon.mounted()) << daemon.log();
-  for (int signal : {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGRTMIN}) {
+  for (int signal :
+       {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGXCPU, SIGXFSZ, SIGRTMIN}) {
     ASSERT_EQ(::kill(daemon.pid(), signal), 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ASSERT_FALSE(daemon.exited_status(std::chrono::milliseconds(0)))
