@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cache_log.hpp"
+#include "source_file.hpp"
 
 namespace metafs::cache {
 namespace {
@@ -21,19 +22,7 @@ constexpr mode_t kDirMode = 0700;
 constexpr mode_t kFileMode = 0600;
 constexpr mode_t kOpenToOthers = 0077;
 
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd) : fd_(fd) {}
-  ~OwnedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using OwnedFd = extract::FileDescriptor;
 
 std::string octal(mode_t mode) {
   char text[8];

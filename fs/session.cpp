@@ -28,6 +28,7 @@
 #include "filesystem.hpp"
 #include "log.hpp"
 #include "ops/ops.hpp"
+#include "signal_name.hpp"
 #include "version.hpp"
 
 namespace metafs::fs {
@@ -168,12 +169,6 @@ std::string one_line(const std::string& text) {
 // request.
 class SignalThread {
  public:
-  // "SIGTERM", or "signal 40" for one without a name.
-  static std::string name_of(int signal) {
-    const char* abbrev = ::sigabbrev_np(signal);
-    return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
-  }
-
   // `report` runs on this thread for SIGUSR1, `stopping` once when a stop signal arrives.
   // Throws std::system_error when the descriptors cannot be made.
   SignalThread(std::function<void()> report, std::function<void()> stopping, pthread_t main_thread)
@@ -214,7 +209,7 @@ class SignalThread {
       int stop_signal = g_stop_signal;
       if (stop_signal != 0 && !stop_logged_) {
         stop_logged_ = true;
-        log::fs()->info("{}: stopping; extractions in flight are ended", name_of(stop_signal));
+        log::fs()->info("{}: stopping; extractions in flight are ended", signal_name(stop_signal));
         stopping_hook_();
       }
       if (stopping_) return;  // after the log: a stop may wake this thread only now
@@ -238,7 +233,7 @@ class SignalThread {
     }
     // Logged once per signal number at info level, so a sender in a loop cannot flood the log.
     auto level = seen_.insert(signal).second ? spdlog::level::info : spdlog::level::debug;
-    log::fs()->log(level, "{} from pid {} ignored{}", name_of(signal), sender,
+    log::fs()->log(level, "{} from pid {} ignored{}", signal_name(signal), sender,
                    signal == SIGHUP ? " (started with SIGHUP ignored, as by nohup)" : "");
   }
 
@@ -367,7 +362,7 @@ int run_session(const Options& options) {
   int stop_signal = g_stop_signal;
   sd_notify(0, "STOPPING=1");
   log::fs()->info("unmounting {}{}", options.mountpoint.string(),
-                  stop_signal != 0 ? " (" + SignalThread::name_of(stop_signal) + ")" : "");
+                  stop_signal != 0 ? " (" + signal_name(stop_signal) + ")" : "");
   filesystem->stop();  // no thread may notify the session once it is gone
   fuse_session_unmount(session);
   fuse_session_destroy(session);

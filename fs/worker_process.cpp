@@ -80,12 +80,6 @@ class FileActions {
 
 }  // namespace
 
-std::string signal_name(int signal) {
-  const char* abbrev = ::sigabbrev_np(signal);
-  if (abbrev == nullptr) return "signal " + std::to_string(signal);
-  return std::string("SIG") + abbrev;
-}
-
 std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command,
                                                     Clock::time_point deadline, int cancel_fd) {
   int sv[2];

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "signal_name.hpp"
 #include "worker_protocol.hpp"
 
 namespace metafs::fs {
@@ -92,8 +93,5 @@ class WorkerProcess {
   bool reaped_ = false;
   int status_ = 0;
 };
-
-// "SIGSEGV" for SIGSEGV, "signal 64" for a signal without a name.
-std::string signal_name(int signal);
 
 }  // namespace metafs::fs
