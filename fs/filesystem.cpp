@@ -411,15 +411,15 @@ int Filesystem::opendir(fuse_ino_t ino, const Caller& caller, std::unique_ptr<Di
   return 0;
 }
 
-int Filesystem::open(fuse_ino_t ino, const Caller& caller, extract::FileDescriptor* fd,
-                     OpenedFile* opened) {
+int Filesystem::open(fuse_ino_t ino, const std::function<Caller()>& caller,
+                     extract::FileDescriptor* fd, OpenedFile* opened) {
   auto node = inodes_.get(ino);
   if (!node) return ESTALE;
   switch (node->kind) {
     case Node::Kind::kMirror: {
       int rc;
       {
-        AsCaller as(caller);
+        AsCaller as(caller());
         if (!as.ok()) return EACCES;
         rc = source_.open_file(node->rel_path);
       }

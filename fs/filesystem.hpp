@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,7 +75,9 @@ class Filesystem {
   // A mirrored file: opened beneath SOURCE with `caller`'s credentials, so the kernel checks
   // the inode actually opened; ESTALE when it is not the inode this node was shown as. `*fd`
   // is then the descriptor to read. Other files: checked, `*fd` left empty.
-  int open(fuse_ino_t ino, const Caller& caller, extract::FileDescriptor* fd, OpenedFile* opened);
+  // `caller` is asked only for a mirrored file (it reads /proc).
+  int open(fuse_ino_t ino, const std::function<Caller()>& caller, extract::FileDescriptor* fd,
+           OpenedFile* opened);
   int open_for_read(fuse_ino_t ino, ReadSource* source);
   void forget(fuse_ino_t ino, std::uint64_t count);
   int statfs(struct statvfs* st);

@@ -15,7 +15,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
     extract::FileDescriptor fd;
     OpenedFile opened;
-    if (int err = filesystem_of(req).open(ino, caller_of(req), &fd, &opened)) {
+    if (int err = filesystem_of(req).open(
+            ino, [req] { return caller_of(req); }, &fd, &opened)) {
       fuse_reply_err(req, err);
       return;
     }
