@@ -17,6 +17,7 @@
 
 #include "corpus.hpp"
 #include "mount_runner.hpp"
+#include "test_user.hpp"
 
 namespace fs = std::filesystem;
 using metafs::test::corpus_dir;
@@ -27,6 +28,8 @@ using metafs::test::shell_quote;
 using metafs::test::stats_of;
 using metafs::test::TempDir;
 using metafs::test::write_file;
+
+using metafs::test::TestUser;
 
 namespace {
 
@@ -40,38 +43,14 @@ struct Outcome {
   }
 };
 
-// A system user that exists for one test (named after the process, so parallel tests never
-// share one) and is removed afterwards.
-class TestUser {
- public:
-  explicit TestUser(const std::string& tag) : name_("mfacl" + tag + std::to_string(::getpid())) {
-    int status = 0;
-    std::string out = run_command(
-        "useradd --system --no-create-home --shell /bin/sh " + shell_quote(name_) + " 2>&1",
-        &status);
-    if (status != 0) ADD_FAILURE() << "useradd " << name_ << ": " << out;
-    uid_ = run_command("id -u " + shell_quote(name_));
-    while (!uid_.empty() && uid_.back() == '\n') uid_.pop_back();
-  }
-  ~TestUser() { run_command("userdel " + shell_quote(name_) + " 2>&1"); }
-  TestUser(const TestUser&) = delete;
-  TestUser& operator=(const TestUser&) = delete;
-
-  const std::string& name() const { return name_; }
-  const std::string& uid() const { return uid_; }
-
-  Outcome run(const std::string& command) const {
-    Outcome outcome;
-    outcome.output = run_command(
-        "runuser -u " + shell_quote(name_) + " -- sh -c " + shell_quote(command) + " 2>&1",
-        &outcome.status);
-    return outcome;
-  }
-
- private:
-  std::string name_;
-  std::string uid_;
-};
+// Runs `command` with sh as `user`: its status and output (stdout and stderr).
+Outcome run_as(const TestUser& user, const std::string& command) {
+  Outcome outcome;
+  outcome.output = run_command(
+      "runuser -u " + shell_quote(user.name()) + " -- sh -c " + shell_quote(command) + " 2>&1",
+      &outcome.status);
+  return outcome;
+}
 
 void setfacl(const std::string& spec, const fs::path& path) {
   int status = 0;
@@ -149,7 +128,7 @@ TEST_F(AclTest, AnAclDenialHoldsOnEveryPath) {
     setfacl("u:" + denied.name() + ":---", src_ / name);
   }
   // Native behaviour first: the test means what it says.
-  ASSERT_TRUE(denied.run("cat " + shell_quote((src_ / "plain.txt").string())).denied());
+  ASSERT_TRUE(run_as(denied, "cat " + shell_quote((src_ / "plain.txt").string())).denied());
   mount();
 
   const std::vector<std::string> reads = {
@@ -169,22 +148,22 @@ TEST_F(AclTest, AnAclDenialHoldsOnEveryPath) {
       "cat " + at("broken.fits/error"),
   };
   for (const std::string& command : reads) {
-    Outcome denied_outcome = denied.run(command);
+    Outcome denied_outcome = run_as(denied, command);
     EXPECT_TRUE(denied_outcome.denied())
         << command << " as the denied user: " << denied_outcome.status << " "
         << denied_outcome.output;
-    Outcome other_outcome = other.run(command);
+    Outcome other_outcome = run_as(other, command);
     EXPECT_EQ(other_outcome.status, 0)
         << command << " as a user without an ACL entry: " << other_outcome.output;
   }
-  EXPECT_EQ(other.run("cat " + at("plain.txt")).output, "plain bytes\n");
-  EXPECT_EQ(other.run("cat " + at("scan.dcm/fields/Modality")).output, "MR\n");
+  EXPECT_EQ(run_as(other, "cat " + at("plain.txt")).output, "plain bytes\n");
+  EXPECT_EQ(run_as(other, "cat " + at("scan.dcm/fields/Modality")).output, "MR\n");
   // /.metafs is not in SOURCE: it stays readable.
-  EXPECT_EQ(denied.run("cat " + at(".metafs/version")).status, 0);
+  EXPECT_EQ(run_as(denied, "cat " + at(".metafs/version")).status, 0);
 
   // Every entry of a view carries the data file's denial, not only its directory (a process
   // that was inside before the ACL changed meets it there too).
-  const std::string deny_line = "user:" + denied.uid() + ":---";
+  const std::string deny_line = "user:" + std::to_string(denied.uid()) + ":---";
   for (const char* rel : {"scan.dcm", "scan.dcm/fields", "scan.dcm/format", "scan.dcm/metadata.txt",
                           "scan.dcm/metadata.json", "scan.dcm/header.txt", "scan.dcm/dicom.json",
                           "scan.dcm/fields/Modality", "broken.fits/error"}) {
@@ -216,16 +195,16 @@ TEST_F(AclTest, AnAclGrantOpensWhatTheModeBitsClose) {
       "cat " + at("scan.dcm/fields/Modality"),
   };
   for (const std::string& command : reads) {
-    Outcome granted_outcome = granted.run(command);
+    Outcome granted_outcome = run_as(granted, command);
     EXPECT_EQ(granted_outcome.status, 0)
         << command << " as the granted user: " << granted_outcome.output;
-    Outcome other_outcome = other.run(command);
+    Outcome other_outcome = run_as(other, command);
     EXPECT_TRUE(other_outcome.denied())
         << command << " as another user: " << other_outcome.status << " " << other_outcome.output;
   }
-  EXPECT_EQ(granted.run("cat " + at("scan.dcm/fields/Modality")).output, "MR\n");
+  EXPECT_EQ(run_as(granted, "cat " + at("scan.dcm/fields/Modality")).output, "MR\n");
   // Directories of a view get search permission where read is granted; files stay read-only.
-  std::string user = "user:" + granted.uid() + ":";
+  std::string user = "user:" + std::to_string(granted.uid()) + ":";
   EXPECT_NE(getfacl(mnt_ / "scan.dcm").find(user + "r-x"), std::string::npos);
   EXPECT_NE(getfacl(mnt_ / "scan.dcm/fields").find(user + "r-x"), std::string::npos);
   EXPECT_NE(getfacl(mnt_ / "scan.dcm/metadata.txt").find(user + "r--"), std::string::npos);
@@ -244,17 +223,17 @@ TEST_F(AclTest, ACachedAclIsDroppedWhenTheSourceAclChanges) {
   const std::vector<std::string> reads = {"cat " + at("plain.txt"), "ls " + at("dir"),
                                           "cat " + at("scan.dcm/metadata.txt")};
   for (const std::string& command : reads) {
-    ASSERT_EQ(user.run(command).status, 0) << command;
+    ASSERT_EQ(run_as(user, command).status, 0) << command;
   }
   for (const char* name : {"plain.txt", "dir", "scan.dcm"}) {
     setfacl("u:" + user.name() + ":---", src_ / name);
   }
   for (const std::string& command : reads) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    Outcome outcome = user.run(command);
+    Outcome outcome = run_as(user, command);
     while (!outcome.denied() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      outcome = user.run(command);
+      outcome = run_as(user, command);
     }
     EXPECT_TRUE(outcome.denied()) << command << " after the ACL changed: " << outcome.output;
   }
@@ -276,12 +255,12 @@ TEST_F(AclTest, OnlyTheAccessAclIsServedAndPlainFilesKeepTheirPageCache) {
   }
   // The kernel still keeps a plain file's bytes: a second read never reaches the daemon.
   // (Reading stats.json is a read too: count what that costs first.)
-  ASSERT_EQ(user.run("cat " + at("plain.txt")).output, "plain bytes\n");
+  ASSERT_EQ(run_as(user, "cat " + at("plain.txt")).output, "plain bytes\n");
   auto reads = [&] { return stats_of(*mount_)["reads"].get<std::uint64_t>(); };
   std::uint64_t first = reads();
   std::uint64_t stats_cost = reads() - first;
   std::uint64_t before = reads();
-  ASSERT_EQ(user.run("cat " + at("plain.txt")).output, "plain bytes\n");
+  ASSERT_EQ(run_as(user, "cat " + at("plain.txt")).output, "plain bytes\n");
   EXPECT_EQ(reads() - before, stats_cost);
 }
 
