@@ -36,7 +36,7 @@ class DicomExtractor final : public Extractor {
   }
 
   Format format() const override { return Format::kDicom; }
-  std::uint32_t schema_version() const override { return 1; }
+  std::uint32_t schema_version() const override { return 2; }  // 2: every number of OF, OD, OL, OV
 
   void extract(const SourceFile& file, Extraction& out) const override {
     dicom::DicomHeaders headers;

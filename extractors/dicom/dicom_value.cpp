@@ -185,20 +185,31 @@ void decode_binary(DcmElement& element, DcmEVR vr, DecodedValue& out) {
     out.summary = bytes_summary(length);
     return;
   }
-  // Small values are shown as dcmdump shows them: hex bytes/words, or numbers for OF/OD.
-  OFString text;
-  if (element.getOFStringArray(text).bad()) {
-    out.shape = DecodedValue::Shape::kSummary;
-    out.summary = bytes_summary(length);
-    return;
-  }
-  if (vr == EVR_OF || vr == EVR_OD) out.kind = ValueKind::kNumber;
-  std::string_view rest(text.c_str(), text.length());
-  while (true) {
-    std::size_t cut = rest.find('\\');
-    out.items.emplace_back(rest.substr(0, cut));
-    if (cut == std::string_view::npos) break;
-    rest.remove_prefix(cut + 1);
+  // Small values are shown as dcmdump shows them: hex bytes/words (OB, OW, UN), or every
+  // number of OF, OD, OL and OV. Those hold one value of many numbers (VM 1, PS3.5 6.2), so
+  // DCMTK's getOFStringArray, which goes by VM, would give the first number only.
+  if (vr == EVR_OF || vr == EVR_OD || vr == EVR_OL || vr == EVR_OV) {
+    out.kind = ValueKind::kNumber;
+    unsigned long count = element.getNumberOfValues();
+    for (unsigned long i = 0; i < count; ++i) {
+      OFString number;
+      if (element.getOFString(number, i).bad()) break;
+      out.items.emplace_back(number.c_str(), number.length());
+    }
+  } else {
+    OFString text;
+    if (element.getOFStringArray(text).bad()) {
+      out.shape = DecodedValue::Shape::kSummary;
+      out.summary = bytes_summary(length);
+      return;
+    }
+    std::string_view rest(text.c_str(), text.length());
+    while (true) {
+      std::size_t cut = rest.find('\\');
+      out.items.emplace_back(rest.substr(0, cut));
+      if (cut == std::string_view::npos) break;
+      rest.remove_prefix(cut + 1);
+    }
   }
   Uint8* bytes = nullptr;
   if (element.getUint8Array(bytes).good() && bytes != nullptr) {

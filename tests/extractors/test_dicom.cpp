@@ -202,6 +202,29 @@ TEST(DicomExtractor, TextDecodedLikePydicom) {
   EXPECT_EQ(gb18030["PatientName"], "Wang^XiaoDong=王^小东=");
 }
 
+// OF, OD, OL and OV hold one value of many numbers (VM 1): every number is shown, as dcmdump
+// prints them (regressions/dicom: only the first was).
+TEST(DicomExtractor, EveryNumberOfBinaryNumericVrsLikeDcmdump) {
+  std::size_t multi = 0;
+  for (const char* name :
+       {"vr_sv_uv_ov_extremes.dcm", "extended_offset_table.dcm", "small_binary_vrs.dcm"}) {
+    fs::path file = corpus_dir() / "regressions" / "dicom" / name;
+    SCOPED_TRACE(file.string());
+    auto values = values_by_path(extract(file).extraction.tree);
+    auto rows = oracle("dcmdump", file);
+    EXPECT_FALSE(rows.empty());
+    for (const auto& row : rows) {
+      auto it = values.find(row["path"]);
+      ASSERT_NE(it, values.end()) << row["path"];
+      EXPECT_TRUE(value_matches(row, it->second))
+          << row["path"] << ": expected '" << std::string(row["value"]) << "', got '" << it->second
+          << "'";
+      if (it->second.find('\\') != std::string::npos) ++multi;
+    }
+  }
+  EXPECT_GE(multi, 8u);  // OV x3, OF x2, OL, OW, SV, UV: several numbers each
+}
+
 // header.txt is dcmdump's own output (stopping before Pixel Data), plus one Pixel Data line.
 TEST(DicomExtractor, HeaderIsDcmdumpOutput) {
   for (const auto& path : corpus_files("dicom")) {
