@@ -36,7 +36,9 @@ class DicomExtractor final : public Extractor {
   }
 
   Format format() const override { return Format::kDicom; }
-  std::uint32_t schema_version() const override { return 2; }  // 2: every number of OF, OD, OL, OV
+  std::uint32_t schema_version() const override {
+    return 2;
+  }  // 2: all numbers of OF/OD/OL/OV; values split before escaping
 
   void extract(const SourceFile& file, Extraction& out) const override {
     dicom::DicomHeaders headers;

@@ -6,6 +6,7 @@
 #include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcvr.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -95,6 +96,16 @@ std::string bytes_summary(std::size_t bytes) {
   return "<binary, " + std::to_string(bytes) + " bytes>";
 }
 
+// The values of `text` between backslashes, each without its leading and trailing padding.
+void split_values(std::string_view text, std::vector<std::string>& values) {
+  while (true) {
+    std::size_t cut = text.find('\\');
+    values.emplace_back(trim(text.substr(0, cut), true));
+    if (cut == std::string_view::npos) break;
+    text.remove_prefix(cut + 1);
+  }
+}
+
 void decode_text(DcmElement& element, DcmEVR vr, const TextDecoder& decoder, DecodedValue& out) {
   std::size_t length = element.getLength();
   if (length > kMaxTextBytes) {
@@ -114,14 +125,21 @@ void decode_text(DcmElement& element, DcmEVR vr, const TextDecoder& decoder, Dec
     if (!value.empty()) out.items.emplace_back(value);
     return;
   }
-  // The decoded text is UTF-8, where '\' is never part of a multi-byte character.
-  std::string_view rest = text;
-  if (trim(rest, true).empty()) return;
-  while (true) {
-    std::size_t cut = rest.find('\\');
-    out.items.emplace_back(trim(rest.substr(0, cut), true));
-    if (cut == std::string_view::npos) break;
-    rest.remove_prefix(cut + 1);
+  if (trim(text, true).empty()) return;
+  // Values are split at the file's own separators. The decoded text is UTF-8, where '\' is
+  // never part of a multi-byte character, unless decoding escaped bytes as \xHH: then it holds
+  // more backslashes than the raw bytes, and the raw bytes are split first (ISO 2022 returns
+  // to its initial set at each separator, so each value decodes on its own).
+  auto backslashes = [](std::string_view s) { return std::count(s.begin(), s.end(), '\\'); };
+  if (backslashes(text) <= backslashes(raw)) {
+    split_values(text, out.items);
+    return;
+  }
+  std::vector<std::string> parts;
+  split_values(raw, parts);
+  for (const std::string& part : parts) {
+    std::string decoded = delimiters ? decoder.decode(part, delimiters) : ascii_or_escaped(part);
+    out.items.emplace_back(trim(decoded, true));
   }
 }
 

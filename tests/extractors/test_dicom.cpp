@@ -225,6 +225,33 @@ TEST(DicomExtractor, EveryNumberOfBinaryNumericVrsLikeDcmdump) {
   EXPECT_GE(multi, 8u);  // OV x3, OF x2, OL, OW, SV, UV: several numbers each
 }
 
+// Bytes the character set cannot decode are escaped after the value is split at the file's own
+// separators: as many values as pydicom reads (regressions/dicom: "Klinik K\xF6ln" was
+// ["Klinik K","xF6ln"] in metadata.json).
+TEST(DicomExtractor, AnUndecodableByteNeverSplitsAValue) {
+  fs::path file = corpus_dir() / "regressions" / "dicom" / "charset_undeclared_latin1.dcm";
+  auto json = nlohmann::json::parse(render_json(extract(file).extraction.tree));
+  std::string vms =
+      run_command("/usr/bin/python3 -c " +
+                  shell_quote("import sys,pydicom\n"
+                              "ds=pydicom.dcmread(sys.argv[1])\n"
+                              "for k in ['InstitutionName','StudyDescription','PatientName']:\n"
+                              "  print(k, ds.data_element(k).VM)") +
+                  " " + shell_quote(file.string()));
+  std::stringstream lines(vms);
+  int checked = 0;
+  for (std::string keyword; lines >> keyword;) {
+    int vm = 0;
+    lines >> vm;
+    ASSERT_TRUE(json.contains(keyword)) << keyword;
+    const auto& value = json[keyword];
+    EXPECT_EQ(value.is_array() ? static_cast<int>(value.size()) : 1, vm) << keyword << " " << value;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3) << vms;
+  EXPECT_EQ(json["InstitutionName"], "Klinik K\\xF6ln");
+}
+
 // header.txt is dcmdump's own output (stopping before Pixel Data), plus one Pixel Data line.
 TEST(DicomExtractor, HeaderIsDcmdumpOutput) {
   for (const auto& path : corpus_files("dicom")) {
