@@ -126,7 +126,9 @@ Card parse_card(std::string_view raw) {
   if (is_end_card(text)) {
     card.kind = Card::Kind::kEnd;
     card.keyword = "END";
-    if (!trim(body).empty()) note(card, "END card is not blank after END");
+    // astropy ignores such text (with a warning) and so does the reader: the header ends.
+    if (!trim(body).empty())
+      note(card, "END card is followed by text in columns 9-80 (ignored, as astropy does)");
     return card;
   }
   if (name == "HIERARCH") {

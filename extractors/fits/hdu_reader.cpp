@@ -142,7 +142,7 @@ bool HduReader::read_header(RawHdu& hdu) {
                             std::min(kCardBytes, got - i * kCardBytes));
       if (is_end_card(text)) {
         Card end = parse_card(text);
-        if (!end.problem.empty()) problem(hdu, "END card: " + end.problem);
+        if (!end.problem.empty()) problem(hdu, end.problem);
         hdu.end_found = true;
         if (got < block.size()) {
           problem(hdu, "the file ends at byte " + std::to_string(source_.position()) +

@@ -446,6 +446,22 @@ TEST(FitsDamage, MissingEndTruncatedDataAndBadCard) {
   }
 }
 
+fs::path regression(const std::string& name) {
+  return test::corpus_dir() / "regressions/fits" / name;
+}
+
+// astropy reads a header whose END card has text after it (with a warning); so does metafs.
+TEST(FitsRegressions, EndCardFollowedByJunkStillEndsTheHeader) {
+  Extraction got = extract(regression("end_card_with_junk.fits"));
+  EXPECT_EQ(got.error,
+            "HDU 0: END card is followed by text in columns 9-80 (ignored, as astropy does)");
+  NodeId hdu0 = child(got.tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu0, "OBJECT")).text, "M31");
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu0, "type")).text, "primary");
+  EXPECT_NE(got.header.find("OBJECT  = 'M31'\nEND\n"), std::string::npos) << got.header;
+}
+
 // Peak RSS of this process in KiB.
 long max_rss_kib() {
   struct rusage usage {};
