@@ -153,6 +153,16 @@ Card parse_card(std::string_view raw) {
     }
   }
   card.keyword = std::string(name);
+  // Readers look keywords up in upper case (astropy upper-cases them, CFITSIO compares
+  // case-insensitively), so a lowercase keyword is shown as they see it.
+  for (char& c : card.keyword) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  if (card.keyword != name) {
+    note(card, "keyword '" + std::string(name) + "' is not upper case (shown as " + card.keyword +
+                   ", as astropy and CFITSIO read it)");
+  }
+  name = card.keyword;
   for (char c : name) {
     if (!valid_keyword_char(c)) {
       note(card, "keyword '" + card.keyword + "' has characters FITS does not allow");

@@ -462,6 +462,36 @@ TEST(FitsRegressions, EndCardFollowedByJunkStillEndsTheHeader) {
   EXPECT_NE(got.header.find("OBJECT  = 'M31'\nEND\n"), std::string::npos) << got.header;
 }
 
+// Keywords written in lower case are shown as readers look them up: upper case (astropy,
+// CFITSIO). HIERARCH keywords keep their case, as in astropy. header.txt keeps the cards as
+// written.
+TEST(FitsRegressions, LowercaseKeywordsAreShownUpperCase) {
+  Extraction got = extract(regression("lowercase_keywords.fits"));
+  EXPECT_EQ(got.error,
+            "HDU 0: card 7 (DATE-OBS) at byte 480: keyword 'date-obs' is not upper case (shown "
+            "as DATE-OBS, as astropy and CFITSIO read it) (and 1 more problem)");
+  const MetaTree& tree = got.tree;
+  NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  ASSERT_NE(child(tree, hdu0, "DATE-OBS"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "DATE-OBS")).text, "2020-01-01T00:00:00");
+  ASSERT_NE(child(tree, hdu0, "EXPTIME"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "EXPTIME")).text, "12.5");
+  EXPECT_EQ(tree.node(child(tree, hdu0, "EXPTIME")).kind, ValueKind::kNumber);
+  EXPECT_EQ(child(tree, hdu0, "date-obs"), MetaTree::kNotFound);
+  EXPECT_EQ(child(tree, hdu0, "exptime"), MetaTree::kNotFound);
+  ASSERT_NE(child(tree, hdu0, "lower"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "lower")).text, "42");
+  ASSERT_NE(child(tree, hdu0, "Mixed Case Key"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "Mixed Case Key")).text, "abc");
+  EXPECT_NE(got.header.find("\ndate-obs= '2020-01-01T00:00:00' / lowercase standard keyword\n"),
+            std::string::npos)
+      << got.header;
+  // Same values as astropy.
+  json oracle = run_oracle({regression("lowercase_keywords.fits")});
+  compare_cards(tree, hdu0, oracle.begin().value()["hdus"][0]["cards"], "lowercase_keywords");
+}
+
 // Peak RSS of this process in KiB.
 long max_rss_kib() {
   struct rusage usage {};
