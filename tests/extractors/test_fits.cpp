@@ -492,6 +492,35 @@ TEST(FitsRegressions, LowercaseKeywordsAreShownUpperCase) {
   compare_cards(tree, hdu0, oracle.begin().value()["hdus"][0]["cards"], "lowercase_keywords");
 }
 
+// A newline or tab inside a card is escaped in header.txt as in metadata.txt, so each card
+// stays one line; the values keep the bytes.
+TEST(FitsRegressions, ControlCharactersKeepOneCardPerLine) {
+  Extraction got = extract(regression("control_chars_in_cards.fits"));
+  EXPECT_EQ(got.error,
+            "HDU 0: card 5 (ORIGIN) at byte 320: byte outside printable ASCII (and 2 more "
+            "problems)");
+  auto sections = header_sections(got.header);
+  ASSERT_EQ(sections.size(), 1u) << got.header;
+  std::vector<std::string> expected = {
+      "SIMPLE  =                    T / conforms to FITS standard",
+      "BITPIX  =                    8 / array data type",
+      "NAXIS   =                    0 / number of array dimensions",
+      "EXTEND  =                    T",
+      "ORIGIN  = 'CASA 4.7.0-REL (r38335)\\n'",
+      "TABBED  = 'a\\tb'               / tab inside string",
+      "HISTORY line with a\\ttab",
+  };
+  EXPECT_EQ(sections[0], expected) << got.header;
+  const MetaTree& tree = got.tree;
+  NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "ORIGIN")).text, "CASA 4.7.0-REL (r38335)\n");
+  EXPECT_EQ(tree.node(child(tree, hdu0, "TABBED")).text, "a\tb");
+  EXPECT_EQ(tree.node(child(tree, hdu0, "HISTORY")).items,
+            std::vector<std::string>{"line with a\ttab"});
+  EXPECT_NE(render_txt(tree).find("0/ORIGIN\tCASA 4.7.0-REL (r38335)\\n\n"), std::string::npos);
+}
+
 // Peak RSS of this process in KiB.
 long max_rss_kib() {
   struct rusage usage {};
