@@ -101,6 +101,27 @@ std::string_view trim_right(std::string_view text) {
   return text;
 }
 
+std::vector<Continuation> continuations(const std::vector<Card>& cards) {
+  std::vector<Continuation> roles(cards.size(), Continuation::kNone);
+  const Card* piece = nullptr;  // the last piece of an open string, if any
+  for (std::size_t i = 0; i < cards.size(); ++i) {
+    const Card& card = cards[i];
+    if (card.kind != Card::Kind::kContinue) {
+      piece = card.kind == Card::Kind::kValue && card.quoted ? &card : nullptr;
+      continue;
+    }
+    if (piece == nullptr || !card.quoted) {
+      roles[i] = Continuation::kStray;
+      piece = nullptr;
+      continue;
+    }
+    bool ampersand = !piece->value.empty() && piece->value.back() == '&';
+    roles[i] = ampersand ? Continuation::kContinues : Continuation::kContinuesWithoutAmpersand;
+    piece = &card;
+  }
+  return roles;
+}
+
 bool is_end_card(std::string_view text) {
   if (text.size() < 3 || text.substr(0, 3) != "END") return false;
   for (std::size_t i = 3; i < std::min<std::size_t>(text.size(), 8); ++i) {

@@ -521,6 +521,49 @@ TEST(FitsRegressions, ControlCharactersKeepOneCardPerLine) {
   EXPECT_NE(render_txt(tree).find("0/ORIGIN\tCASA 4.7.0-REL (r38335)\\n\n"), std::string::npos);
 }
 
+// CONTINUE cards after a string that does not end in '&' are joined to it, as astropy reads
+// them; after anything else they are shown in CONTINUE, as COMMENT is. Both in error.
+TEST(FitsRegressions, StrayContinueCardsAreShownAndReported) {
+  Extraction got = extract(regression("stray_continue.fits"));
+  EXPECT_EQ(got.error,
+            "HDU 0: card 6 (CONTINUE) at byte 400: CONTINUE card after a string that does not "
+            "end in '&' (joined to FILTER, as astropy does) (and 1 more problem)");
+  const MetaTree& tree = got.tree;
+  NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  // astropy: header['FILTER'] == 'r_SDSSstray continuation'.
+  EXPECT_EQ(tree.node(child(tree, hdu0, "FILTER")).text, "r_SDSSstray continuation");
+  EXPECT_EQ(tree.node(child(tree, hdu0, "EXPTIME")).text, "30.0");
+  NodeId stray = child(tree, hdu0, "CONTINUE");
+  ASSERT_NE(stray, MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(stray).items, std::vector<std::string>{"after a number"});
+  EXPECT_NE(render_txt(tree).find("0/CONTINUE\tafter a number\n"), std::string::npos);
+  EXPECT_NE(got.header.find("CONTINUE  'after a number'\nEND\n"), std::string::npos);
+
+  // Every piece of a long string loses its trailing '&', as in astropy; a stray CONTINUE
+  // after a non-string value is reported with its card number.
+  TempDir dir;
+  FitsWriter w;
+  w.card("SIMPLE  =                    T")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    0")
+      .card("LONG    = 'abc&'")
+      .card("CONTINUE  'def&'")
+      .card("CONTINUE  'ghi&'")
+      .card("COMMENT after")
+      .card("CONTINUE  'lost'")
+      .end();
+  w.write(dir.path() / "long.fits");
+  Extraction long_string = extract(dir.path() / "long.fits");
+  EXPECT_EQ(long_string.error,
+            "HDU 0: card 8 (CONTINUE) at byte 560: CONTINUE card does not follow a string value "
+            "(shown in CONTINUE)");
+  NodeId long0 = child(long_string.tree, MetaTree::kRoot, "0");
+  EXPECT_EQ(long_string.tree.node(child(long_string.tree, long0, "LONG")).text, "abcdefghi");
+  EXPECT_EQ(long_string.tree.node(child(long_string.tree, long0, "CONTINUE")).items,
+            std::vector<std::string>{"lost"});
+}
+
 // Peak RSS of this process in KiB.
 long max_rss_kib() {
   struct rusage usage {};
