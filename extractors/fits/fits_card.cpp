@@ -101,6 +101,27 @@ std::string_view trim_right(std::string_view text) {
   return text;
 }
 
+std::vector<Continuation> continuations(const std::vector<Card>& cards) {
+  std::vector<Continuation> roles(cards.size(), Continuation::kNone);
+  const Card* piece = nullptr;  // the last piece of an open string, if any
+  for (std::size_t i = 0; i < cards.size(); ++i) {
+    const Card& card = cards[i];
+    if (card.kind != Card::Kind::kContinue) {
+      piece = card.kind == Card::Kind::kValue && card.quoted ? &card : nullptr;
+      continue;
+    }
+    if (piece == nullptr || !card.quoted) {
+      roles[i] = Continuation::kStray;
+      piece = nullptr;
+      continue;
+    }
+    bool ampersand = !piece->value.empty() && piece->value.back() == '&';
+    roles[i] = ampersand ? Continuation::kContinues : Continuation::kContinuesWithoutAmpersand;
+    piece = &card;
+  }
+  return roles;
+}
+
 bool is_end_card(std::string_view text) {
   if (text.size() < 3 || text.substr(0, 3) != "END") return false;
   for (std::size_t i = 3; i < std::min<std::size_t>(text.size(), 8); ++i) {
@@ -126,7 +147,9 @@ Card parse_card(std::string_view raw) {
   if (is_end_card(text)) {
     card.kind = Card::Kind::kEnd;
     card.keyword = "END";
-    if (!trim(body).empty()) note(card, "END card is not blank after END");
+    // astropy ignores such text (with a warning) and so does the reader: the header ends.
+    if (!trim(body).empty())
+      note(card, "END card is followed by text in columns 9-80 (ignored, as astropy does)");
     return card;
   }
   if (name == "HIERARCH") {
@@ -151,6 +174,16 @@ Card parse_card(std::string_view raw) {
     }
   }
   card.keyword = std::string(name);
+  // Readers look keywords up in upper case (astropy upper-cases them, CFITSIO compares
+  // case-insensitively), so a lowercase keyword is shown as they see it.
+  for (char& c : card.keyword) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  if (card.keyword != name) {
+    note(card, "keyword '" + std::string(name) + "' is not upper case (shown as " + card.keyword +
+                   ", as astropy and CFITSIO read it)");
+  }
+  name = card.keyword;
   for (char c : name) {
     if (!valid_keyword_char(c)) {
       note(card, "keyword '" + card.keyword + "' has characters FITS does not allow");

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "meta_tree.hpp"
 
@@ -34,6 +35,13 @@ struct Card {
 
 // `text` is one card; shorter input (the end of a truncated file) is read as blank-padded.
 Card parse_card(std::string_view text);
+
+// How each card takes part in the long-string convention, read as astropy reads it: every
+// CONTINUE card with a string value in the run right after a string value continues it (each
+// piece loses a trailing '&'), even when the piece before does not end in '&'; any other
+// CONTINUE card is stray.
+enum class Continuation { kNone, kContinues, kContinuesWithoutAmpersand, kStray };
+std::vector<Continuation> continuations(const std::vector<Card>& cards);
 
 // True when the card's first eight bytes are "END" and blanks.
 bool is_end_card(std::string_view text);

@@ -41,7 +41,7 @@ bool is_table(HduType type) {
 class FitsExtractor final : public Extractor {
  public:
   Format format() const override { return Format::kFits; }
-  std::uint32_t schema_version() const override { return 1; }
+  std::uint32_t schema_version() const override { return 2; }
 
   void extract(const SourceFile& file, Extraction& out) const override {
     auto source = fits::open_block_source(file.fd(), kMaxInflatedBytes);

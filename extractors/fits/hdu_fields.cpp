@@ -27,10 +27,14 @@ void add_keyword_fields(MetaTree& tree, NodeId dir, const std::vector<Card>& car
   // its first card.
   std::map<std::string, std::vector<std::string>, std::less<>> commentary;
   std::vector<std::pair<std::string, std::size_t>> order;  // name, index of first card
+  // Stray CONTINUE cards (no string to continue) are listed like COMMENT, not dropped.
+  std::vector<Continuation> roles = continuations(cards);
   for (std::size_t i = 0; i < cards.size(); ++i) {
     const Card& card = cards[i];
-    if (card.kind != Card::Kind::kCommentary) continue;
-    bool grouped = card.keyword == "COMMENT" || card.keyword == "HISTORY" || card.keyword.empty();
+    bool stray = roles[i] == Continuation::kStray;
+    if (card.kind != Card::Kind::kCommentary && !stray) continue;
+    bool grouped =
+        stray || card.keyword == "COMMENT" || card.keyword == "HISTORY" || card.keyword.empty();
     if (!grouped) continue;
     std::string name = card.keyword.empty() ? kBlankKeywordName : card.keyword;
     // An entirely blank card is padding, not text.
@@ -55,7 +59,7 @@ void add_keyword_fields(MetaTree& tree, NodeId dir, const std::vector<Card>& car
     const Card& card = cards[i];
     switch (card.kind) {
       case Card::Kind::kEnd:
-      case Card::Kind::kContinue:  // folded into the string before it, or ignored as astropy
+      case Card::Kind::kContinue:  // folded into the string before it, or listed above
         break;
       case Card::Kind::kCommentary:
         if (card.keyword == "COMMENT" || card.keyword == "HISTORY" || card.keyword.empty()) break;
@@ -63,14 +67,17 @@ void add_keyword_fields(MetaTree& tree, NodeId dir, const std::vector<Card>& car
         break;
       case Card::Kind::kValue: {
         std::string value = card.value;
-        // The long-string convention: a string ending in '&' continues in CONTINUE cards.
+        // The long-string convention, as astropy reads it (see continuations()).
+        bool continued = false;
         for (std::size_t j = i + 1;
-             card.quoted && j < cards.size() && !value.empty() && value.back() == '&' &&
-             cards[j].kind == Card::Kind::kContinue && cards[j].quoted;
+             j < cards.size() && (roles[j] == Continuation::kContinues ||
+                                  roles[j] == Continuation::kContinuesWithoutAmpersand);
              ++j) {
-          value.pop_back();
+          if (!value.empty() && value.back() == '&') value.pop_back();
           value += cards[j].value;
+          continued = true;
         }
+        if (continued && !value.empty() && value.back() == '&') value.pop_back();
         tree.add_value(dir, card.keyword, std::move(value), card.kind_of_value);
         break;
       }

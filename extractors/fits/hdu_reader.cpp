@@ -104,6 +104,22 @@ bool HduReader::next(RawHdu& hdu) {
     stopped_ = true;
     return false;
   }
+  std::vector<Continuation> roles = continuations(hdu.parsed);
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    if (roles[i] != Continuation::kContinuesWithoutAmpersand && roles[i] != Continuation::kStray)
+      continue;
+    std::string why;
+    if (roles[i] == Continuation::kStray) {
+      why = "CONTINUE card does not follow a string value (shown in CONTINUE)";
+    } else {
+      std::size_t start = i;
+      while (start > 0 && hdu.parsed[start].kind == Card::Kind::kContinue) --start;
+      why = "CONTINUE card after a string that does not end in '&' (joined to " +
+            hdu.parsed[start].keyword + ", as astropy does)";
+    }
+    problem(hdu, "card " + std::to_string(i + 1) + " (CONTINUE) at byte " +
+                     std::to_string(hdu.header_offset + i * kCardBytes) + ": " + why);
+  }
   hdu.type = classify(hdu);
   if (!stopped_) locate_data(hdu);
   return true;
@@ -142,7 +158,7 @@ bool HduReader::read_header(RawHdu& hdu) {
                             std::min(kCardBytes, got - i * kCardBytes));
       if (is_end_card(text)) {
         Card end = parse_card(text);
-        if (!end.problem.empty()) problem(hdu, "END card: " + end.problem);
+        if (!end.problem.empty()) problem(hdu, end.problem);
         hdu.end_found = true;
         if (got < block.size()) {
           problem(hdu, "the file ends at byte " + std::to_string(source_.position()) +

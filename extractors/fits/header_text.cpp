@@ -1,6 +1,7 @@
 #include "fits/header_text.hpp"
 
 #include "fits/fits_card.hpp"
+#include "render.hpp"
 
 namespace metafs::extract::fits {
 
@@ -9,7 +10,8 @@ void append_hdu_header(std::string& out, std::string_view separator,
   out += separator;
   out += '\n';
   for (const std::string& card : cards) {
-    out += trim_right(card);
+    // Control bytes escaped as in metadata.txt, so a card stays one line.
+    append_escaped_value(out, trim_right(card));
     out += '\n';
   }
   if (end_found) out += "END\n";

@@ -446,6 +446,124 @@ TEST(FitsDamage, MissingEndTruncatedDataAndBadCard) {
   }
 }
 
+fs::path regression(const std::string& name) {
+  return test::corpus_dir() / "regressions/fits" / name;
+}
+
+// astropy reads a header whose END card has text after it (with a warning); so does metafs.
+TEST(FitsRegressions, EndCardFollowedByJunkStillEndsTheHeader) {
+  Extraction got = extract(regression("end_card_with_junk.fits"));
+  EXPECT_EQ(got.error,
+            "HDU 0: END card is followed by text in columns 9-80 (ignored, as astropy does)");
+  NodeId hdu0 = child(got.tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu0, "OBJECT")).text, "M31");
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu0, "type")).text, "primary");
+  EXPECT_NE(got.header.find("OBJECT  = 'M31'\nEND\n"), std::string::npos) << got.header;
+}
+
+// Keywords written in lower case are shown as readers look them up: upper case (astropy,
+// CFITSIO). HIERARCH keywords keep their case, as in astropy. header.txt keeps the cards as
+// written.
+TEST(FitsRegressions, LowercaseKeywordsAreShownUpperCase) {
+  Extraction got = extract(regression("lowercase_keywords.fits"));
+  EXPECT_EQ(got.error,
+            "HDU 0: card 7 (DATE-OBS) at byte 480: keyword 'date-obs' is not upper case (shown "
+            "as DATE-OBS, as astropy and CFITSIO read it) (and 1 more problem)");
+  const MetaTree& tree = got.tree;
+  NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  ASSERT_NE(child(tree, hdu0, "DATE-OBS"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "DATE-OBS")).text, "2020-01-01T00:00:00");
+  ASSERT_NE(child(tree, hdu0, "EXPTIME"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "EXPTIME")).text, "12.5");
+  EXPECT_EQ(tree.node(child(tree, hdu0, "EXPTIME")).kind, ValueKind::kNumber);
+  EXPECT_EQ(child(tree, hdu0, "date-obs"), MetaTree::kNotFound);
+  EXPECT_EQ(child(tree, hdu0, "exptime"), MetaTree::kNotFound);
+  ASSERT_NE(child(tree, hdu0, "lower"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "lower")).text, "42");
+  ASSERT_NE(child(tree, hdu0, "Mixed Case Key"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "Mixed Case Key")).text, "abc");
+  EXPECT_NE(got.header.find("\ndate-obs= '2020-01-01T00:00:00' / lowercase standard keyword\n"),
+            std::string::npos)
+      << got.header;
+  // Same values as astropy.
+  json oracle = run_oracle({regression("lowercase_keywords.fits")});
+  compare_cards(tree, hdu0, oracle.begin().value()["hdus"][0]["cards"], "lowercase_keywords");
+}
+
+// A newline or tab inside a card is escaped in header.txt as in metadata.txt, so each card
+// stays one line; the values keep the bytes.
+TEST(FitsRegressions, ControlCharactersKeepOneCardPerLine) {
+  Extraction got = extract(regression("control_chars_in_cards.fits"));
+  EXPECT_EQ(got.error,
+            "HDU 0: card 5 (ORIGIN) at byte 320: byte outside printable ASCII (and 2 more "
+            "problems)");
+  auto sections = header_sections(got.header);
+  ASSERT_EQ(sections.size(), 1u) << got.header;
+  std::vector<std::string> expected = {
+      "SIMPLE  =                    T / conforms to FITS standard",
+      "BITPIX  =                    8 / array data type",
+      "NAXIS   =                    0 / number of array dimensions",
+      "EXTEND  =                    T",
+      "ORIGIN  = 'CASA 4.7.0-REL (r38335)\\n'",
+      "TABBED  = 'a\\tb'               / tab inside string",
+      "HISTORY line with a\\ttab",
+  };
+  EXPECT_EQ(sections[0], expected) << got.header;
+  const MetaTree& tree = got.tree;
+  NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "ORIGIN")).text, "CASA 4.7.0-REL (r38335)\n");
+  EXPECT_EQ(tree.node(child(tree, hdu0, "TABBED")).text, "a\tb");
+  EXPECT_EQ(tree.node(child(tree, hdu0, "HISTORY")).items,
+            std::vector<std::string>{"line with a\ttab"});
+  EXPECT_NE(render_txt(tree).find("0/ORIGIN\tCASA 4.7.0-REL (r38335)\\n\n"), std::string::npos);
+}
+
+// CONTINUE cards after a string that does not end in '&' are joined to it, as astropy reads
+// them; after anything else they are shown in CONTINUE, as COMMENT is. Both in error.
+TEST(FitsRegressions, StrayContinueCardsAreShownAndReported) {
+  Extraction got = extract(regression("stray_continue.fits"));
+  EXPECT_EQ(got.error,
+            "HDU 0: card 6 (CONTINUE) at byte 400: CONTINUE card after a string that does not "
+            "end in '&' (joined to FILTER, as astropy does) (and 1 more problem)");
+  const MetaTree& tree = got.tree;
+  NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  // astropy: header['FILTER'] == 'r_SDSSstray continuation'.
+  EXPECT_EQ(tree.node(child(tree, hdu0, "FILTER")).text, "r_SDSSstray continuation");
+  EXPECT_EQ(tree.node(child(tree, hdu0, "EXPTIME")).text, "30.0");
+  NodeId stray = child(tree, hdu0, "CONTINUE");
+  ASSERT_NE(stray, MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(stray).items, std::vector<std::string>{"after a number"});
+  EXPECT_NE(render_txt(tree).find("0/CONTINUE\tafter a number\n"), std::string::npos);
+  EXPECT_NE(got.header.find("CONTINUE  'after a number'\nEND\n"), std::string::npos);
+
+  // Every piece of a long string loses its trailing '&', as in astropy; a stray CONTINUE
+  // after a non-string value is reported with its card number.
+  TempDir dir;
+  FitsWriter w;
+  w.card("SIMPLE  =                    T")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    0")
+      .card("LONG    = 'abc&'")
+      .card("CONTINUE  'def&'")
+      .card("CONTINUE  'ghi&'")
+      .card("COMMENT after")
+      .card("CONTINUE  'lost'")
+      .end();
+  w.write(dir.path() / "long.fits");
+  Extraction long_string = extract(dir.path() / "long.fits");
+  EXPECT_EQ(long_string.error,
+            "HDU 0: card 8 (CONTINUE) at byte 560: CONTINUE card does not follow a string value "
+            "(shown in CONTINUE)");
+  NodeId long0 = child(long_string.tree, MetaTree::kRoot, "0");
+  EXPECT_EQ(long_string.tree.node(child(long_string.tree, long0, "LONG")).text, "abcdefghi");
+  EXPECT_EQ(long_string.tree.node(child(long_string.tree, long0, "CONTINUE")).items,
+            std::vector<std::string>{"lost"});
+}
+
 // Peak RSS of this process in KiB.
 long max_rss_kib() {
   struct rusage usage {};
