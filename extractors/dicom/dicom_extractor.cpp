@@ -36,9 +36,8 @@ class DicomExtractor final : public Extractor {
   }
 
   Format format() const override { return Format::kDicom; }
-  std::uint32_t schema_version() const override {
-    return 2;
-  }  // 2: all numbers of OF/OD/OL/OV; values split before escaping
+  // 2: every number of OF/OD/OL/OV; values split before escaping; encapsulated icons.
+  std::uint32_t schema_version() const override { return 2; }
 
   void extract(const SourceFile& file, Extraction& out) const override {
     dicom::DicomHeaders headers;

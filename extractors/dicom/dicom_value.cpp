@@ -2,9 +2,11 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcelem.h>
+#include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcvr.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 
 #include <algorithm>
 #include <charconv>
@@ -181,19 +183,42 @@ void decode_tags(DcmElement& element, DecodedValue& out) {
   }
 }
 
+// "<encapsulated, N fragments, M bytes>" (the first fragment is the Basic Offset Table).
+void summarise_fragments(DcmPixelSequence& sequence, DecodedValue& out) {
+  std::uint64_t bytes = 0;
+  unsigned long fragments = sequence.card();
+  for (unsigned long i = 0; i < fragments; ++i) {
+    DcmPixelItem* item = nullptr;
+    if (sequence.getItem(item, i).good() && item != nullptr) bytes += item->getLength();
+  }
+  out.shape = DecodedValue::Shape::kSummary;
+  out.summary = "<encapsulated, " + std::to_string(fragments) + " fragments, " +
+                std::to_string(bytes) + " bytes>";
+}
+
+// The fragments of encapsulated Pixel Data read inside a sequence (an icon image), or nullptr.
+DcmPixelSequence* encapsulated_fragments(DcmElement& element) {
+  auto* pixel = dynamic_cast<DcmPixelData*>(&element);
+  if (pixel == nullptr) return nullptr;
+  E_TransferSyntax xfer = EXS_Unknown;
+  const DcmRepresentationParameter* parameter = nullptr;
+  pixel->getOriginalRepresentationKey(xfer, parameter);
+  DcmPixelSequence* sequence = nullptr;
+  if (!DcmXfer(xfer).isEncapsulated() ||
+      pixel->getEncapsulatedRepresentation(xfer, parameter, sequence).bad()) {
+    return nullptr;
+  }
+  return sequence;
+}
+
 void decode_binary(DcmElement& element, DcmEVR vr, DecodedValue& out) {
   out.binary = true;
   if (element.ident() == EVR_pixelSQ) {
-    auto& sequence = static_cast<DcmPixelSequence&>(element);
-    std::uint64_t bytes = 0;
-    unsigned long fragments = sequence.card();
-    for (unsigned long i = 0; i < fragments; ++i) {
-      DcmPixelItem* item = nullptr;
-      if (sequence.getItem(item, i).good() && item != nullptr) bytes += item->getLength();
-    }
-    out.shape = DecodedValue::Shape::kSummary;
-    out.summary = "<encapsulated, " + std::to_string(fragments) + " fragments, " +
-                  std::to_string(bytes) + " bytes>";
+    summarise_fragments(static_cast<DcmPixelSequence&>(element), out);
+    return;
+  }
+  if (DcmPixelSequence* fragments = encapsulated_fragments(element)) {
+    summarise_fragments(*fragments, out);
     return;
   }
   std::size_t length = element.getLength();

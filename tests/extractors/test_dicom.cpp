@@ -252,6 +252,26 @@ TEST(DicomExtractor, AnUndecodableByteNeverSplitsAValue) {
   EXPECT_EQ(json["InstitutionName"], "Klinik K\\xF6ln");
 }
 
+// Encapsulated Pixel Data inside a sequence (an icon image) is summarised as at the top level,
+// with the fragments dcmdump lists (regressions/dicom: it was an empty value).
+TEST(DicomExtractor, EncapsulatedPixelDataInASequenceIsSummarised) {
+  fs::path file = corpus_dir() / "regressions" / "dicom" / "icon_encapsulated_in_sequence.dcm";
+  std::string items = run_command("dcmdump " + shell_quote(file.string()) + " | grep ' pi '");
+  std::stringstream lines(items);
+  std::uint64_t fragments = 0, bytes = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto hash = line.rfind('#');
+    ASSERT_NE(hash, std::string::npos) << line;
+    bytes += std::stoull(line.substr(hash + 1));
+    ++fragments;
+  }
+  ASSERT_GE(fragments, 2u) << items;
+  auto values = values_by_path(extract(file).extraction.tree);
+  EXPECT_EQ(values["IconImageSequence/0/PixelData"], "<encapsulated, " + std::to_string(fragments) +
+                                                         " fragments, " + std::to_string(bytes) +
+                                                         " bytes>");
+}
+
 // header.txt is dcmdump's own output (stopping before Pixel Data), plus one Pixel Data line.
 TEST(DicomExtractor, HeaderIsDcmdumpOutput) {
   for (const auto& path : corpus_files("dicom")) {
