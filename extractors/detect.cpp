@@ -80,10 +80,19 @@ std::uint32_t le32(std::string_view s, std::size_t at) {
          (static_cast<std::uint32_t>(le16(s, at + 2)) << 16);
 }
 
+std::uint16_t be16(std::string_view s, std::size_t at) {
+  return static_cast<std::uint16_t>((static_cast<unsigned char>(s[at]) << 8) |
+                                    static_cast<unsigned char>(s[at + 1]));
+}
+
 // A DICOM dataset without preamble (ACR-NEMA style or a bare dataset): the first element is
-// in group 0002 or 0008 and is well formed as explicit or implicit VR little endian.
+// in group 0002 or 0008 and is well formed as explicit or implicit VR little endian, or (group
+// 0008 only: the file meta group is always little endian) explicit VR big endian.
 bool is_bare_dicom(std::string_view prefix, std::uint64_t file_size) {
   if (prefix.size() < 12) return false;
+  if (be16(prefix, 0) == 0x0008 && be16(prefix, 2) <= 0x0020 && is_dicom_vr(prefix[4], prefix[5])) {
+    return true;
+  }
   std::uint16_t group = le16(prefix, 0);
   std::uint16_t element = le16(prefix, 2);
   if (group != 0x0002 && group != 0x0008) return false;

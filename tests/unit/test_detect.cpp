@@ -90,6 +90,26 @@ TEST(Detect, MagicBytesOfEachFormat) {
   EXPECT_EQ(detect_format_prefix(gz, "no-extension", gz.size()), Format::kFits);
 }
 
+// A dataset with neither preamble nor meta header, explicit VR big endian (issue 15: was not
+// recognised, while the little-endian form was).
+TEST(Detect, BareBigEndianDicomDataset) {
+  // (0008,0016) UI, (0008,0060) CS "MR": group, element, VR, 16-bit length, all big endian.
+  std::string be(
+      "\x00\x08\x00\x16UI\x00\x04"
+      "1.2\0"
+      "\x00\x08\x00\x60"
+      "CS\x00\x02"
+      "MR",
+      24);
+  EXPECT_EQ(detect_format_prefix(be, "image.dcm", be.size()), Format::kDicom);
+  EXPECT_EQ(detect_format_prefix(be, "noextension", be.size()), Format::kDicom);
+  EXPECT_EQ(detect_format_prefix(be, "notes.txt", be.size()), Format::kNone);
+  // The same bytes as little endian would be group 0x0800: no DICOM group a dataset starts with.
+  std::string other = be;
+  other[1] = '\x09';
+  EXPECT_EQ(detect_format_prefix(other, "image.dcm", other.size()), Format::kNone);
+}
+
 TEST(Detect, HdfSignatureBeyondTheFirstBlockOnlyWithAnHdfName) {
   metafs::test::TempDir dir;
   auto path = dir.path() / "big-user-block.h5";
