@@ -16,7 +16,7 @@ namespace {
 // One remembered detection: its version key (path and stat numbers) and a hash-map node.
 constexpr std::size_t kDetectionBytes = 192;
 // Bumped when detection rules change, so cached detection results are redone.
-constexpr std::uint32_t kDetectionVersion = 1;
+constexpr std::uint32_t kDetectionVersion = 2;  // 2: big-endian bare DICOM
 // A passing failure is shown this long before a lookup tries the file again.
 constexpr auto kRetryAfter = std::chrono::seconds(1);
 // Crash counts kept at most (each a version key): past it they start afresh.
