@@ -32,11 +32,15 @@ class DicomExtractor final : public Extractor {
       // Elements stored as UN whose VR the (private) dictionary knows are shown as values
       // ("T1TFE"), not hex bytes, like dcmdump +uc. Process-wide; only DICOM uses DCMTK.
       dcmEnableUnknownVRConversion.set(OFTrue);
+      // A dataset stored in another (uncompressed) transfer syntax than its meta header names
+      // is read in the one it really has, as pydicom does; the reader says so in `error`.
+      dcmAutoDetectDatasetXfer.set(OFTrue);
     });
   }
 
   Format format() const override { return Format::kDicom; }
-  // 2: every number of OF/OD/OL/OV; values split before escaping; encapsulated icons.
+  // 2: every number of OF/OD/OL/OV; values split before escaping; encapsulated icons; a
+  // dataset read in its real transfer syntax.
   std::uint32_t schema_version() const override { return 2; }
 
   void extract(const SourceFile& file, Extraction& out) const override {

@@ -1,6 +1,8 @@
 #include "dicom/dicom_reader.hpp"
 
+#include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <unistd.h>
 
@@ -71,6 +73,26 @@ std::optional<StopElement> locate_stop_element(const DescriptorFile& file, std::
   return std::nullopt;
 }
 
+// The meta header names one uncompressed transfer syntax and the dataset was found in another
+// (dcmAutoDetectDatasetXfer read it as it is): a known defect, said in `error`.
+std::string transfer_syntax_mismatch(DcmFileFormat& file) {
+  DcmMetaInfo* meta = file.getMetaInfo();
+  DcmDataset* dataset = file.getDataset();
+  OFString uid;
+  if (meta == nullptr || dataset == nullptr ||
+      meta->findAndGetOFString(DCM_TransferSyntaxUID, uid).bad()) {
+    return {};
+  }
+  DcmXfer stated(uid.c_str());
+  DcmXfer found(dataset->getOriginalXfer());
+  bool native = stated.getXfer() == EXS_LittleEndianImplicit ||
+                stated.getXfer() == EXS_LittleEndianExplicit ||
+                stated.getXfer() == EXS_BigEndianExplicit;
+  if (!native || found.getXfer() == EXS_Unknown || found.getXfer() == stated.getXfer()) return {};
+  return std::string("the file meta header says ") + stated.getXferName() + " but the dataset is " +
+         found.getXferName() + " (read as it is)";
+}
+
 }  // namespace
 
 void read_headers(int fd, DicomHeaders& out) {
@@ -97,6 +119,7 @@ void read_headers(int fd, DicomHeaders& out) {
     out.error = truncated;
     return;
   }
+  out.error = transfer_syntax_mismatch(out.file);
   if (stream.eos()) return;
   out.stopped = true;
   DcmDataset* dataset = out.file.getDataset();

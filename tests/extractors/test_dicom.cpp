@@ -272,6 +272,41 @@ TEST(DicomExtractor, EncapsulatedPixelDataInASequenceIsSummarised) {
                                                          " bytes>");
 }
 
+// A meta header that names explicit VR for a dataset written in implicit VR (a known
+// real-world defect): read as the dataset really is, as pydicom does, and said in `error`.
+// Before: an error and no values.
+TEST(DicomExtractor, ATransferSyntaxThatLiesIsReadAsTheDatasetIs) {
+  test::TempDir dir;
+  fs::path file = dir.path() / "liar.dcm";
+  int status = -1;
+  std::string out = run_command(
+      "/usr/bin/python3 -c " +
+          shell_quote(
+              "import sys\n"
+              "from pydicom.dataset import Dataset, FileMetaDataset\n"
+              "from pydicom.uid import ExplicitVRLittleEndian\n"
+              "ds = Dataset(); ds.Modality = 'MR'; ds.PatientID = 'LIAR01'\n"
+              "ds.PatientName = 'Doe^John'; ds.Rows = 4\n"
+              "m = FileMetaDataset(); m.TransferSyntaxUID = ExplicitVRLittleEndian\n"
+              "m.MediaStorageSOPClassUID = '1.2.3'; m.MediaStorageSOPInstanceUID = '1.2.3.4'\n"
+              "ds.file_meta = m; ds.preamble = bytes(128)\n"
+              "ds.is_little_endian = True; ds.is_implicit_VR = True\n"
+              "ds.save_as(sys.argv[1], write_like_original=True)\n") +
+          " " + shell_quote(file.string()) + " 2>&1",
+      &status);
+  ASSERT_EQ(status, 0) << out;
+  Result result = extract(file);
+  auto values = values_by_path(result.extraction.tree);
+  EXPECT_EQ(values["Modality"], "MR");
+  EXPECT_EQ(values["PatientName"], "Doe^John");
+  EXPECT_EQ(values["PatientID"], "LIAR01");
+  EXPECT_EQ(values["Rows"], "4");
+  EXPECT_NE(result.error.find("the file meta header says Little Endian Explicit but the dataset "
+                              "is Little Endian Implicit"),
+            std::string::npos)
+      << result.error;
+}
+
 // header.txt is dcmdump's own output (stopping before Pixel Data), plus one Pixel Data line.
 TEST(DicomExtractor, HeaderIsDcmdumpOutput) {
   for (const auto& path : corpus_files("dicom")) {
