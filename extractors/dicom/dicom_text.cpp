@@ -112,13 +112,15 @@ void append_utf8(std::string& out, std::uint32_t code) {
 class Iso2022Decoder {
  public:
   explicit Iso2022Decoder(std::string_view charset) {
-    // The first term's sets are the initial ones (ASCII when it is empty or names none).
+    // The first term's sets are the initial ones (ASCII when it is empty or names none). A
+    // two-byte G0 set named first (not allowed, but written) still starts in ASCII, as pydicom
+    // reads it: its text is ASCII until an escape sequence.
     std::string_view first = charset.substr(0, charset.find('\\'));
     std::size_t ir = first.rfind("IR ");
     if (ir != std::string_view::npos) {
       std::string_view number = first.substr(ir + 3);
       for (const Designation& d : kDesignations) {
-        if (d.ir == number) designate(initial_, d);
+        if (d.ir == number && !(d.g == 0 && d.kind == Kind::kDouble)) designate(initial_, d);
       }
     }
   }

@@ -667,6 +667,9 @@ TEST(DicomText, JapaneseExamplesOfPs35AnnexH) {
   // One character no set holds (JIS X 0208 row 9 is empty) and an unknown escape sequence
   // come out as bytes; everything around them still decodes.
   EXPECT_EQ(ir87.decode("A\x1b$B;3)!ED\x1b(B^\x1b%ZB", pn), "A山\\x29\\x21田^\\x1B%ZB");
+  // A two-byte set named first (not allowed, but written) starts in ASCII, as in pydicom.
+  TextDecoder first87("ISO 2022 IR 87");
+  EXPECT_EQ(first87.decode("Yamada=\x1b$B;3ED\x1b(B", pn), "Yamada=山田");
   // Text VRs: the lines of an LT each start in ASCII.
   EXPECT_EQ(ir87.decode("\x1b$B;3\r\nED", ""), "山\r\nED");
 }
