@@ -8,6 +8,8 @@ class DcmSpecificCharacterSet;
 
 namespace metafs::extract::dicom {
 
+class Iso2022Decoder;
+
 // Decodes the text values of one dataset or sequence item to UTF-8 according to its Specific
 // Character Set (0008,0005), using DCMTK's character-set conversion (ISO 2022 code extensions,
 // GB18030, ...). Never guesses: bytes that cannot be decoded come out as \xHH.
@@ -29,11 +31,15 @@ class TextDecoder {
 
  private:
   bool plain_utf8() const;
+  std::string decode_iso2022(std::string_view raw, std::string_view delimiters) const;
 
   std::string charset_;
   mutable std::unique_ptr<DcmSpecificCharacterSet> converter_;
   mutable bool converter_ready_ = false;
   mutable bool converter_failed_ = false;
+  // Our own ISO 2022 decoder, for the sets DCMTK's converter refuses (Debian's refuses the
+  // Japanese ones) or leaves escape sequences in.
+  mutable std::unique_ptr<Iso2022Decoder> iso2022_;
 };
 
 // A value of a VR limited to ASCII (CS, DA, UI, DS, ...): bytes >= 0x80 as \xHH.

@@ -660,3 +660,54 @@ TEST(DicomExtractor, ThroughMetafsExtract) {
 
 }  // namespace
 }  // namespace metafs::extract
+
+namespace metafs::extract {
+namespace {
+
+// Japanese ISO 2022 sets (JIS X 0208, JIS X 0212, JIS X 0201 katakana), which Debian's DCMTK
+// refuses, decode as pydicom decodes them (regressions/dicom: raw escape sequences were shown).
+TEST(DicomExtractor, JapaneseIso2022LikePydicom) {
+  fs::path file = corpus_dir() / "regressions/dicom/charset_iso2022_ir159_ir87.dcm";
+  auto values = values_by_path(extract(file).extraction.tree);
+  std::size_t compared = 0;
+  for (const auto& row : oracle("pydicom", file)) {
+    auto it = values.find(row["path"]);
+    ASSERT_NE(it, values.end()) << row["path"];
+    EXPECT_EQ(it->second, std::string(row["value"])) << row["path"];
+    ++compared;
+  }
+  EXPECT_GE(compared, 2u);
+  EXPECT_EQ(values["PatientName"], "Mori^Ogai=森^鷗外=もり^おうがい");
+}
+
+// The examples of PS3.5 Annex H, decoded by our ISO 2022 decoder.
+TEST(DicomText, JapaneseExamplesOfPs35AnnexH) {
+  using dicom::TextDecoder;
+  const std::string pn = "\\^=";
+  // H.3.1: JIS X 0208 with ASCII.
+  TextDecoder ir87("\\ISO 2022 IR 87");
+  EXPECT_EQ(ir87.decode("Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^"
+                        "\x1b$B$?$m$&\x1b(B",
+                        pn),
+            "Yamada^Tarou=山田^太郎=やまだ^たろう");
+  // H.3.2: JIS X 0201 katakana (G1) and romaji (G0) with JIS X 0208.
+  TextDecoder ir13("ISO 2022 IR 13\\ISO 2022 IR 87");
+  EXPECT_EQ(ir13.decode("\xd4\xcf\xc0\xde^\xc0\xdb\xb3=\x1b$B;3ED\x1b(J^\x1b$BB@O:\x1b(J=\x1b$B$d"
+                        "$^$@\x1b(J^\x1b$B$?$m$&\x1b(J",
+                        pn),
+            "ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう");
+  // JIS X 0212 straight after JIS X 0208, without a return to ASCII in between.
+  TextDecoder ir159("ISO 2022 IR 6\\ISO 2022 IR 87\\ISO 2022 IR 159");
+  EXPECT_EQ(ir159.decode("\x1b$B?9\x1b$(Dl?\x1b$B30\x1b(B", pn), "森鷗外");
+  // One character no set holds (JIS X 0208 row 9 is empty) and an unknown escape sequence
+  // come out as bytes; everything around them still decodes.
+  EXPECT_EQ(ir87.decode("A\x1b$B;3)!ED\x1b(B^\x1b%ZB", pn), "A山\\x29\\x21田^\\x1B%ZB");
+  // A two-byte set named first (not allowed, but written) starts in ASCII, as in pydicom.
+  TextDecoder first87("ISO 2022 IR 87");
+  EXPECT_EQ(first87.decode("Yamada=\x1b$B;3ED\x1b(B", pn), "Yamada=山田");
+  // Text VRs: the lines of an LT each start in ASCII.
+  EXPECT_EQ(ir87.decode("\x1b$B;3\r\nED", ""), "山\r\nED");
+}
+
+}  // namespace
+}  // namespace metafs::extract
