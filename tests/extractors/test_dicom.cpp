@@ -711,6 +711,10 @@ TEST(DicomExtractor, DicomJsonMatchesPydicomOnBinaryAndNumberVrs) {
       extract(regressions / "vr_sv_uv_ov_extremes.dcm").extraction.extra_files[0].second);
   EXPECT_EQ(ours["00720083"]["Value"][0].get<std::uint64_t>(), 18446744073709551615u);
   EXPECT_EQ(ours["00720082"]["Value"][0].get<std::int64_t>(), INT64_MIN);
+  auto dicomdir = nlohmann::json::parse(
+      render_json(extract(corpus_dir() / "dicom/fo-dicom_dicomdir/DICOMDIR").extraction.tree));
+  EXPECT_EQ(dicomdir["OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity"], 404)
+      << "a DICOMDIR offset is a UL number in metadata.json too";
   std::string text =
       extract(regressions / "ds_is_unusual_text.dcm").extraction.extra_files[0].second;
   ours = nlohmann::json::parse(text);
@@ -718,6 +722,35 @@ TEST(DicomExtractor, DicomJsonMatchesPydicomOnBinaryAndNumberVrs) {
   EXPECT_EQ(ours["00200012"]["Value"][0].dump(), "2") << "IS 2.0";
   EXPECT_EQ(ours["00281050"]["Value"][0], "40@") << "not a number: kept as text";
   EXPECT_EQ(ours["00281051"]["Value"][0], "NaN") << "JSON has no NaN";
+}
+
+// InlineBinary holds the value in little-endian order whatever the file's byte order
+// (PS3.18 F.2.7): an explicit VR big endian dataset with an OF and an OW value.
+TEST(DicomExtractor, DicomJsonInlineBinaryIsLittleEndian) {
+  std::string bytes = test::DicomBuilder().bytes();
+  std::size_t ts = bytes.find("1.2.840.10008.1.2.1");
+  ASSERT_NE(ts, std::string::npos);
+  bytes[ts + 18] = '2';  // Explicit VR Big Endian
+  auto element = [&](std::uint16_t group, std::uint16_t number, const char* vr,
+                     const std::string& value) {
+    for (std::uint16_t v : {group, number}) bytes += {char(v >> 8), char(v & 0xFF)};
+    bytes += vr;
+    bytes += std::string(2, '\0');
+    auto size = static_cast<std::uint32_t>(value.size());
+    bytes += {char(size >> 24), char(size >> 16), char(size >> 8), char(size)};
+    bytes += value;
+  };
+  element(0x0066, 0x0016, "OF", std::string("\x3F\xC0\x00\x00\xC0\x10\x00\x00", 8));
+  element(0x0066, 0x0023, "OW", std::string("\x00\x0A\x00\x14\x00\x1E", 6));
+  test::TempDir tmp;
+  fs::path path = tmp.path() / "big_endian.dcm";
+  std::ofstream(path, std::ios::binary) << bytes;
+  Result result = extract(path);
+  ASSERT_EQ(result.error, "");
+  EXPECT_EQ(values_by_path(result.extraction.tree)["PointCoordinatesData"], "1.5\\-2.25");
+  auto json = nlohmann::json::parse(result.extraction.extra_files.at(0).second);
+  EXPECT_EQ(json["00660016"]["InlineBinary"], "AADAPwAAEMA=");  // 1.5, -2.25 little endian
+  EXPECT_EQ(json["00660023"]["InlineBinary"], "CgAUAB4A");      // 10, 20, 30 little endian
 }
 
 // DS/IS in metadata.json: text that is a number becomes that JSON number ("+5" -> 5,
