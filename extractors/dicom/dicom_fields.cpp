@@ -35,7 +35,11 @@ class FieldBuilder {
         add_sequence(static_cast<DcmSequenceOfItems&>(*element), tree_.add_dir(dir, name), decoder,
                      depth);
       } else {
-        add_decoded(dir, name, decode_value(*element, decoder));
+        DecodedValue value = decode_value(*element, decoder);
+        // DICOMDIR offsets are UL numbers, though DCMTK gives them a VR of its own.
+        if (element->ident() == EVR_up && value.shape == DecodedValue::Shape::kValues)
+          value.kind = ValueKind::kNumber;
+        add_decoded(dir, name, value);
       }
     }
   }

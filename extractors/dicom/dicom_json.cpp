@@ -5,8 +5,11 @@
 #include <dcmtk/dcmdata/dcvr.h>
 
 #include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "dicom/dicom_fields.hpp"
 #include "dicom/dicom_item.hpp"
@@ -59,32 +62,57 @@ Json person_name(const std::string& value) {
   return name;
 }
 
+// DS/IS text that is a number, written as JSON writes it ("+5" -> 5, ".5" -> 0.5, "+01" -> 1,
+// as metadata.json does); anything else ("40@", "NaN": JSON has no NaN) stays a string.
+// Integers are exact over the whole 64-bit range (UV 18446744073709551615, SV -2^63), and an
+// IS is an integer even when written "2.0" (pydicom reads it as 2).
 Json number_or_string(const std::string& text, bool integer) {
-  if (is_json_number(text)) {
-    if (integer) {
-      long long value = 0;
-      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (error == std::errc() && end == text.data() + text.size()) return value;
-    }
-    return std::stod(text);
+  std::optional<std::string> normal = normalize_number(text);
+  if (!normal) return text;
+  const char* begin = normal->data();
+  const char* end = begin + normal->size();
+  if (integer) {
+    std::int64_t signed_value = 0;
+    if (auto r = std::from_chars(begin, end, signed_value); r.ec == std::errc() && r.ptr == end)
+      return signed_value;
+    std::uint64_t unsigned_value = 0;
+    if (auto r = std::from_chars(begin, end, unsigned_value); r.ec == std::errc() && r.ptr == end)
+      return unsigned_value;
   }
-  // DS/IS may be written "+5" or ".5", which JSON does not accept as numbers.
-  char* end = nullptr;
-  double value = std::strtod(text.c_str(), &end);
-  if (!text.empty() && end == text.c_str() + text.size() && std::isfinite(value)) return value;
-  return text;
+  double value = 0;
+  if (auto r = std::from_chars(begin, end, value);
+      r.ec != std::errc() || r.ptr != end || !std::isfinite(value)) {
+    return text;
+  }
+  if (integer && std::trunc(value) == value && std::fabs(value) < 9.2e18)
+    return static_cast<std::int64_t>(value);
+  return value;
+}
+
+bool is_integer_vr(DcmEVR vr) {
+  return vr == EVR_IS || vr == EVR_US || vr == EVR_UL || vr == EVR_UV || vr == EVR_SS ||
+         vr == EVR_SL || vr == EVR_SV || vr == EVR_up;
 }
 
 Json item_value(const std::string& item, DcmEVR vr, ValueKind kind) {
   if (vr == EVR_PN) return person_name(item);
   if (item.empty()) return nullptr;
   if (vr == EVR_AT && item.size() == 11) return item.substr(1, 4) + item.substr(6, 4);
-  if (kind == ValueKind::kNumber) {
-    bool integer = vr == EVR_IS || vr == EVR_US || vr == EVR_UL || vr == EVR_UV || vr == EVR_SS ||
-                   vr == EVR_SL || vr == EVR_SV;
-    return number_or_string(item, integer);
-  }
+  if (kind == ValueKind::kNumber || vr == EVR_up) return number_or_string(item, is_integer_vr(vr));
   return item;
+}
+
+// The value's bytes as stored, little endian (PS3.18 F.2.7: InlineBinary of OW/OF/OD/OL/OV is
+// the little-endian encoding of the value, whatever the file's byte order).
+std::string value_bytes(DcmElement& element, const DecodedValue& value) {
+  std::string bytes(element.getLength(), '\0');
+  if (bytes.empty() || element
+                           .getPartialValue(bytes.data(), 0, static_cast<Uint32>(bytes.size()),
+                                            nullptr, EBO_LittleEndian)
+                           .bad()) {
+    return value.raw_bytes;
+  }
+  return bytes;
 }
 
 class JsonBuilder {
@@ -111,8 +139,10 @@ class JsonBuilder {
       } else {
         DecodedValue value = decode_value(*element, decoder);
         if (value.shape == DecodedValue::Shape::kSummary) continue;  // bulk data: omitted
-        if (value.binary) {
-          if (!value.raw_bytes.empty()) attribute["InlineBinary"] = base64(value.raw_bytes);
+        if (value.binary && element->ident() != EVR_up) {
+          // DICOMDIR offsets (EVR_up) are UL numbers, though DCMTK has a VR of its own for them.
+          std::string bytes = value_bytes(*element, value);
+          if (!bytes.empty()) attribute["InlineBinary"] = base64(bytes);
         } else if (!value.items.empty()) {
           Json values = Json::array();
           for (const auto& text : value.items) {

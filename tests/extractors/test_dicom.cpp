@@ -709,5 +709,154 @@ TEST(DicomText, JapaneseExamplesOfPs35AnnexH) {
   EXPECT_EQ(ir87.decode("\x1b$B;3\r\nED", ""), "山\r\nED");
 }
 
+// pydicom's DICOM JSON of `path` (binary values over 16 bytes as an empty BulkDataURI: ours
+// omits them; values pydicom cannot convert dropped). JSON has no NaN: pydicom writes one
+// anyway, here it becomes the string "<non-finite>".
+nlohmann::json pydicom_json(const fs::path& path) {
+  std::string text = run_command(
+      "/usr/bin/python3 -W ignore -c " +
+      shell_quote(
+          "import sys,json,math,base64,pydicom\n"
+          "ds=pydicom.dcmread(sys.argv[1])\n"
+          "d=ds.to_json_dict(bulk_data_threshold=1<<30,suppress_invalid_tags=True)\n"
+          "def fix(x):\n"
+          "  if isinstance(x,dict) and len(base64.b64decode(x.get('InlineBinary','')))>16:\n"
+          "    return {'vr':x['vr'],'BulkDataURI':''}\n"
+          "  if isinstance(x,float) and not math.isfinite(x): return '<non-finite>'\n"
+          "  if isinstance(x,dict): return {k:fix(v) for k,v in x.items()}\n"
+          "  if isinstance(x,list): return [fix(v) for v in x]\n"
+          "  return x\n"
+          "print(json.dumps(fix(d)))\n") +
+      " " + shell_quote(path.string()));
+  return nlohmann::json::parse(text);
+}
+
+// Element by element: vr, Value (numbers compared as numbers, 64-bit integers exactly) and
+// InlineBinary. Documented differences: bulk data is omitted, a non-finite DS stays a string.
+std::size_t compare_dicom_json(const nlohmann::json& ours, const nlohmann::json& theirs,
+                               const std::string& where) {
+  std::size_t compared = 0;
+  for (const auto& [key, attribute] : theirs.items()) {
+    SCOPED_TRACE(where + key);
+    if (attribute.contains("BulkDataURI")) {
+      EXPECT_FALSE(ours.contains(key)) << "bulk data is omitted";
+      continue;
+    }
+    if (!ours.contains(key)) {
+      ADD_FAILURE() << "missing";
+      continue;
+    }
+    const auto& mine = ours[key];
+    EXPECT_EQ(mine["vr"], attribute["vr"]);
+    EXPECT_EQ(mine.value("InlineBinary", ""), attribute.value("InlineBinary", ""));
+    EXPECT_EQ(mine.contains("Value"), attribute.contains("Value"));
+    ++compared;
+    if (!attribute.contains("Value") || !mine.contains("Value")) continue;
+    const auto& want = attribute["Value"];
+    const auto& got = mine["Value"];
+    if (got.size() != want.size()) {
+      ADD_FAILURE() << got << " vs " << want;
+      continue;
+    }
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      if (attribute["vr"] == "SQ") {
+        compared +=
+            compare_dicom_json(got[i], want[i], where + key + "/" + std::to_string(i) + "/");
+      } else if (want[i] == "<non-finite>") {
+        EXPECT_TRUE(got[i].is_string()) << i;
+      } else {
+        EXPECT_EQ(got[i], want[i]) << i;
+        EXPECT_EQ(got[i].type(), want[i].type()) << i << ": " << got[i] << " vs " << want[i];
+      }
+    }
+  }
+  return compared;
+}
+
+// DICOM JSON (PS3.18 F.2) as pydicom writes it: InlineBinary for OF/OL/OD/OW/OV (little
+// endian), exact 64-bit integers, DICOMDIR offsets as UL numbers, IS "+01" as 1 (issue 15 item 4).
+TEST(DicomExtractor, DicomJsonMatchesPydicomOnBinaryAndNumberVrs) {
+  fs::path regressions = corpus_dir() / "regressions/dicom";
+  for (const fs::path& path :
+       {regressions / "vr_sv_uv_ov_extremes.dcm", regressions / "small_binary_vrs.dcm",
+        regressions / "extended_offset_table.dcm", regressions / "ds_is_unusual_text.dcm",
+        corpus_dir() / "dicom/fo-dicom_dicomdir/DICOMDIR"}) {
+    SCOPED_TRACE(path.string());
+    Result result = extract(path);
+    ASSERT_EQ(result.extraction.extra_files.size(), 1u);
+    auto ours = nlohmann::json::parse(result.extraction.extra_files[0].second);
+    EXPECT_GE(compare_dicom_json(ours, pydicom_json(path), ""), 5u);
+  }
+  auto ours = nlohmann::json::parse(
+      extract(regressions / "vr_sv_uv_ov_extremes.dcm").extraction.extra_files[0].second);
+  EXPECT_EQ(ours["00720083"]["Value"][0].get<std::uint64_t>(), 18446744073709551615u);
+  EXPECT_EQ(ours["00720082"]["Value"][0].get<std::int64_t>(), INT64_MIN);
+  auto dicomdir = nlohmann::json::parse(
+      render_json(extract(corpus_dir() / "dicom/fo-dicom_dicomdir/DICOMDIR").extraction.tree));
+  EXPECT_EQ(dicomdir["OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity"], 404)
+      << "a DICOMDIR offset is a UL number in metadata.json too";
+  std::string text =
+      extract(regressions / "ds_is_unusual_text.dcm").extraction.extra_files[0].second;
+  ours = nlohmann::json::parse(text);
+  EXPECT_EQ(ours["00200013"]["Value"][0].dump(), "1") << "IS +01";
+  EXPECT_EQ(ours["00200012"]["Value"][0].dump(), "2") << "IS 2.0";
+  EXPECT_EQ(ours["00281050"]["Value"][0], "40@") << "not a number: kept as text";
+  EXPECT_EQ(ours["00281051"]["Value"][0], "NaN") << "JSON has no NaN";
+}
+
+// InlineBinary holds the value in little-endian order whatever the file's byte order
+// (PS3.18 F.2.7): an explicit VR big endian dataset with an OF and an OW value.
+TEST(DicomExtractor, DicomJsonInlineBinaryIsLittleEndian) {
+  std::string bytes = test::DicomBuilder().bytes();
+  std::size_t ts = bytes.find("1.2.840.10008.1.2.1");
+  ASSERT_NE(ts, std::string::npos);
+  bytes[ts + 18] = '2';  // Explicit VR Big Endian
+  auto element = [&](std::uint16_t group, std::uint16_t number, const char* vr,
+                     const std::string& value) {
+    for (std::uint16_t v : {group, number}) bytes += {char(v >> 8), char(v & 0xFF)};
+    bytes += vr;
+    bytes += std::string(2, '\0');
+    auto size = static_cast<std::uint32_t>(value.size());
+    bytes += {char(size >> 24), char(size >> 16), char(size >> 8), char(size)};
+    bytes += value;
+  };
+  element(0x0066, 0x0016, "OF", std::string("\x3F\xC0\x00\x00\xC0\x10\x00\x00", 8));
+  element(0x0066, 0x0023, "OW", std::string("\x00\x0A\x00\x14\x00\x1E", 6));
+  test::TempDir tmp;
+  fs::path path = tmp.path() / "big_endian.dcm";
+  std::ofstream(path, std::ios::binary) << bytes;
+  Result result = extract(path);
+  ASSERT_EQ(result.error, "");
+  EXPECT_EQ(values_by_path(result.extraction.tree)["PointCoordinatesData"], "1.5\\-2.25");
+  auto json = nlohmann::json::parse(result.extraction.extra_files.at(0).second);
+  EXPECT_EQ(json["00660016"]["InlineBinary"], "AADAPwAAEMA=");  // 1.5, -2.25 little endian
+  EXPECT_EQ(json["00660023"]["InlineBinary"], "CgAUAB4A");      // 10, 20, 30 little endian
+}
+
+// DS/IS in metadata.json: text that is a number becomes that JSON number ("+5" -> 5,
+// ".5" -> 0.5, "+01" -> 1), with pydicom's values; other text stays a string (issue 15 item 5).
+TEST(DicomExtractor, DsIsUnusualTextInMetadataJson) {
+  fs::path path = corpus_dir() / "regressions/dicom/ds_is_unusual_text.dcm";
+  Result result = extract(path);
+  auto ours = nlohmann::json::parse(render_json(result.extraction.tree));
+  auto theirs = pydicom_json(path);
+  auto spatial = ours["SpatialResolution"];
+  ASSERT_TRUE(spatial.is_array());
+  ASSERT_EQ(spatial.size(), theirs["00181050"]["Value"].size());
+  for (std::size_t i = 0; i < spatial.size(); ++i) {
+    EXPECT_TRUE(spatial[i].is_number()) << spatial[i];
+    EXPECT_EQ(spatial[i].get<double>(), theirs["00181050"]["Value"][i].get<double>()) << i;
+  }
+  EXPECT_EQ(ours["InstanceNumber"], 1);
+  EXPECT_EQ(ours["InstanceNumber"], theirs["00200013"]["Value"][0]);
+  EXPECT_TRUE(ours["AcquisitionNumber"].is_number());
+  EXPECT_EQ(ours["AcquisitionNumber"].get<double>(), theirs["00200012"]["Value"][0].get<double>());
+  EXPECT_EQ(ours["WindowCenter"], "40@");
+  EXPECT_EQ(ours["WindowWidth"], "NaN");
+  // fields/ and metadata.txt keep the text as stored.
+  EXPECT_EQ(values_by_path(result.extraction.tree)["SpatialResolution"], "+5\\.5\\1e3\\-0\\12");
+  EXPECT_EQ(values_by_path(result.extraction.tree)["InstanceNumber"], "+01");
+}
+
 }  // namespace
 }  // namespace metafs::extract
