@@ -70,43 +70,79 @@ std::string_view keyword_of(std::string_view card) {
   return trim_right(card.substr(0, std::min<std::size_t>(8, card.size())));
 }
 
-bool is_structural(std::string_view keyword) {
-  if (keyword == "BITPIX" || keyword == "NAXIS" || keyword == "PCOUNT" || keyword == "GCOUNT" ||
-      keyword == "EXTEND")
-    return true;
-  if (keyword.size() <= 5 || keyword.substr(0, 5) != "NAXIS") return false;
-  return keyword.substr(5).find_first_not_of("0123456789") == std::string_view::npos;
-}
-
 // CFITSIO copies the table's cards in order and writes XTENSION (or SIMPLE) only on reaching
-// ZIMAGE, so cards before ZIMAGE end up first and funpack's output is not FITS. They go after
-// the mandatory cards instead, where astropy shows them.
+// ZIMAGE, so cards before ZIMAGE (BSCALE, or ZBITPIX's own BITPIX) can end up before it and
+// funpack's output is not FITS. Then the mandatory cards go first in their standard order,
+// the others after them in CFITSIO's order, as astropy shows the image header. A header that
+// already starts right is left as funpack writes it.
 void mandatory_cards_first(std::vector<std::string>& cards) {
-  auto first = std::find_if(cards.begin(), cards.end(), [](const std::string& card) {
-    std::string_view keyword = keyword_of(card);
-    return keyword == "XTENSION" || keyword == "SIMPLE";
-  });
-  if (first == cards.begin() || first == cards.end()) return;
-  auto after = std::find_if(std::next(first), cards.end(), [](const std::string& card) {
-    return !is_structural(keyword_of(card));
-  });
-  std::rotate(cards.begin(), first, after);
+  if (cards.empty()) return;
+  std::string_view start = keyword_of(cards.front());
+  if (start == "XTENSION" || start == "SIMPLE") return;
+  std::vector<std::string> order = {"XTENSION", "SIMPLE", "BITPIX", "NAXIS"};
+  for (int axis = 1; axis <= 999; ++axis) {
+    std::string key = "NAXIS" + std::to_string(axis);
+    bool present = std::any_of(cards.begin(), cards.end(),
+                               [&](const std::string& card) { return keyword_of(card) == key; });
+    if (!present) break;
+    order.push_back(std::move(key));
+  }
+  order.emplace_back("PCOUNT");
+  order.emplace_back("GCOUNT");
+  std::vector<std::string> sorted;
+  for (const std::string& key : order) {
+    auto it = std::find_if(cards.begin(), cards.end(),
+                           [&](const std::string& card) { return keyword_of(card) == key; });
+    if (it == cards.end()) continue;
+    sorted.push_back(std::move(*it));
+    cards.erase(it);
+  }
+  if (keyword_of(sorted.front()) == "SIMPLE") {
+    // A primary HDU has no PCOUNT/GCOUNT to keep in the mandatory block.
+    std::erase_if(sorted, [&](const std::string& card) {
+      std::string_view key = keyword_of(card);
+      bool extra = key == "PCOUNT" || key == "GCOUNT";
+      if (extra) cards.push_back(card);
+      return extra;
+    });
+  }
+  sorted.insert(sorted.end(), std::make_move_iterator(cards.begin()),
+                std::make_move_iterator(cards.end()));
+  cards = std::move(sorted);
 }
 
-bool is_default_name(std::string_view card) {
+std::string name_of(std::string_view card) {
   Card parsed = parse_card(card);
-  return parsed.keyword == "EXTNAME" && parsed.value == "COMPRESSED_IMAGE";
+  return parsed.keyword == "EXTNAME" ? parsed.value : std::string();
 }
 
-// CFITSIO names an unnamed compressed image COMPRESSED_IMAGE; when the table also carries the
-// image's own EXTNAME, that one is the image's name (astropy), not the first one.
-void drop_default_name(std::vector<std::string>& cards) {
-  std::size_t names = std::count_if(cards.begin(), cards.end(), [](const std::string& card) {
-    return keyword_of(card) == "EXTNAME";
+// The table's EXTNAME = 'COMPRESSED_IMAGE' is CFITSIO's default name for an unnamed image; a
+// table that also carries the image's own EXTNAME names the image by that one (astropy).
+// CFITSIO keeps the default one or drops both depending on where they stand, so the image
+// header gets the table's own EXTNAME card back, after the card it follows in the table.
+void image_name(const std::vector<std::string>& table_cards, std::vector<std::string>& cards) {
+  constexpr std::string_view kDefault = "COMPRESSED_IMAGE";
+  auto own = std::find_if(table_cards.begin(), table_cards.end(), [&](const std::string& card) {
+    std::string name = name_of(card);
+    return !name.empty() && name != kDefault;
   });
-  if (names < 2) return;
-  auto it = std::find_if(cards.begin(), cards.end(), is_default_name);
-  if (it != cards.end()) cards.erase(it);
+  bool has_default =
+      std::any_of(table_cards.begin(), table_cards.end(),
+                  [&](const std::string& card) { return name_of(card) == kDefault; });
+  if (own == table_cards.end() || !has_default) return;
+  std::erase_if(cards, [&](const std::string& card) { return name_of(card) == kDefault; });
+  std::string wanted = name_of(*own);
+  if (std::any_of(cards.begin(), cards.end(),
+                  [&](const std::string& card) { return name_of(card) == wanted; }))
+    return;
+  auto at = cards.end();
+  for (auto before = own; before != table_cards.begin() && at == cards.end();) {
+    --before;
+    std::string_view text = trim_right(*before);
+    at = std::find_if(cards.begin(), cards.end(),
+                      [&](const std::string& card) { return trim_right(card) == text; });
+  }
+  cards.insert(at == cards.end() ? cards.end() : std::next(at), std::string(trim_right(*own)));
 }
 
 // CFITSIO copies the Z keywords without checking them; funpack fails when it reads the image
@@ -177,7 +213,7 @@ ImageHeader decompressed_image_header(const std::vector<std::string>& table_card
   output_owner.reset(output_memory);
   if (!reason.empty()) throw ExtractError(reason);
   mandatory_cards_first(header.cards);
-  drop_default_name(header.cards);
+  image_name(table_cards, header.cards);
   header.error = header_problem(header.cards);
   return header;
 }

@@ -772,10 +772,12 @@ zi = [key(c) for c in cards].index('ZIMAGE')
 write('order.fits', cards[:zi] + ['BSCALE  =                  2.0', 'BZERO   =                 10.0'] + cards[zi:])
 named = [c for c in cards if key(c) != 'EXTNAME']
 write('two_names.fits', named[:zi + 1] + ["EXTNAME = 'COMPRESSED_IMAGE'"] + named[zi + 1:] + ["EXTNAME = 'SCI     '"])
+zc = [key(c) for c in named].index('ZCMPTYPE')
+write('names_apart.fits', named[:zc] + ["EXTNAME = 'COMPRESSED_IMAGE'"] + named[zc:] + ["EXTNAME = 'SCI     '", "DATE    = '2008-11-01'"])
 write('no_znaxis2.fits', [c for c in cards if key(c) != 'ZNAXIS2'])
 write('bad_zbitpix.fits', [c if key(c) != 'ZBITPIX' else 'ZBITPIX =                   17' for c in cards])
 result = {}
-for name in ['base.fits', 'order.fits', 'two_names.fits', 'no_znaxis2.fits', 'bad_zbitpix.fits']:
+for name in ['base.fits', 'order.fits', 'two_names.fits', 'names_apart.fits', 'no_znaxis2.fits', 'bad_zbitpix.fits']:
     try:
         header = fits.open(out + '/' + name)[1].header
         result[name] = [card.image.rstrip() for card in header.cards]
@@ -803,7 +805,7 @@ TEST(FitsRegressions, TileCompressedImageHeaderAsAstropyAndFunpackRead) {
         "funpack -S " + test::shell_quote((dir.path() / name).string()) + " >/dev/null 2>&1", &rc);
     return rc == 0;
   };
-  for (const std::string name : {"base.fits", "order.fits", "two_names.fits"}) {
+  for (const std::string name : {"base.fits", "order.fits", "two_names.fits", "names_apart.fits"}) {
     SCOPED_TRACE(name);
     Extraction got = extract(dir.path() / name);
     EXPECT_EQ(got.error, "");
