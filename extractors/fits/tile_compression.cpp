@@ -97,7 +97,7 @@ void mandatory_cards_first(std::vector<std::string>& cards) {
     sorted.push_back(std::move(*it));
     cards.erase(it);
   }
-  if (keyword_of(sorted.front()) == "SIMPLE") {
+  if (!sorted.empty() && keyword_of(sorted.front()) == "SIMPLE") {
     // A primary HDU has no PCOUNT/GCOUNT to keep in the mandatory block.
     std::erase_if(sorted, [&](const std::string& card) {
       std::string_view key = keyword_of(card);
