@@ -63,7 +63,10 @@ class FitsExtractor final : public Extractor {
         NodeId stored = tree.add_dir(dir, fits::kCompressedName);
         std::vector<std::string> image;
         try {
-          image = fits::decompressed_image_header(hdu.cards, hdu.index == 1 && primary_empty);
+          fits::ImageHeader rebuilt =
+              fits::decompressed_image_header(hdu.cards, hdu.index == 1 && primary_empty);
+          image = std::move(rebuilt.cards);
+          if (!rebuilt.error.empty()) problems.push_back("HDU " + index + ": " + rebuilt.error);
         } catch (const ExtractError& e) {
           problems.push_back("HDU " + index + ": " + e.what());
         }

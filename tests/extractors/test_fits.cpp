@@ -748,5 +748,120 @@ TEST(FitsCli, MetafsExtractPrintsTheSameFiles) {
   EXPECT_EQ(j["1"]["type"], "compressed image");
 }
 
+// Writes tile-compressed images whose table header CFITSIO's imcomp rebuilds badly: cards
+// before ZIMAGE, a second EXTNAME next to COMPRESSED_IMAGE, a missing ZNAXIS2, an invalid
+// ZBITPIX. Prints astropy's header of each compressed HDU (null where astropy cannot).
+constexpr const char* kTileScript = R"(
+import json, sys, numpy as np
+from astropy.io import fits
+out = sys.argv[1]
+h = fits.CompImageHDU(np.arange(64, dtype=np.int16).reshape(8, 8), name='SCI',
+                      compression_type='RICE_1')
+h.header['OBSERVER'] = 'me'
+fits.HDUList([fits.PrimaryHDU(), h]).writeto(out + '/base.fits')
+raw = open(out + '/base.fits', 'rb').read()
+cards, off = [], 2880
+while raw[off:off + 8] != b'END     ':
+    cards.append(raw[off:off + 80].decode()); off += 80
+data = raw[2880 + (off - 2880 + 80 + 2879) // 2880 * 2880:]
+key = lambda c: c[:8].strip()
+def write(name, cs):
+    b = ''.join(c.ljust(80) for c in cs) + 'END'.ljust(80)
+    open(out + '/' + name, 'wb').write(raw[:2880] + b.ljust(-(-len(b) // 2880) * 2880).encode() + data)
+zi = [key(c) for c in cards].index('ZIMAGE')
+write('order.fits', cards[:zi] + ['BSCALE  =                  2.0', 'BZERO   =                 10.0'] + cards[zi:])
+named = [c for c in cards if key(c) != 'EXTNAME']
+write('two_names.fits', named[:zi + 1] + ["EXTNAME = 'COMPRESSED_IMAGE'"] + named[zi + 1:] + ["EXTNAME = 'SCI     '"])
+zc = [key(c) for c in named].index('ZCMPTYPE')
+write('names_apart.fits', named[:zc] + ["EXTNAME = 'COMPRESSED_IMAGE'"] + named[zc:] + ["EXTNAME = 'SCI     '", "DATE    = '2008-11-01'"])
+write('no_znaxis2.fits', [c for c in cards if key(c) != 'ZNAXIS2'])
+write('bad_zbitpix.fits', [c if key(c) != 'ZBITPIX' else 'ZBITPIX =                   17' for c in cards])
+result = {}
+for name in ['base.fits', 'order.fits', 'two_names.fits', 'names_apart.fits', 'no_znaxis2.fits', 'bad_zbitpix.fits']:
+    try:
+        header = fits.open(out + '/' + name)[1].header
+        result[name] = [card.image.rstrip() for card in header.cards]
+    except Exception:
+        result[name] = None
+print(json.dumps(result))
+)";
+
+// The image header of a compressed HDU reads as astropy rebuilds it: XTENSION first, the
+// image's own EXTNAME (and fields/<EXTNAME>) when the table has COMPRESSED_IMAGE too, and an
+// error beside the cards where funpack refuses the header.
+TEST(FitsRegressions, TileCompressedImageHeaderAsAstropyAndFunpackRead) {
+  TempDir dir;
+  fs::path script = dir.path() / "make_tiles.py";
+  std::ofstream(script) << kTileScript;
+  int status = 0;
+  std::string output = test::run_command("/usr/bin/python3 " + test::shell_quote(script.string()) +
+                                             " " + test::shell_quote(dir.path().string()),
+                                         &status);
+  ASSERT_EQ(status, 0) << output;
+  json astropy = json::parse(output);
+  auto funpack_accepts = [&](const std::string& name) {
+    int rc = 0;
+    test::run_command(
+        "funpack -S " + test::shell_quote((dir.path() / name).string()) + " >/dev/null 2>&1", &rc);
+    return rc == 0;
+  };
+  for (const std::string name : {"base.fits", "order.fits", "two_names.fits", "names_apart.fits"}) {
+    SCOPED_TRACE(name);
+    Extraction got = extract(dir.path() / name);
+    EXPECT_EQ(got.error, "");
+    auto sections = header_sections(got.header);
+    ASSERT_EQ(sections.size(), 3u) << got.header;
+    std::vector<std::string> expected = astropy[name];
+    EXPECT_EQ(sections[1], expected) << got.header;
+    ASSERT_FALSE(sections[1].empty());
+    EXPECT_EQ(sections[1].front().rfind("XTENSION= 'IMAGE", 0), 0u);
+    const MetaTree& tree = got.tree;
+    NodeId hdu1 = child(tree, MetaTree::kRoot, "1");
+    EXPECT_EQ(tree.node(child(tree, hdu1, "EXTNAME")).text, "SCI");
+    EXPECT_EQ(child(tree, hdu1, "EXTNAME#2"), MetaTree::kNotFound);
+    NodeId link = child(tree, MetaTree::kRoot, "SCI");
+    ASSERT_NE(link, MetaTree::kNotFound);
+    EXPECT_EQ(tree.node(link).type, MetaNode::Type::kLink);
+    EXPECT_EQ(tree.node(link).text, "1");
+    EXPECT_EQ(child(tree, MetaTree::kRoot, "COMPRESSED_IMAGE"), MetaTree::kNotFound);
+  }
+  EXPECT_TRUE(funpack_accepts("base.fits"));
+  EXPECT_EQ(astropy["order.fits"][7], "BSCALE  =                  2.0");
+
+  // funpack refuses these; the cards CFITSIO rebuilt are still shown, with why in error.
+  struct Refused {
+    const char* name;
+    const char* error;
+    const char* missing;
+  };
+  for (const Refused& refused :
+       {Refused{"no_znaxis2.fits",
+                "HDU 1: tile-compressed image: the image header is invalid: missing NAXISn "
+                "keywords (required ZNAXISn compression keyword not found)",
+                "NAXIS2"},
+        Refused{"bad_zbitpix.fits",
+                "HDU 1: tile-compressed image: the image header is invalid: illegal BITPIX "
+                "keyword value (Illegal value for BITPIX keyword: 17)",
+                nullptr}}) {
+    SCOPED_TRACE(refused.name);
+    EXPECT_FALSE(funpack_accepts(refused.name));
+    Extraction got = extract(dir.path() / refused.name);
+    EXPECT_EQ(got.error, refused.error);
+    const MetaTree& tree = got.tree;
+    NodeId hdu1 = child(tree, MetaTree::kRoot, "1");
+    ASSERT_NE(hdu1, MetaTree::kNotFound);
+    EXPECT_EQ(tree.node(child(tree, hdu1, "XTENSION")).text, "IMAGE");
+    EXPECT_EQ(tree.node(child(tree, hdu1, "OBSERVER")).text, "me");
+    if (refused.missing != nullptr) {
+      EXPECT_EQ(child(tree, hdu1, refused.missing), MetaTree::kNotFound);
+    } else {
+      EXPECT_EQ(tree.node(child(tree, hdu1, "BITPIX")).text, "17");
+    }
+    EXPECT_NE(got.header.find("# HDU 1 compressed image, as funpack writes it SCI"),
+              std::string::npos);
+    EXPECT_NE(child(tree, MetaTree::kRoot, "SCI"), MetaTree::kNotFound);
+  }
+}
+
 }  // namespace
 }  // namespace metafs::extract
