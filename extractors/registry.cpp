@@ -40,7 +40,8 @@ Extraction ExtractorRegistry::extract(const SourceFile& file, Format detected) c
   Extraction out;
   out.format = detected;
   // netCDF-4 files are HDF5 files: the HDF5 module decides which of the two a file is.
-  if (detected == Format::kHdf5 && hdf5_file_is_netcdf4(file.fd(), file.base_name())) out.format = Format::kNetcdf;
+  if (detected == Format::kHdf5 && hdf5_file_is_netcdf4(file.fd(), file.base_name()))
+    out.format = Format::kNetcdf;
   const Extractor* extractor = find(out.format);
   if (extractor == nullptr) {
     out.error = "no extractor for this format";

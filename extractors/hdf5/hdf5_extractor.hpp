@@ -32,5 +32,4 @@ namespace metafs::extract {
 // throws; takes hdf5_library_mutex(). `fd` is borrowed; `name` is used for its extension only.
 bool hdf5_file_is_netcdf4(int fd, const std::filesystem::path& name);
 
-
 }  // namespace metafs::extract
