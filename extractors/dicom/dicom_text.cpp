@@ -263,7 +263,9 @@ bool TextDecoder::plain_utf8() const {
 std::string TextDecoder::decode(std::string_view raw, std::string_view delimiters) const {
   if (!needs_conversion(raw)) return std::string(raw);
   if (plain_utf8()) return utf8_or_escaped(raw);
-  if (charset_.empty() || charset_ == "ISO_IR 6") return ascii_or_escaped(raw);
+  // No character set beyond ASCII declared, yet bytes above it: read as ISO 8859-1, as pydicom
+  // does (its default encoding), rather than as escapes (PS3.5 6.1.2.2 leaves it undefined).
+  if (charset_.empty() || charset_ == "ISO_IR 6") return latin1_to_utf8(raw);
   if (!converter_ready_ && !converter_failed_) {
     converter_ = std::make_unique<DcmSpecificCharacterSet>();
     converter_failed_ = converter_->selectCharacterSet(charset_.c_str()).bad();
@@ -286,6 +288,21 @@ std::string TextDecoder::decode_iso2022(std::string_view raw, std::string_view d
   if (charset_.find("2022") == std::string::npos) return ascii_or_escaped(raw);
   if (!iso2022_) iso2022_ = std::make_unique<Iso2022Decoder>(charset_);
   return iso2022_->decode(raw, delimiters);
+}
+
+std::string latin1_to_utf8(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (char c : raw) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x80) {
+      out += c;
+    } else {
+      out += static_cast<char>(0xC0 | (byte >> 6));
+      out += static_cast<char>(0x80 | (byte & 0x3F));
+    }
+  }
+  return out;
 }
 
 std::string ascii_or_escaped(std::string_view raw) {

@@ -12,7 +12,8 @@ class Iso2022Decoder;
 
 // Decodes the text values of one dataset or sequence item to UTF-8 according to its Specific
 // Character Set (0008,0005), using DCMTK's character-set conversion (ISO 2022 code extensions,
-// GB18030, ...). Never guesses: bytes that cannot be decoded come out as \xHH.
+// GB18030, ...). Bytes that cannot be decoded come out as \xHH; the one fallback: with no
+// set declared (or only ISO_IR 6), bytes above ASCII are ISO 8859-1, as pydicom reads them.
 // Not thread-safe: one decoder per extraction.
 class TextDecoder {
  public:
@@ -41,6 +42,9 @@ class TextDecoder {
   // Japanese ones) or leaves escape sequences in.
   mutable std::unique_ptr<Iso2022Decoder> iso2022_;
 };
+
+// ISO 8859-1 bytes as UTF-8 (every byte is a character).
+std::string latin1_to_utf8(std::string_view raw);
 
 // A value of a VR limited to ASCII (CS, DA, UI, DS, ...): bytes >= 0x80 as \xHH.
 std::string ascii_or_escaped(std::string_view raw);

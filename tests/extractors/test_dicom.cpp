@@ -249,7 +249,22 @@ TEST(DicomExtractor, AnUndecodableByteNeverSplitsAValue) {
     ++checked;
   }
   EXPECT_EQ(checked, 3) << vms;
-  EXPECT_EQ(json["InstitutionName"], "Klinik K\\xF6ln");
+  // No character set declared: read as ISO 8859-1, as pydicom does.
+  EXPECT_EQ(json["InstitutionName"], "Klinik Köln");
+
+  // Declared UTF-8 with bytes that are not: escaped, and still one value per separator.
+  test::TempDir dir;
+  fs::path bad = dir.path() / "bad_utf8.dcm";
+  test::DicomBuilder builder;
+  builder.text(0x0008, 0x0005, "CS", "ISO_IR 192")
+      .text(0x0008, 0x0080, "LO", "Klinik K\xF6ln")
+      .text(0x0008, 0x1030, "LO",
+            "K\xF6rper\\Sch\xE4"
+            "del");
+  test::write_file(bad, builder.bytes());
+  auto escaped = nlohmann::json::parse(render_json(extract(bad).extraction.tree));
+  EXPECT_EQ(escaped["InstitutionName"], "Klinik K\\xF6ln");
+  EXPECT_EQ(escaped["StudyDescription"], nlohmann::json({"K\\xF6rper", "Sch\\xE4del"}));
 }
 
 // Encapsulated Pixel Data inside a sequence (an icon image) is summarised as at the top level,
