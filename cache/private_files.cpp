@@ -22,8 +22,6 @@ constexpr mode_t kDirMode = 0700;
 constexpr mode_t kFileMode = 0600;
 constexpr mode_t kOpenToOthers = 0077;
 
-using OwnedFd = extract::FileDescriptor;
-
 std::string octal(mode_t mode) {
   char text[8];
   std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
@@ -86,7 +84,7 @@ bool prepare_private_dir(const fs::path& dir) {
       !owned_by_us(link, dir, "directory (a symlink)")) {
     return false;
   }
-  OwnedFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  extract::FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   struct stat st;
   if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) {
     cache_log().error(
@@ -108,7 +106,7 @@ bool prepare_private_dir(const fs::path& dir) {
 }
 
 bool prepare_private_file(const fs::path& file) {
-  OwnedFd fd(
+  extract::FileDescriptor fd(
       ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, kFileMode));
   struct stat st;
   if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) {
@@ -130,7 +128,8 @@ void tighten_private_files(const fs::path& dir) {
     struct stat st;
     if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (st.st_uid != ::geteuid() || (st.st_mode & kOpenToOthers) == 0) continue;
-    OwnedFd fd(::open(entry.path().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    extract::FileDescriptor fd(
+        ::open(entry.path().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (fd.get() >= 0) tighten(fd.get(), st, kFileMode, entry.path(), "file");
   }
 }

@@ -14,6 +14,8 @@
 #include <system_error>
 #include <thread>
 
+#include "signal_name.hpp"
+
 extern char** environ;
 
 namespace metafs::cache {
@@ -38,11 +40,6 @@ std::string read_message(int fd) {
   }
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out.substr(0, kMaxMessage);
-}
-
-std::string signal_text(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
 }  // namespace
@@ -114,7 +111,7 @@ std::optional<std::string> verify_store_out_of_process(const fs::path& dir,
   }
   if (WIFSIGNALED(status)) {
     return fmt::format("damaged: reading it killed the verifier by {}",
-                       signal_text(WTERMSIG(status)));
+                       extract::signal_name(WTERMSIG(status)));
   }
   if (WEXITSTATUS(status) == 1) return "damaged: " + message;
   if (WEXITSTATUS(status) != 0) {

@@ -516,7 +516,11 @@ int Filesystem::access_acl(const Node& node, std::string* value) {
     case Node::Kind::kMirror: {
       struct stat st {};
       std::string acl;
-      if (int err = read_acl(node.rel_path, &st, &acl)) return err;
+      int err = read_acl(node.rel_path, &st, &acl);
+      if (err != 0 && err != ENODATA) return err;
+      // Another file's ACL under this node's name would pair with the old file's mode bits.
+      if (!node.rel_path.empty() && !node.shows(st)) return ESTALE;
+      if (err != 0) return err;
       // A data file is shown as a directory: it shows its view's ACL.
       if (S_ISREG(st.st_mode) && service_->detect(node.rel_path, st) != extract::Format::kNone) {
         return derive(node.rel_path, acl, true);

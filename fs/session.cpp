@@ -209,7 +209,8 @@ class SignalThread {
       int stop_signal = g_stop_signal;
       if (stop_signal != 0 && !stop_logged_) {
         stop_logged_ = true;
-        log::fs()->info("{}: stopping; extractions in flight are ended", signal_name(stop_signal));
+        log::fs()->info("{}: stopping; extractions in flight are ended",
+                        extract::signal_name(stop_signal));
         stopping_hook_();
       }
       if (stopping_) return;  // after the log: a stop may wake this thread only now
@@ -233,7 +234,7 @@ class SignalThread {
     }
     // Logged once per signal number at info level, so a sender in a loop cannot flood the log.
     auto level = seen_.insert(signal).second ? spdlog::level::info : spdlog::level::debug;
-    log::fs()->log(level, "{} from pid {} ignored{}", signal_name(signal), sender,
+    log::fs()->log(level, "{} from pid {} ignored{}", extract::signal_name(signal), sender,
                    signal == SIGHUP ? " (started with SIGHUP ignored, as by nohup)" : "");
   }
 
@@ -362,7 +363,7 @@ int run_session(const Options& options) {
   int stop_signal = g_stop_signal;
   sd_notify(0, "STOPPING=1");
   log::fs()->info("unmounting {}{}", options.mountpoint.string(),
-                  stop_signal != 0 ? " (" + signal_name(stop_signal) + ")" : "");
+                  stop_signal != 0 ? " (" + extract::signal_name(stop_signal) + ")" : "");
   filesystem->stop();  // no thread may notify the session once it is gone
   fuse_session_unmount(session);
   fuse_session_destroy(session);

@@ -15,6 +15,7 @@
 
 #include "codec.hpp"
 #include "log.hpp"
+#include "signal_name.hpp"
 #include "worker_protocol.hpp"
 #include "worker_spawner.hpp"
 
@@ -217,7 +218,7 @@ std::string WorkerPool::death_message(int status) const {
     if (signal == SIGXCPU) {
       return fmt::format("timed out after {} s (CPU limit)", options_.timeout_seconds);
     }
-    std::string message = "extractor crashed: " + signal_name(signal);
+    std::string message = "extractor crashed: " + extract::signal_name(signal);
     if (signal == SIGSYS) message += " (forbidden system call)";
     return message;
   }

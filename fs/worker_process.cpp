@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "log.hpp"
+#include "signal_name.hpp"
 
 extern char** environ;
 
@@ -117,7 +118,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command
     }
     throw std::runtime_error("the worker ended before it was ready (" +
                              (WIFSIGNALED(status)
-                                  ? signal_name(WTERMSIG(status))
+                                  ? extract::signal_name(WTERMSIG(status))
                                   : "status " + std::to_string(WEXITSTATUS(status))) +
                              ")");
   }

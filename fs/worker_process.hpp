@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "signal_name.hpp"
 #include "worker_protocol.hpp"
 
 namespace metafs::fs {

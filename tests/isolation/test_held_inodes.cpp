@@ -85,6 +85,28 @@ class HeldInodes : public ::testing::Test {
     ASSERT_TRUE(out.empty()) << out;
   }
 
+  // Runs the Python `script` as bob with sys.argv[1] = `target`. The script does its first
+  // step, creates sys.argv[3] (ready), waits for sys.argv[2] (swapped), then reads; bob's and
+  // alice's directories are swapped in between. Returns what it printed.
+  std::string bob_across_swap(const std::string& script, const fs::path& target) {
+    fs::path flags = tmp_.path() / "flags";
+    fs::create_directory(flags);
+    fs::permissions(flags, fs::perms::all);
+    fs::path ready = flags / "ready", swapped = flags / "swapped";
+    std::string out;
+    std::thread reader([&] {
+      out = bob_.run("/usr/bin/python3 -c " + shell_quote(script) + " " +
+                     shell_quote(target.string()) + " " + shell_quote(swapped.string()) + " " +
+                     shell_quote(ready.string()));
+    });
+    for (int i = 0; i < 1000 && !fs::exists(ready); ++i) ::usleep(10000);
+    EXPECT_TRUE(fs::exists(ready)) << "bob's first step did not finish";
+    swap_directories();
+    write_file(swapped, "");
+    reader.join();
+    return out;
+  }
+
   // Inside the test's directory, which both users may traverse.
   fs::path mountpoint() const {
     fs::create_directories(tmp_.path() / "mnt");
@@ -104,23 +126,15 @@ TEST_F(HeldInodes, AnOpenFileKeepsReadingWhatWasOpened) {
   MountRunner mount(tmp_.path() / "src", {"-o", "allow_other"}, mountpoint());
   ASSERT_TRUE(mount.mounted());
   fs::path file = mount.mountpoint() / "shared" / "bobdir" / "notes.txt";
-  fs::path flag = tmp_.path() / "swapped";
-  // bob opens, waits until the swap is done, then reads through the open descriptor.
+  // bob opens, then reads through the open descriptor once the names are swapped.
   std::string script =
       "import os,sys,time\n"
       "fd=os.open(sys.argv[1],os.O_RDONLY)\n"
+      "open(sys.argv[3],'w').close()\n"
       "while not os.path.exists(sys.argv[2]): time.sleep(0.01)\n"
       "try:\n  print(os.pread(fd,100,0).decode(),end='')\n"
       "except OSError as e:\n  print('errno',e.errno)\n";
-  std::string out;
-  std::thread reader([&] {
-    out = bob_.run("/usr/bin/python3 -c " + shell_quote(script) + " " + shell_quote(file.string()) +
-                   " " + shell_quote(flag.string()));
-  });
-  ::usleep(500000);  // bob's open is done
-  swap_directories();
-  write_file(flag, "");
-  reader.join();
+  std::string out = bob_across_swap(script, file);
   EXPECT_EQ(out.find("ALICE"), std::string::npos) << out;
   EXPECT_EQ(out, "bob's public notes\n");
   // A new open of the name is alice's file now: refused to bob.
@@ -138,24 +152,17 @@ TEST_F(HeldInodes, AViewDirectoryHeldOpenNeverShowsTheNewcomersMetadata) {
   MountRunner mount(tmp_.path() / "src", {"-o", "allow_other"}, mountpoint());
   ASSERT_TRUE(mount.mounted());
   fs::path view = mount.mountpoint() / "shared" / "bobdir" / "image.fits";
-  fs::path flag = tmp_.path() / "swapped";
+  // bob works inside the view of his file, then reads there once the names are swapped.
   std::string script =
       "import os,sys,time\n"
       "os.chdir(sys.argv[1])\n"
       "open('format').read()\n"
+      "open(sys.argv[3],'w').close()\n"
       "while not os.path.exists(sys.argv[2]): time.sleep(0.01)\n"
       "for name in ['metadata.txt','header.txt','metadata.json','fields/0/OBJECT']:\n"
       "  try:\n    print(name, open(name).read())\n"
       "  except OSError as e:\n    print(name, 'errno', e.errno)\n";
-  std::string out;
-  std::thread reader([&] {
-    out = bob_.run("/usr/bin/python3 -c " + shell_quote(script) + " " + shell_quote(view.string()) +
-                   " " + shell_quote(flag.string()));
-  });
-  ::usleep(800000);  // bob is inside, the view of his file seen
-  swap_directories();
-  write_file(flag, "");
-  reader.join();
+  std::string out = bob_across_swap(script, view);
   EXPECT_EQ(out.find("ALICE-SECRET"), std::string::npos) << out;
   // alice herself sees her file's metadata under the new name.
   EXPECT_NE(alice_.run("cat " + shell_quote((view / "fields" / "0" / "OBJECT").string()))
