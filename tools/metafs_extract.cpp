@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -62,22 +65,72 @@ Format detect(const std::string& path, std::string* why) {
   return format;
 }
 
+// The files under each DIRECTORY argument (not following symbolic links), sorted, so
+// `-r` prints in the same order every run; other arguments stay as given.
+std::vector<std::string> expand(const std::vector<std::string>& arguments, bool recursive,
+                                int* status) {
+  namespace stdfs = std::filesystem;
+  std::vector<std::string> files;
+  for (const auto& argument : arguments) {
+    std::error_code error;
+    if (!recursive || !stdfs::is_directory(stdfs::symlink_status(argument, error))) {
+      files.push_back(argument);
+      continue;
+    }
+    std::vector<std::string> found;
+    stdfs::recursive_directory_iterator it(argument,
+                                           stdfs::directory_options::skip_permission_denied, error);
+    for (; !error && it != stdfs::recursive_directory_iterator(); it.increment(error)) {
+      if (it->is_regular_file(error) && !it->is_symlink(error)) found.push_back(it->path());
+    }
+    if (error) {
+      std::cerr << "metafs-extract: " << argument << ": " << error.message() << "\n";
+      *status = 1;
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+// One line of `--as jsonl`: {"path", "format", "metadata" (metadata.json's object), "error"
+// (only when extraction failed)}. Files that are not scientific files get "format": null and
+// "error" so a `jq` pipeline sees every named file.
+std::string jsonl_line(const std::string& path, const Extraction* result,
+                       const std::string& error) {
+  nlohmann::ordered_json line;
+  line["path"] = path;
+  if (result == nullptr) {
+    line["format"] = nullptr;
+  } else {
+    line["format"] = metafs::extract::format_name(result->format);
+    line["metadata"] = nlohmann::ordered_json::parse(metafs::extract::render_json(result->tree));
+  }
+  if (!error.empty()) line["error"] = error;
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "Print what a metafs mount shows for each FILE, without mounting anything.\n"
       "Runs the extractors in this process: use it on files you trust."};
-  std::vector<std::string> files;
+  std::vector<std::string> arguments;
   std::string as = "txt";
+  bool recursive = false;
   std::string format_name;
   bool serve = false;
   metafs::extract::worker::ServeOptions serve_options;
-  app.add_option("FILE", files, "Files to describe");
+  app.add_option("FILE", arguments, "Files to describe (directories too, with -r)");
+  app.add_flag("-r,--recursive", recursive,
+               "Describe every regular file under each DIRECTORY (symbolic links are not "
+               "followed; files that are not scientific files are skipped quietly)");
   app.add_option("--as", as,
-                 "What to print: txt (metadata.txt), json (metadata.json), header (header.txt), "
-                 "tree (fields/ as an indented tree), format, or any extra file name "
-                 "(e.g. dicom.json)")
+                 "What to print: txt (metadata.txt), json (metadata.json), jsonl (one JSON "
+                 "object per file and line: path, format, metadata, error; for jq), header "
+                 "(header.txt), tree (fields/ as an indented tree), format, or any extra file "
+                 "name (e.g. dicom.json)")
       ->capture_default_str();
   app.add_option("--format", format_name,
                  "Skip detection and treat every FILE as this format (dicom, fits, hdf5, netcdf)");
@@ -99,15 +152,19 @@ int main(int argc, char** argv) {
                  "--serve: the daemon's pid: the worker ends when it is gone");
   CLI11_PARSE(app, argc, argv);
   if (serve) return metafs::extract::worker::serve(serve_options);
-  if (files.empty()) {
+  if (arguments.empty()) {
     std::cerr << "metafs-extract: FILE is required\nRun with --help for more information.\n";
     return 2;
   }
+  const bool jsonl = as == "jsonl";
 
   metafs::extract::ExtractorRegistry registry;
   int status = 0;
+  const std::vector<std::string> files = expand(arguments, recursive, &status);
   for (const auto& file : files) {
-    if (files.size() > 1) std::cout << "==> " << file << " <==\n";
+    // Found by -r (not named on the command line): a file that is not scientific is skipped.
+    const bool named = std::find(arguments.begin(), arguments.end(), file) != arguments.end();
+    if (files.size() > 1 && !jsonl) std::cout << "==> " << file << " <==\n";
     std::string why;
     Format format = Format::kNone;
     if (!format_name.empty()) {
@@ -121,6 +178,8 @@ int main(int argc, char** argv) {
       format = detect(file, &why);
     }
     if (format == Format::kNone) {
+      if (!named) continue;
+      if (jsonl) std::cout << jsonl_line(file, nullptr, why);
       std::cerr << "metafs-extract: " << file << ": " << why << "\n";
       status = 1;
       continue;
@@ -129,11 +188,14 @@ int main(int argc, char** argv) {
     try {
       result = registry.extract(metafs::extract::open_source_file(file), format);
     } catch (const std::system_error& e) {
+      if (jsonl) std::cout << jsonl_line(file, nullptr, e.what());
       std::cerr << "metafs-extract: " << e.what() << "\n";
       status = 1;
       continue;
     }
-    if (as == "txt") {
+    if (jsonl) {
+      std::cout << jsonl_line(file, &result, result.failed() ? result.error : std::string());
+    } else if (as == "txt") {
       std::cout << metafs::extract::render_txt(result.tree);
     } else if (as == "json") {
       std::cout << metafs::extract::render_json(result.tree);
