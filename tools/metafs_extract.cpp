@@ -134,22 +134,33 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--format", format_name,
                  "Skip detection and treat every FILE as this format (dicom, fits, hdf5, netcdf)");
+  // The worker side of the daemon: not for people, so not in --help (group "" hides).
   app.add_flag("--serve", serve,
-               "Run as a sandboxed worker of the metafs daemon: requests on descriptor 0 "
-               "(used by metafs itself, not by people)");
+               "Run as a sandboxed worker of the metafs daemon: requests on descriptor 0")
+      ->group("");
   app.add_option("--worker-memory", serve_options.memory_bytes,
                  "--serve: memory limit (RLIMIT_DATA) in bytes (0: none)")
-      ->capture_default_str();
+      ->group("");
   app.add_option("--timeout", serve_options.timeout_seconds,
                  "--serve: seconds one file may take (sets the CPU limit)")
-      ->capture_default_str();
+      ->group("");
   app.add_option("--max-files", serve_options.max_files,
                  "--serve: files the worker answers before the daemon replaces it")
-      ->capture_default_str();
-  app.add_option("--uid", serve_options.uid, "--serve: account to run as (given by the daemon)");
-  app.add_option("--gid", serve_options.gid, "--serve: group to run as (given by the daemon)");
+      ->group("");
+  app.add_option("--uid", serve_options.uid, "--serve: account to run as (given by the daemon)")
+      ->group("");
+  app.add_option("--gid", serve_options.gid, "--serve: group to run as (given by the daemon)")
+      ->group("");
   app.add_option("--parent-pid", serve_options.parent_pid,
-                 "--serve: the daemon's pid: the worker ends when it is gone");
+                 "--serve: the daemon's pid: the worker ends when it is gone")
+      ->group("");
+  app.set_version_flag("-V,--version", std::string("metafs-extract ") + METAFS_VERSION);
+  app.footer(
+      "Examples:\n"
+      "  metafs-extract scan.dcm                      metadata.txt of one file\n"
+      "  metafs-extract --as header image.fits        header.txt (the FITS cards)\n"
+      "  metafs-extract -r --as jsonl /data | jq -r 'select(.metadata.Modality == \"MR\") | "
+      ".path'");
   CLI11_PARSE(app, argc, argv);
   if (serve) return metafs::extract::worker::serve(serve_options);
   if (arguments.empty()) {
