@@ -121,11 +121,74 @@ PressureLevel level_from_meminfo(const MemInfoSample& sample, PressureLevel prev
                          available_level_at(ratio, kAvailableExitFactor), previous);
 }
 
+std::optional<CgroupMemorySample> parse_cgroup_memory(std::string_view current_text,
+                                                      std::string_view high_text,
+                                                      std::string_view max_text) {
+  auto number = [](std::string_view text) -> std::optional<std::uint64_t> {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+    std::uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || text.empty() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+  };
+  auto current = number(current_text);
+  auto high = number(high_text);
+  auto max = number(max_text);
+  if (!current || (!high && !max)) return std::nullopt;
+  std::uint64_t limit = std::min(high.value_or(UINT64_MAX), max.value_or(UINT64_MAX));
+  if (limit == 0) return std::nullopt;
+  return CgroupMemorySample{*current, limit};
+}
+
+PressureLevel level_from_cgroup(const CgroupMemorySample& sample, PressureLevel previous) {
+  double left =
+      sample.current >= sample.limit
+          ? 0.0
+          : static_cast<double>(sample.limit - sample.current) / static_cast<double>(sample.limit);
+  return with_hysteresis(available_level_at(left, 1.0),
+                         available_level_at(left, kAvailableExitFactor), previous);
+}
+
+std::string_view pressure_trigger_name(PressureTrigger trigger) {
+  switch (trigger) {
+    case PressureTrigger::kNone:
+      return "none";
+    case PressureTrigger::kPsi:
+      return "psi";
+    case PressureTrigger::kMemoryHigh:
+      return "memory.high";
+    case PressureTrigger::kMemAvailable:
+      return "MemAvailable";
+  }
+  return "none";
+}
+
+PressureReading compute_pressure(const PressureTexts& texts, PressureReading previous) {
+  PressureReading next;
+  bool any = false;
+  auto consider = [&](PressureLevel level, PressureTrigger trigger) {
+    any = true;
+    if (level > next.level) next = {level, trigger};
+  };
+  if (auto psi = parse_psi(texts.psi)) {
+    consider(level_from_psi(*psi, previous.level), PressureTrigger::kPsi);
+  }
+  if (auto cgroup =
+          parse_cgroup_memory(texts.cgroup_current, texts.cgroup_high, texts.cgroup_max)) {
+    consider(level_from_cgroup(*cgroup, previous.level), PressureTrigger::kMemoryHigh);
+  }
+  if (auto mem = parse_meminfo(texts.meminfo)) {
+    consider(level_from_meminfo(*mem, previous.level), PressureTrigger::kMemAvailable);
+  }
+  return any ? next : previous;
+}
+
 PressureLevel compute_pressure_level(std::string_view psi_text, std::string_view meminfo_text,
                                      PressureLevel previous) {
-  if (auto psi = parse_psi(psi_text)) return level_from_psi(*psi, previous);
-  if (auto mem = parse_meminfo(meminfo_text)) return level_from_meminfo(*mem, previous);
-  return previous;
+  PressureTexts texts;
+  texts.psi = psi_text;
+  texts.meminfo = meminfo_text;
+  return compute_pressure(texts, {previous, PressureTrigger::kNone}).level;
 }
 
 }  // namespace metafs::cache

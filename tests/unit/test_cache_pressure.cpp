@@ -81,8 +81,85 @@ TEST(CachePressure, MeminfoIsTheFallback) {
   EXPECT_EQ(compute_pressure_level("", meminfo(1000, 250), L::kElevated), L::kElevated);
   EXPECT_EQ(compute_pressure_level("", meminfo(1000, 310), L::kElevated), L::kNormal);
   // PSI wins when it parses; nothing parsable keeps the level.
-  EXPECT_EQ(compute_pressure_level(psi(0, 0), meminfo(1000, 10), L::kNormal), L::kNormal);
+  // PSI at 0 % says nothing has stalled yet, not that memory is left: 1 % available is
+  // critical all the same.
+  EXPECT_EQ(compute_pressure_level(psi(0, 0), meminfo(1000, 10), L::kNormal), L::kCritical);
   EXPECT_EQ(compute_pressure_level("junk", "junk", L::kHigh), L::kHigh);
+}
+
+TEST(CachePressure, EverySourceCountsAndTheTriggerNamesTheOneThatSetTheLevel) {
+  using T = PressureTrigger;
+  const std::string calm = psi(0, 0), plenty = meminfo(1000, 800);
+  auto reading = [](const PressureTexts& texts, PressureReading previous = {}) {
+    return compute_pressure(texts, previous);
+  };
+  PressureReading r = reading({calm, plenty, "", "", ""});
+  EXPECT_EQ(r.level, L::kNormal);
+  EXPECT_EQ(r.trigger, T::kNone);
+  // The unit's MemoryHigh=: 960 of 1000 bytes used leaves 4 %, critical; memory.max alone
+  // counts when memory.high is "max"; the lower of the two is the limit.
+  r = reading({calm, plenty, "960\n", "1000\n", "max\n"});
+  EXPECT_EQ(r.level, L::kCritical);
+  EXPECT_EQ(r.trigger, T::kMemoryHigh);
+  EXPECT_EQ(reading({calm, plenty, "850\n", "max\n", "1000\n"}).level, L::kElevated);
+  EXPECT_EQ(reading({calm, plenty, "850\n", "900\n", "1000\n"}).level, L::kHigh);
+  EXPECT_EQ(reading({calm, plenty, "850\n", "max\n", "max\n"}).level, L::kNormal);
+  // Over the limit (memory.current may pass memory.high): critical, not a wrap-around.
+  EXPECT_EQ(reading({calm, plenty, "1200\n", "1000\n", "max\n"}).level, L::kCritical);
+  // MemAvailable low while PSI is calm.
+  r = reading({calm, meminfo(1000, 80), "", "", ""});
+  EXPECT_EQ(r.level, L::kHigh);
+  EXPECT_EQ(r.trigger, T::kMemAvailable);
+  // The highest level wins; PSI is named first on a tie.
+  r = reading({psi(35, 0), meminfo(1000, 80), "", "", ""});
+  EXPECT_EQ(r.level, L::kHigh);
+  EXPECT_EQ(r.trigger, T::kPsi);
+  // Falling: only once every source is past its exit threshold (here the cgroup keeps 12 %
+  // left: below the 15 % that leaves high).
+  r = reading({calm, plenty, "880\n", "1000\n", "max\n"}, {L::kCritical, T::kPsi});
+  EXPECT_EQ(r.level, L::kHigh);
+  EXPECT_EQ(r.trigger, T::kMemoryHigh);
+  r = reading({calm, plenty, "500\n", "1000\n", "max\n"}, r);
+  EXPECT_EQ(r.level, L::kNormal);
+  EXPECT_EQ(r.trigger, T::kNone);
+  // Nothing parses: unchanged.
+  r = reading({"junk", "junk", "junk", "junk", "junk"}, {L::kHigh, T::kPsi});
+  EXPECT_EQ(r.level, L::kHigh);
+  EXPECT_EQ(r.trigger, T::kPsi);
+  EXPECT_EQ(pressure_trigger_name(T::kMemoryHigh), "memory.high");
+}
+
+TEST(CachePressure, FindsTheCgroupOfTheProcess) {
+  EXPECT_EQ(cgroup_dir_from("0::/system.slice/metafs@archive.service\n"),
+            "/sys/fs/cgroup/system.slice/metafs@archive.service");
+  EXPECT_EQ(cgroup_dir_from("12:memory:/x\n0::/user.slice\n"), "/sys/fs/cgroup/user.slice");
+  EXPECT_EQ(cgroup_dir_from("0::/\n"), "");
+  EXPECT_EQ(cgroup_dir_from("4:memory:/legacy\n"), "");
+  EXPECT_EQ(cgroup_dir_from("0::/a/../../etc\n"), "");
+}
+
+TEST(CachePressure, MonitorReadsTheCgroupsFiles) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("metafs-cgroup-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "memory.pressure") << psi(0, 0);
+  std::ofstream(dir / "memory.current") << "100\n";
+  std::ofstream(dir / "memory.high") << "1000\n";
+  std::ofstream(dir / "memory.max") << "max\n";
+  std::ofstream(dir / "meminfo") << meminfo(1000, 900);
+  PressureMonitorOptions options;
+  options.cgroup_dir = dir;
+  options.meminfo_path = dir / "meminfo";
+  ASSERT_EQ(unsetenv("MEMORY_PRESSURE_WATCH"), 0);
+  PressureMonitor monitor(options);
+  // Without systemd's variable, the cgroup's own PSI file.
+  EXPECT_EQ(monitor.psi_path(), dir / "memory.pressure");
+  EXPECT_EQ(monitor.poll_once(), L::kNormal);
+  EXPECT_EQ(monitor.trigger(), PressureTrigger::kNone);
+  std::ofstream(dir / "memory.current") << "960\n";
+  EXPECT_EQ(monitor.poll_once(), L::kCritical);
+  EXPECT_EQ(monitor.trigger(), PressureTrigger::kMemoryHigh);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(CachePressure, MonitorReadsTheWatchFileNotifiesAndStopsPromptly) {
@@ -90,8 +167,12 @@ TEST(CachePressure, MonitorReadsTheWatchFileNotifiesAndStopsPromptly) {
       std::filesystem::temp_directory_path() / ("metafs-psi-" + std::to_string(getpid()));
   std::ofstream(file) << psi(0, 0);
   ASSERT_EQ(setenv("MEMORY_PRESSURE_WATCH", file.c_str(), 1), 0);
+  std::filesystem::path plenty = file.string() + ".meminfo";
+  std::ofstream(plenty) << meminfo(1000, 900);
   PressureMonitorOptions options;
   options.interval = std::chrono::milliseconds(20);
+  options.cgroup_dir = "";  // only the files given here
+  options.meminfo_path = plenty;
   PressureMonitor monitor(options);
   unsetenv("MEMORY_PRESSURE_WATCH");
   EXPECT_EQ(monitor.psi_path(), file);
@@ -125,6 +206,7 @@ TEST(CachePressure, MonitorReadsTheWatchFileNotifiesAndStopsPromptly) {
   idle.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   std::filesystem::remove(file);
+  std::filesystem::remove(plenty);
 }
 
 }  // namespace
