@@ -54,12 +54,12 @@ Filesystem::Filesystem(const Options& options)
       source_(options.source),
       trimmer_(inodes_, inode_budget_for(options)),
       control_(stats_, [this] { return control_extra(); }),
-      invalidator_(
-          source_,
-          Invalidator::Lookup{[this](const std::string& rel) { return inodes_.find_mirror(rel); },
-                              [](const std::string&) { return DataView::fixed_names(); },
-                              [this] { return inodes_.mirror_inodes(); }},
-          options.max_watches) {
+      invalidator_(source_,
+                   Invalidator::Lookup{
+                       [this](const std::string& rel) { return inodes_.find_mirror(rel); },
+                       [](const std::string&) { return extraction::DataView::fixed_names(); },
+                       [this] { return inodes_.mirror_inodes(); }},
+                   options.max_watches) {
   ::clock_gettime(CLOCK_REALTIME, &started_);
 }
 
@@ -84,12 +84,13 @@ void Filesystem::start(fuse_session* session) {
   invalidator_.start(session);
   trimmer_.start(session);
   cache_ = std::make_unique<cache::MetadataCache>(cache_options_for(options_));
-  auto backend = make_extraction_backend(options_);
+  auto backend = extraction::make_extraction_backend(backend_settings_for(options_));
   backend->start();  // workers come up while the kernel sends its first requests
-  service_ = std::make_unique<ExtractionService>(source_, service_options_for(options_), stats_,
-                                                 std::move(backend), *cache_);
+  service_ = std::make_unique<extraction::ExtractionService>(source_, service_options_for(options_),
+                                                             stats_, std::move(backend), *cache_);
   if (options_.prefetch > 0) {
-    prefetcher_ = std::make_unique<Prefetcher>(source_, *service_, prefetch_options_for(options_));
+    prefetcher_ = std::make_unique<extraction::Prefetcher>(source_, *service_,
+                                                           prefetch_options_for(options_));
   }
 }
 
@@ -148,8 +149,8 @@ int Filesystem::mirror_attributes(const std::string& rel, struct stat* st,
 }
 
 int Filesystem::data_view(const std::string& rel, const struct stat& st,
-                          std::shared_ptr<const DataVersion>* version,
-                          std::shared_ptr<const DataView>* view) {
+                          std::shared_ptr<const extraction::DataVersion>* version,
+                          std::shared_ptr<const extraction::DataView>* view) {
   extract::Format format = service_->detect(rel, st);
   if (format == extract::Format::kNone) return ENOTDIR;
   *version = service_->version(rel, st, format);
@@ -158,14 +159,9 @@ int Filesystem::data_view(const std::string& rel, const struct stat& st,
   return 0;
 }
 
-int Filesystem::view_of(const Node& node, std::shared_ptr<const DataView>* view) {
-  const DataVersion& version = *node.version;
-  if ((*view = service_->cached_view(version))) return 0;
-  // Evicted everywhere: extract again, but only if the file is still that version.
-  struct stat now {};
-  if (source_.lstat(version.rel, &now) < 0 || !same_version(version.st, now)) return ESTALE;
-  *view = service_->view(version);
-  return 0;
+int Filesystem::view_of(const Node& node, std::shared_ptr<const extraction::DataView>* view) {
+  *view = service_->held_view(*node.version);
+  return *view ? 0 : ESTALE;
 }
 
 double Filesystem::mirror_timeout(const std::string& dir_rel) const {
@@ -194,9 +190,9 @@ void Filesystem::forget(fuse_ino_t ino, std::uint64_t count) {
   if (erased && erased->kind == Node::Kind::kMirror) invalidator_.unwatch(erased->rel_path);
 }
 
-int Filesystem::lookup_virtual(const std::shared_ptr<const DataVersion>& version,
-                               const DataView& view, DataView::EntryId id, double entry_timeout,
-                               fuse_entry_param* entry) {
+int Filesystem::lookup_virtual(const std::shared_ptr<const extraction::DataVersion>& version,
+                               const extraction::DataView& view, extraction::DataView::EntryId id,
+                               double entry_timeout, fuse_entry_param* entry) {
   if (id >= InodeTable::kMaxEntries) return EOVERFLOW;
   auto node = inodes_.acquire_virtual(version, id);
   entry->attr = view.attributes(id);
@@ -226,27 +222,28 @@ int Filesystem::lookup(fuse_ino_t parent, const std::string& name, fuse_entry_pa
       struct stat st {};
       if (int rc = source_.lstat(dir->rel_path, &st); rc < 0) return -rc;
       if (S_ISDIR(st.st_mode)) {
-        return lookup_mirror(dir->rel_path, join_relative(dir->rel_path, name), entry);
+        return lookup_mirror(dir->rel_path, extraction::join_relative(dir->rel_path, name), entry);
       }
       if (!dir->shows(st)) return ESTALE;  // another file has this data file's name now
-      std::shared_ptr<const DataVersion> version;
-      std::shared_ptr<const DataView> view;
+      std::shared_ptr<const extraction::DataVersion> version;
+      std::shared_ptr<const extraction::DataView> view;
       if (int err = data_view(dir->rel_path, st, &version, &view)) return err;
-      DataView::EntryId id = view->find(DataView::kRootEntry, name);
-      if (id == DataView::kNoEntry) return ENOENT;
+      extraction::DataView::EntryId id = view->find(extraction::DataView::kRootEntry, name);
+      if (id == extraction::DataView::kNoEntry) return ENOENT;
       // These names lead to the current version's view: they are invalidated when the file
       // changes, if its directory is watched. A view that is not the file's verdict (a passing
       // failure) is asked for again on every lookup, so that its retry is seen.
-      double timeout = view->extraction().verdict == extract::Extraction::Verdict::kFinal
-                           ? mirror_timeout(std::string(split_relative(dir->rel_path).dir))
-                           : 0;
+      double timeout =
+          view->extraction().verdict == extract::Extraction::Verdict::kFinal
+              ? mirror_timeout(std::string(extraction::split_relative(dir->rel_path).dir))
+              : 0;
       return lookup_virtual(version, *view, id, timeout, entry);
     }
     case Node::Kind::kVirtual: {
-      std::shared_ptr<const DataView> view;
+      std::shared_ptr<const extraction::DataView> view;
       if (int err = view_of(*dir, &view)) return err;
-      DataView::EntryId id = view->find(dir->entry, name);
-      if (id == DataView::kNoEntry) return ENOENT;
+      extraction::DataView::EntryId id = view->find(dir->entry, name);
+      if (id == extraction::DataView::kNoEntry) return ENOENT;
       // Inside one version's immutable view: names never change.
       return lookup_virtual(dir->version, *view, id, kSnapshotTimeout, entry);
     }
@@ -277,11 +274,11 @@ int Filesystem::getattr(fuse_ino_t ino, struct stat* st, double* timeout) {
       if (int err = mirror_attributes(node->rel_path, st, &format)) return err;
       node->show(*st);
       st->st_ino = node->ino;
-      *timeout = mirror_timeout(std::string(split_relative(node->rel_path).dir));
+      *timeout = mirror_timeout(std::string(extraction::split_relative(node->rel_path).dir));
       return 0;
     }
     case Node::Kind::kVirtual: {
-      std::shared_ptr<const DataView> view;
+      std::shared_ptr<const extraction::DataView> view;
       if (int err = view_of(*node, &view)) return err;
       *st = view->attributes(node->entry);
       st->st_ino = node->ino;
@@ -316,9 +313,9 @@ int Filesystem::readlink(fuse_ino_t ino, std::string* target) {
     return rc < 0 ? -rc : 0;
   }
   if (node->kind == Node::Kind::kVirtual) {
-    std::shared_ptr<const DataView> view;
+    std::shared_ptr<const extraction::DataView> view;
     if (int err = view_of(*node, &view)) return err;
-    if (view->type(node->entry) != DataView::EntryType::kLink) return EINVAL;
+    if (view->type(node->entry) != extraction::DataView::EntryType::kLink) return EINVAL;
     *target = *view->content(node->entry);
     return 0;
   }
@@ -333,11 +330,11 @@ int Filesystem::opendir(fuse_ino_t ino, const Caller& caller, std::unique_ptr<Di
   listing->ino = ino;
   listing->entries.push_back({".", ino, S_IFDIR});
   listing->entries.push_back({"..", ino, S_IFDIR});
-  auto add_view_entries = [&](const DataView& view, DataView::EntryId dir) {
-    for (DataView::EntryId child : view.children(dir)) {
-      mode_t type = view.type(child) == DataView::EntryType::kDirectory ? S_IFDIR
-                    : view.type(child) == DataView::EntryType::kLink    ? S_IFLNK
-                                                                        : S_IFREG;
+  auto add_view_entries = [&](const extraction::DataView& view, extraction::DataView::EntryId dir) {
+    for (extraction::DataView::EntryId child : view.children(dir)) {
+      mode_t type = view.type(child) == extraction::DataView::EntryType::kDirectory ? S_IFDIR
+                    : view.type(child) == extraction::DataView::EntryType::kLink    ? S_IFLNK
+                                                                                    : S_IFREG;
       listing->entries.push_back({view.name(child), InodeTable::kFirstDynamicIno + child, type});
     }
   };
@@ -347,10 +344,10 @@ int Filesystem::opendir(fuse_ino_t ino, const Caller& caller, std::unique_ptr<Di
       if (int rc = source_.lstat(node->rel_path, &st); rc < 0) return -rc;
       if (!S_ISDIR(st.st_mode)) {
         if (!node->shows(st)) return ESTALE;  // another file has this data file's name now
-        std::shared_ptr<const DataVersion> version;
-        std::shared_ptr<const DataView> view;
+        std::shared_ptr<const extraction::DataVersion> version;
+        std::shared_ptr<const extraction::DataView> view;
         if (int err = data_view(node->rel_path, st, &version, &view)) return err;
-        add_view_entries(*view, DataView::kRootEntry);
+        add_view_entries(*view, extraction::DataView::kRootEntry);
         break;
       }
       int fd;
@@ -390,9 +387,9 @@ int Filesystem::opendir(fuse_ino_t ino, const Caller& caller, std::unique_ptr<Di
       break;
     }
     case Node::Kind::kVirtual: {
-      std::shared_ptr<const DataView> view;
+      std::shared_ptr<const extraction::DataView> view;
       if (int err = view_of(*node, &view)) return err;
-      if (view->type(node->entry) != DataView::EntryType::kDirectory) return ENOTDIR;
+      if (view->type(node->entry) != extraction::DataView::EntryType::kDirectory) return ENOTDIR;
       add_view_entries(*view, node->entry);
       listing->immutable = true;
       break;
@@ -434,9 +431,9 @@ int Filesystem::open(fuse_ino_t ino, const std::function<Caller()>& caller,
       return 0;
     }
     case Node::Kind::kVirtual: {
-      std::shared_ptr<const DataView> view;
+      std::shared_ptr<const extraction::DataView> view;
       if (int err = view_of(*node, &view)) return err;
-      if (view->type(node->entry) != DataView::EntryType::kFile) return EISDIR;
+      if (view->type(node->entry) != extraction::DataView::EntryType::kFile) return EISDIR;
       opened->keep_cache = true;  // a view never changes under its inode
       return 0;
     }
@@ -457,9 +454,9 @@ int Filesystem::open_for_read(fuse_ino_t ino, ReadSource* source) {
     case Node::Kind::kMirror:
       return EBADF;  // read through the descriptor open() returned
     case Node::Kind::kVirtual: {
-      std::shared_ptr<const DataView> view;
+      std::shared_ptr<const extraction::DataView> view;
       if (int err = view_of(*node, &view)) return err;
-      if (view->type(node->entry) != DataView::EntryType::kFile) return EISDIR;
+      if (view->type(node->entry) != extraction::DataView::EntryType::kFile) return EISDIR;
       source->bytes = view->content(node->entry);
       return 0;
     }
@@ -529,11 +526,11 @@ int Filesystem::access_acl(const Node& node, std::string* value) {
       return 0;
     }
     case Node::Kind::kVirtual: {
-      std::shared_ptr<const DataView> view;
+      std::shared_ptr<const extraction::DataView> view;
       if (int err = view_of(node, &view)) return err;
-      DataView::EntryType type = view->type(node.entry);
-      if (type == DataView::EntryType::kLink) return ENODATA;
-      const DataVersion& version = *node.version;
+      extraction::DataView::EntryType type = view->type(node.entry);
+      if (type == extraction::DataView::EntryType::kLink) return ENODATA;
+      const extraction::DataVersion& version = *node.version;
       struct stat st {};
       std::string acl;
       int err = read_acl(version.rel, &st, &acl);
@@ -542,7 +539,7 @@ int Filesystem::access_acl(const Node& node, std::string* value) {
       // has no say over this one's views.
       if (st.st_dev != version.st.st_dev || st.st_ino != version.st.st_ino) return ESTALE;
       if (err != 0) return err;
-      return derive(version.rel, acl, type == DataView::EntryType::kDirectory);
+      return derive(version.rel, acl, type == extraction::DataView::EntryType::kDirectory);
     }
     case Node::Kind::kControlDir:
     case Node::Kind::kControlFile:

@@ -9,15 +9,15 @@
 
 #include "caller_credentials.hpp"
 #include "control_files.hpp"
-#include "extraction_service.hpp"
+#include "extraction/extraction_service.hpp"
+#include "extraction/prefetcher.hpp"
+#include "extraction/source_tree.hpp"
 #include "inode_table.hpp"
 #include "inode_trimmer.hpp"
 #include "invalidator.hpp"
 #include "metadata_cache.hpp"
 #include "options.hpp"
-#include "prefetcher.hpp"
 #include "source_file.hpp"
-#include "source_tree.hpp"
 #include "stats.hpp"
 
 namespace metafs::fs {
@@ -96,26 +96,28 @@ class Filesystem {
   int lookup_mirror(const std::string& parent_rel, const std::string& rel, fuse_entry_param* entry);
   // Cache timeout for names and attributes of entries in mirrored directory `dir_rel`.
   double mirror_timeout(const std::string& dir_rel) const;
-  int lookup_virtual(const std::shared_ptr<const DataVersion>& version, const DataView& view,
-                     DataView::EntryId id, double entry_timeout, fuse_entry_param* entry);
+  int lookup_virtual(const std::shared_ptr<const extraction::DataVersion>& version,
+                     const extraction::DataView& view, extraction::DataView::EntryId id,
+                     double entry_timeout, fuse_entry_param* entry);
   // The version of scientific file `rel` whose lstat the caller just took (`st`) and its
   // view (extracted on a miss); ENOTDIR when the file is not scientific.
   int data_view(const std::string& rel, const struct stat& st,
-                std::shared_ptr<const DataVersion>* version, std::shared_ptr<const DataView>* view);
+                std::shared_ptr<const extraction::DataVersion>* version,
+                std::shared_ptr<const extraction::DataView>* view);
   // The view a virtual node belongs to; ESTALE when it is gone and the file has changed.
-  int view_of(const Node& node, std::shared_ptr<const DataView>* view);
+  int view_of(const Node& node, std::shared_ptr<const extraction::DataView>* view);
   // The access ACL a node shows: a mirrored path's own, derived from the data file's for
   // a data directory and everything in its view. ENODATA when there is none.
   int access_acl(const Node& node, std::string* value);
 
   Options options_;
   Stats stats_;
-  SourceTree source_;
+  extraction::SourceTree source_;
   InodeTable inodes_;
   InodeTrimmer trimmer_;  // keeps inodes_ within its share of --memory-limit
   std::unique_ptr<cache::MetadataCache> cache_;
-  std::unique_ptr<ExtractionService> service_;
-  std::unique_ptr<Prefetcher> prefetcher_;  // after service_: destroyed before it
+  std::unique_ptr<extraction::ExtractionService> service_;
+  std::unique_ptr<extraction::Prefetcher> prefetcher_;  // after service_: destroyed before it
   ControlFiles control_;
   Invalidator invalidator_;
   struct timespec started_ {};

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cache_dir.hpp"
+#include "extraction/extraction_backend.hpp"
 #include "version.hpp"
 
 extern char** environ;
@@ -69,8 +70,9 @@ std::string resolve_worker_account(Options& options) {
   options.worker_uid = options.worker_gid = -1;
   if (::geteuid() != 0 || options.isolation != "process") return {};
   if (options.worker_user.empty()) {
-    options.worker_user =
-        ::getpwnam(kDedicatedWorkerUser) != nullptr ? kDedicatedWorkerUser : "nobody";
+    options.worker_user = ::getpwnam(extraction::kDedicatedWorkerUser) != nullptr
+                              ? extraction::kDedicatedWorkerUser
+                              : "nobody";
   }
   const struct passwd* account = ::getpwnam(options.worker_user.c_str());
   if (account == nullptr) return "--worker-user " + options.worker_user + ": no such user";

@@ -37,13 +37,9 @@ struct Options {
   bool allow_other = false;  // derived from -o
 };
 
-// The account made for the workers (systemd/metafs.sysusers): no other process runs as it, so
-// none may signal or trace them.
-inline constexpr const char* kDedicatedWorkerUser = "metafs-worker";
-
 // When this process is root and extractions run in worker processes: sets worker_uid and
-// worker_gid from worker_user (workers never run as root; "" picks kDedicatedWorkerUser when
-// it exists, else nobody). Returns why it cannot, or "".
+// worker_gid from worker_user (workers never run as root; "" picks extraction::kDedicatedWorkerUser
+// when it exists, else nobody). Returns why it cannot, or "".
 std::string resolve_worker_account(Options& options);
 
 // Parses the command line. Returns the options, or std::nullopt after printing --help,

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "control_files.hpp"
+#include "extraction/log.hpp"
 #include "filesystem.hpp"
 #include "log.hpp"
 #include "ops/ops.hpp"
@@ -271,6 +272,7 @@ void setup_logging(const Options& options, bool to_terminal) {
   }
   spdlog::set_default_logger(spdlog::get("fs"));
   spdlog::set_level(level);
+  extraction::set_logger(log::fs());  // the extraction layer logs as the daemon always has
 }
 
 int run_session(const Options& options) {

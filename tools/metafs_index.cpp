@@ -23,19 +23,20 @@
 #include <vector>
 
 #include "cache_dir.hpp"
-#include "extraction_backend.hpp"
-#include "extraction_service.hpp"
+#include "extraction/extraction_backend.hpp"
+#include "extraction/extraction_service.hpp"
+#include "extraction/source_tree.hpp"
 #include "metadata_cache.hpp"
 #include "options.hpp"
 #include "service_setup.hpp"
 #include "session.hpp"
-#include "source_tree.hpp"
 #include "stats.hpp"
 
 namespace {
 
 namespace fs = metafs::fs;
 namespace cache = metafs::cache;
+namespace extraction = metafs::extraction;
 using metafs::extract::Format;
 using Clock = std::chrono::steady_clock;
 
@@ -141,7 +142,7 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
 
 // Every regular file under the source root (relative paths), found without following
 // symlinks, the way the mount lists directories.
-std::vector<std::string> list_files(const fs::SourceTree& source, bool progress) {
+std::vector<std::string> list_files(const extraction::SourceTree& source, bool progress) {
   std::vector<std::string> files;
   std::vector<std::string> pending = {""};
   auto last_report = Clock::now();
@@ -159,7 +160,7 @@ std::vector<std::string> list_files(const fs::SourceTree& source, bool progress)
       std::string name = d->d_name;
       if (name == "." || name == "..") continue;
       if (dir_rel.empty() && name == kControlDirName) continue;
-      std::string rel = fs::join_relative(dir_rel, name);
+      std::string rel = extraction::join_relative(dir_rel, name);
       unsigned char type = d->d_type;
       if (type == DT_UNKNOWN) {
         struct stat st {};
@@ -193,7 +194,7 @@ struct Counters {
   std::vector<std::pair<std::string, std::string>> errors;  // the first kMaxListedErrors
 };
 
-void index_file(const fs::SourceTree& source, fs::ExtractionService& service,
+void index_file(const extraction::SourceTree& source, extraction::ExtractionService& service,
                 const std::string& rel, Counters& counters) {
   struct stat st {};
   if (source.lstat(rel, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -260,9 +261,9 @@ int run(const IndexSettings& settings) {
   const fs::Options& options = settings.options;
   fs::setup_logging(options, true);
   fs::Stats stats;
-  std::unique_ptr<fs::SourceTree> source;
+  std::unique_ptr<extraction::SourceTree> source;
   try {
-    source = std::make_unique<fs::SourceTree>(options.source);
+    source = std::make_unique<extraction::SourceTree>(options.source);
   } catch (const std::exception& e) {
     std::cerr << "metafs-index: " << e.what() << "\n";
     return 1;
@@ -276,9 +277,9 @@ int run(const IndexSettings& settings) {
               << " cannot be used (see the log above): nothing would be kept\n";
     return 1;
   }
-  auto service =
-      std::make_unique<fs::ExtractionService>(*source, fs::service_options_for(options), stats,
-                                              fs::make_extraction_backend(options), metadata_cache);
+  auto service = std::make_unique<extraction::ExtractionService>(
+      *source, fs::service_options_for(options), stats,
+      extraction::make_extraction_backend(fs::backend_settings_for(options)), metadata_cache);
 
   auto start = Clock::now();
   std::vector<std::string> files = list_files(*source, settings.progress);
