@@ -16,6 +16,7 @@
 #include "inode_trimmer.hpp"
 #include "invalidator.hpp"
 #include "metadata_cache.hpp"
+#include "node_kinds.hpp"
 #include "options.hpp"
 #include "source_file.hpp"
 #include "stats.hpp"
@@ -35,6 +36,10 @@ struct DirListing {
   // has new inodes), so the kernel may keep the listing in its cache.
   bool immutable = false;
 };
+
+// Adds the children of view entry `dir` to `listing`.
+void add_view_entries(const extraction::DataView& view, extraction::DataView::EntryId dir,
+                      DirListing* listing);
 
 // What read() serves from memory: a virtual or control file's bytes. (A mirrored file is read
 // through the descriptor open() gave.)
@@ -91,6 +96,14 @@ class Filesystem {
   ControlFiles::Extra control_extra() const;
 
  private:
+  friend class MirrorNodes;
+  friend class ViewNodes;
+  friend class ControlDirNode;
+  friend class ControlFileNodes;
+
+  // The one place that decides how a node is served: by its kind.
+  NodeKind& served_by(const Node& node) const;
+
   // A mirrored path's attributes as shown (a scientific file becomes a directory).
   int mirror_attributes(const std::string& rel, struct stat* st, extract::Format* format);
   int lookup_mirror(const std::string& parent_rel, const std::string& rel, fuse_entry_param* entry);
@@ -109,6 +122,12 @@ class Filesystem {
   // The access ACL a node shows: a mirrored path's own, derived from the data file's for
   // a data directory and everything in its view. ENODATA when there is none.
   int access_acl(const Node& node, std::string* value);
+  // The ACL of `rel` and in `st` its lstat; ENODATA when it has none, an errno (logged) when
+  // it cannot be read: the kernel takes any error as a denial.
+  int read_acl(const std::string& rel, struct stat* st, std::string* acl);
+  // The ACL a view entry shows, derived from its data file's `acl`.
+  int derive_acl(const std::string& rel, const std::string& acl, bool directory,
+                 std::string* value);
 
   Options options_;
   Stats stats_;
@@ -121,6 +140,7 @@ class Filesystem {
   ControlFiles control_;
   Invalidator invalidator_;
   struct timespec started_ {};
+  std::unique_ptr<NodeKind> kinds_[4];  // by Node::Kind
 };
 
 }  // namespace metafs::fs
