@@ -42,9 +42,20 @@ struct Options {
 // when it exists, else nobody). Returns why it cannot, or "".
 std::string resolve_worker_account(Options& options);
 
-// Parses the command line. Returns the options, or std::nullopt after printing --help,
-// --version or an error; *exit_code then says how to exit (0 or 2). Checks that SOURCE is a
-// readable directory and MOUNTPOINT an existing directory outside SOURCE.
+// Parses the command line: declares the options (option_declarations.hpp: those shared with
+// metafs-index), validates them, then prepares the paths (prepare_paths). Returns the
+// options, or std::nullopt after printing --help, --version or an error; *exit_code then says
+// how to exit (0 or 2).
 std::optional<Options> parse_options(int argc, char** argv, int* exit_code);
+
+// Checks that SOURCE is a readable directory and MOUNTPOINT an existing directory outside it
+// (a dead mount there detached first: detach_if_dead), and sets options->source, ->mountpoint
+// and the default ->cache_dir from their canonical paths. Returns why not, or "".
+std::string prepare_paths(const std::string& source, const std::string& mountpoint,
+                          Options* options);
+
+// A dead FUSE mount at `mountpoint` (its daemon killed) is lazily unmounted, so a new daemon
+// can take its place. Returns why it could not be, or "".
+std::string detach_if_dead(const std::string& mountpoint);
 
 }  // namespace metafs::fs
