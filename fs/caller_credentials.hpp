@@ -1,6 +1,5 @@
 #pragma once
 
-#define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <sys/types.h>
 

@@ -9,15 +9,16 @@
 
 #include "caller_credentials.hpp"
 #include "control_files.hpp"
-#include "extraction_service.hpp"
+#include "extraction/extraction_service.hpp"
+#include "extraction/prefetcher.hpp"
+#include "extraction/source_tree.hpp"
 #include "inode_table.hpp"
 #include "inode_trimmer.hpp"
 #include "invalidator.hpp"
 #include "metadata_cache.hpp"
+#include "node_kinds.hpp"
 #include "options.hpp"
-#include "prefetcher.hpp"
 #include "source_file.hpp"
-#include "source_tree.hpp"
 #include "stats.hpp"
 
 namespace metafs::fs {
@@ -35,6 +36,10 @@ struct DirListing {
   // has new inodes), so the kernel may keep the listing in its cache.
   bool immutable = false;
 };
+
+// Adds the children of view entry `dir` to `listing`.
+void add_view_entries(const extraction::DataView& view, extraction::DataView::EntryId dir,
+                      DirListing* listing);
 
 // What read() serves from memory: a virtual or control file's bytes. (A mirrored file is read
 // through the descriptor open() gave.)
@@ -91,34 +96,51 @@ class Filesystem {
   ControlFiles::Extra control_extra() const;
 
  private:
+  friend class MirrorNodes;
+  friend class ViewNodes;
+  friend class ControlDirNode;
+  friend class ControlFileNodes;
+
+  // The one place that decides how a node is served: by its kind.
+  NodeKind& served_by(const Node& node) const;
+
   // A mirrored path's attributes as shown (a scientific file becomes a directory).
   int mirror_attributes(const std::string& rel, struct stat* st, extract::Format* format);
   int lookup_mirror(const std::string& parent_rel, const std::string& rel, fuse_entry_param* entry);
   // Cache timeout for names and attributes of entries in mirrored directory `dir_rel`.
   double mirror_timeout(const std::string& dir_rel) const;
-  int lookup_virtual(const std::shared_ptr<const DataVersion>& version, const DataView& view,
-                     DataView::EntryId id, double entry_timeout, fuse_entry_param* entry);
+  int lookup_virtual(const std::shared_ptr<const extraction::DataVersion>& version,
+                     const extraction::DataView& view, extraction::DataView::EntryId id,
+                     double entry_timeout, fuse_entry_param* entry);
   // The version of scientific file `rel` whose lstat the caller just took (`st`) and its
   // view (extracted on a miss); ENOTDIR when the file is not scientific.
   int data_view(const std::string& rel, const struct stat& st,
-                std::shared_ptr<const DataVersion>* version, std::shared_ptr<const DataView>* view);
+                std::shared_ptr<const extraction::DataVersion>* version,
+                std::shared_ptr<const extraction::DataView>* view);
   // The view a virtual node belongs to; ESTALE when it is gone and the file has changed.
-  int view_of(const Node& node, std::shared_ptr<const DataView>* view);
+  int view_of(const Node& node, std::shared_ptr<const extraction::DataView>* view);
   // The access ACL a node shows: a mirrored path's own, derived from the data file's for
   // a data directory and everything in its view. ENODATA when there is none.
   int access_acl(const Node& node, std::string* value);
+  // The ACL of `rel` and in `st` its lstat; ENODATA when it has none, an errno (logged) when
+  // it cannot be read: the kernel takes any error as a denial.
+  int read_acl(const std::string& rel, struct stat* st, std::string* acl);
+  // The ACL a view entry shows, derived from its data file's `acl`.
+  int derive_acl(const std::string& rel, const std::string& acl, bool directory,
+                 std::string* value);
 
   Options options_;
   Stats stats_;
-  SourceTree source_;
+  extraction::SourceTree source_;
   InodeTable inodes_;
   InodeTrimmer trimmer_;  // keeps inodes_ within its share of --memory-limit
   std::unique_ptr<cache::MetadataCache> cache_;
-  std::unique_ptr<ExtractionService> service_;
-  std::unique_ptr<Prefetcher> prefetcher_;  // after service_: destroyed before it
+  std::unique_ptr<extraction::ExtractionService> service_;
+  std::unique_ptr<extraction::Prefetcher> prefetcher_;  // after service_: destroyed before it
   ControlFiles control_;
   Invalidator invalidator_;
   struct timespec started_ {};
+  std::unique_ptr<NodeKind> kinds_[4];  // by Node::Kind
 };
 
 }  // namespace metafs::fs

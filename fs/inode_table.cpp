@@ -3,8 +3,8 @@
 #include <cstring>
 #include <functional>
 
+#include "extraction/source_tree.hpp"
 #include "log.hpp"
-#include "source_tree.hpp"
 
 namespace metafs::fs {
 namespace {
@@ -27,7 +27,7 @@ std::uint64_t mirror_bytes(const std::string& rel) {
   return kMirrorNodeBytes + 2 * rel.size();
 }
 
-std::uint64_t version_bytes(const DataVersion& version) {
+std::uint64_t version_bytes(const extraction::DataVersion& version) {
   return kVersionBytes + version.rel.size() + version.key.size();
 }
 
@@ -67,7 +67,7 @@ std::shared_ptr<const Node> InodeTable::get(fuse_ino_t ino) const {
     node->ino = ino;
     node->kind = Node::Kind::kVirtual;
     node->version = it->second.version;
-    node->entry = static_cast<DataView::EntryId>(ino & (kMaxEntries - 1));
+    node->entry = static_cast<extraction::DataView::EntryId>(ino & (kMaxEntries - 1));
     return node;
   }
   auto it = by_ino_.find(ino);
@@ -102,7 +102,8 @@ std::shared_ptr<const Node> InodeTable::acquire_mirror(const std::string& rel_pa
 }
 
 std::shared_ptr<const Node> InodeTable::acquire_virtual(
-    const std::shared_ptr<const DataVersion>& version, DataView::EntryId entry) {
+    const std::shared_ptr<const extraction::DataVersion>& version,
+    extraction::DataView::EntryId entry) {
   std::lock_guard lock(mutex_);
   auto [found, inserted] = version_slots_.try_emplace(version.get(), next_version_slot_);
   if (inserted) {
@@ -185,7 +186,7 @@ std::vector<InodeTable::Entry> InodeTable::oldest(std::uint64_t bytes) {
     if (it == by_ino_.end() || it->second.permanent) continue;
     order_.push_back(ino);
     const std::string& rel = it->second.node->rel_path;
-    auto [dir, name] = split_relative(rel);
+    auto [dir, name] = extraction::split_relative(rel);
     auto parent = by_key_.find(mirror_key(dir));
     if (parent == by_key_.end()) continue;  // the kernel no longer knows the directory
     out.push_back({parent->second, std::string(name)});

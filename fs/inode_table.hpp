@@ -32,7 +32,8 @@ class InodeTable {
   static constexpr fuse_ino_t kVirtualBit = fuse_ino_t{1} << 62;
   static constexpr unsigned kEntryBits = 24;
   // Views with more entries than this cannot be shown (extractors cap their trees far below).
-  static constexpr DataView::EntryId kMaxEntries = DataView::EntryId{1} << kEntryBits;
+  static constexpr extraction::DataView::EntryId kMaxEntries = extraction::DataView::EntryId{1}
+                                                               << kEntryBits;
 
   InodeTable();
 
@@ -44,8 +45,9 @@ class InodeTable {
   // The node for an entry of a version's view; the version's lookup count is incremented.
   // Versions are interned (one object per version while anything holds it). Precondition:
   // entry < kMaxEntries.
-  std::shared_ptr<const Node> acquire_virtual(const std::shared_ptr<const DataVersion>& version,
-                                              DataView::EntryId entry);
+  std::shared_ptr<const Node> acquire_virtual(
+      const std::shared_ptr<const extraction::DataVersion>& version,
+      extraction::DataView::EntryId entry);
 
   // Returns the node when this forget erased it (its count reached zero), else nullptr.
   std::shared_ptr<const Node> forget(fuse_ino_t ino, std::uint64_t count);
@@ -82,13 +84,14 @@ class InodeTable {
   void add_permanent(std::shared_ptr<Node> node);
 
   struct VersionSlot {
-    std::shared_ptr<const DataVersion> version;
+    std::shared_ptr<const extraction::DataVersion> version;
     std::uint64_t lookups = 0;
   };
 
   mutable std::mutex mutex_;
-  std::unordered_map<std::uint64_t, VersionSlot> versions_;              // by slot number
-  std::unordered_map<const DataVersion*, std::uint64_t> version_slots_;  // interned object -> slot
+  std::unordered_map<std::uint64_t, VersionSlot> versions_;  // by slot number
+  std::unordered_map<const extraction::DataVersion*, std::uint64_t>
+      version_slots_;  // interned object -> slot
   std::uint64_t next_version_slot_ = 1;
   std::unordered_map<fuse_ino_t, Slot> by_ino_;
   std::unordered_map<std::string, fuse_ino_t> by_key_;

@@ -55,6 +55,8 @@ void InodeTrimmer::run(std::stop_token stop) {
     std::uint64_t used = table_.bytes();
     if (used <= budget_ || stop.stop_requested()) continue;
     std::uint64_t target = budget_ / 10 * 8;
+    // A copy: the table's lock is not held while the kernel is notified (Invalidator::handle
+    // states the rule).
     auto entries = table_.oldest(used - target);
     std::uint64_t asked = 0;
     for (const auto& e : entries) {

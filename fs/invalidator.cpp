@@ -23,7 +23,8 @@ constexpr std::uint32_t kEvents = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOV
 
 }  // namespace
 
-Invalidator::Invalidator(const SourceTree& source, Lookup lookup, std::size_t max_watches)
+Invalidator::Invalidator(const extraction::SourceTree& source, Lookup lookup,
+                         std::size_t max_watches)
     : source_(source), lookup_(std::move(lookup)), max_watches_(max_watches) {
   inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (inotify_fd_ < 0) {
@@ -144,6 +145,11 @@ void Invalidator::invalidate_entry(fuse_ino_t parent, const std::string& name) {
   }
 }
 
+// The rule for every kernel notification (here and in InodeTrimmer): never notify while
+// holding a lock a request thread needs. The kernel may answer a notification by sending a
+// request (a forget, a lookup) and wait for it, and libfuse's request threads may be waiting on
+// that same lock: a deadlock. So the watch is copied out under mutex_ and the notifications
+// are sent after it is released; the lookups (inode table) take and drop their own locks.
 void Invalidator::handle(int wd, std::uint32_t mask, const std::string& name) {
   Watch watch;
   {
@@ -162,7 +168,7 @@ void Invalidator::handle(int wd, std::uint32_t mask, const std::string& name) {
     ++notifications_;
     return;
   }
-  std::string rel = join_relative(watch.rel, name);
+  std::string rel = extraction::join_relative(watch.rel, name);
   // Names: a created, deleted or renamed entry, and a file that may have turned into (or
   // stopped being) a scientific file, must be looked up again.
   invalidate_entry(watch.ino, name);

@@ -1,6 +1,5 @@
 #pragma once
 
-#define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
 #include <atomic>
@@ -11,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "source_tree.hpp"
+#include "extraction/source_tree.hpp"
 
 namespace metafs::fs {
 
@@ -32,7 +31,7 @@ class Invalidator {
     std::function<std::vector<fuse_ino_t>()> mirror_inodes;
   };
 
-  Invalidator(const SourceTree& source, Lookup lookup, std::size_t max_watches);
+  Invalidator(const extraction::SourceTree& source, Lookup lookup, std::size_t max_watches);
   ~Invalidator();
   Invalidator(const Invalidator&) = delete;
   Invalidator& operator=(const Invalidator&) = delete;
@@ -58,7 +57,7 @@ class Invalidator {
   // kernel asks again (a revoked permission must not wait for --watch-timeout).
   void invalidate_all();
 
-  const SourceTree& source_;
+  const extraction::SourceTree& source_;
   Lookup lookup_;
   std::size_t max_watches_;
   int inotify_fd_ = -1;

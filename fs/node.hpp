@@ -1,6 +1,5 @@
 #pragma once
 
-#define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
@@ -9,8 +8,8 @@
 #include <mutex>
 #include <string>
 
-#include "data_version.hpp"
-#include "data_view.hpp"
+#include "extraction/data_version.hpp"
+#include "extraction/data_view.hpp"
 
 namespace metafs::fs {
 
@@ -31,8 +30,8 @@ struct Node {
   std::string rel_path;  // kMirror: relative to SOURCE, "" for the root
   // kVirtual: the file version this entry belongs to; its view is looked up on use, so the
   // kernel holding inodes never pins views in memory.
-  std::shared_ptr<const DataVersion> version;
-  DataView::EntryId entry = 0;                  // kVirtual
+  std::shared_ptr<const extraction::DataVersion> version;
+  extraction::DataView::EntryId entry = 0;      // kVirtual
   ControlFile control = ControlFile::kVersion;  // kControlFile
 
   // kMirror: the source inode (device, inode number) whose attributes the kernel was last

@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "cache_dir.hpp"
+#include "extraction/extraction_backend.hpp"
+#include "option_declarations.hpp"
 #include "version.hpp"
 
 extern char** environ;
@@ -69,8 +71,9 @@ std::string resolve_worker_account(Options& options) {
   options.worker_uid = options.worker_gid = -1;
   if (::geteuid() != 0 || options.isolation != "process") return {};
   if (options.worker_user.empty()) {
-    options.worker_user =
-        ::getpwnam(kDedicatedWorkerUser) != nullptr ? kDedicatedWorkerUser : "nobody";
+    options.worker_user = ::getpwnam(extraction::kDedicatedWorkerUser) != nullptr
+                              ? extraction::kDedicatedWorkerUser
+                              : "nobody";
   }
   const struct passwd* account = ::getpwnam(options.worker_user.c_str());
   if (account == nullptr) return "--worker-user " + options.worker_user + ": no such user";
@@ -80,49 +83,27 @@ std::string resolve_worker_account(Options& options) {
   return {};
 }
 
-std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
-  Options options;
-  CLI::App app{
-      "metafs: mount SOURCE at MOUNTPOINT read-only, showing every DICOM, FITS, HDF5 and NetCDF\n"
-      "file as a directory of small metadata files (format, fields/, metadata.txt,\n"
-      "metadata.json, header.txt). Other files are passed through unchanged.\n"
-      "Unmount with: fusermount3 -u MOUNTPOINT"};
-  app.get_formatter()->column_width(34);
-  std::string source, mountpoint, cache_size = "1G", memory_limit = "128M";
-  std::vector<std::string> fuse_options;
-  app.add_option("SOURCE", source, "Directory to mirror")->required();
-  app.add_option("MOUNTPOINT", mountpoint, "Empty directory to mount on (outside SOURCE)")
-      ->required();
-  app.add_flag("-f,--foreground", options.foreground,
-               "Stay in the foreground and log to the terminal (default: detach once mounted)");
-  app.add_flag("-d,--debug", options.debug,
-               "Print every FUSE request and debug logs (implies --foreground)");
-  app.add_option("-o", fuse_options,
-                 "Mount options, comma-separated: allow_other, default_permissions, ... "
-                 "(the mount is always read-only)")
-      ->type_name("OPT[,OPT...]");
+void declare_shared_options(CLI::App& app, Options& options, SizeTexts& sizes) {
   app.add_option("--cache-dir", options.cache_dir,
                  "Where the metadata cache lives (default: $CACHE_DIRECTORY, else "
                  "$XDG_CACHE_HOME/metafs or ~/.cache/metafs; one cache per SOURCE)");
-  app.add_option("--cache-size", cache_size, "Hard limit of the on-disk cache, e.g. 512M, 1G")
+  app.add_option("--cache-size", sizes.cache_size, "Hard limit of the on-disk cache, e.g. 512M, 1G")
       ->capture_default_str();
-  app.add_option("--memory-limit", memory_limit,
+  app.add_option("--memory-limit", sizes.memory_limit,
                  "Memory of the daemon, e.g. 64M: 16 MiB (a quarter at most) for the process "
                  "itself, the rest for what grows with the number of files (metadata, inodes "
                  "the kernel holds, detections)")
       ->capture_default_str();
-  app.add_flag("--no-cache", options.no_cache, "Keep no cache on disk");
   app.add_option("--workers", options.workers, "Extractions run at once (default: number of CPUs)");
   app.add_option("--extract-timeout", options.extract_timeout,
                  "Seconds one file's extraction may take")
       ->capture_default_str();
-  std::string worker_memory = "1G";
   app.add_option("--isolation", options.isolation,
                  "Where parsers run: process (sandboxed worker processes) or none (inside the "
                  "daemon; for benchmarks and debugging only)")
       ->capture_default_str()
       ->check(CLI::IsMember({"process", "none"}));
-  app.add_option("--worker-memory", worker_memory,
+  app.add_option("--worker-memory", sizes.worker_memory,
                  "Memory limit of each worker process (RLIMIT_DATA: its heap and private writable "
                  "mappings), e.g. 1G")
       ->capture_default_str();
@@ -136,6 +117,42 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--worker-recycle", options.worker_recycle,
                  "Files a worker extracts before it is replaced")
       ->capture_default_str();
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+}
+
+std::string validate_shared_options(Options& options) {
+  if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (std::string error = resolve_worker_account(options); !error.empty()) return error;
+  if (options.extract_timeout <= 0) return "--extract-timeout must be positive";
+  return {};
+}
+
+std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
+  Options options;
+  CLI::App app{
+      "metafs: mount SOURCE at MOUNTPOINT read-only, showing every DICOM, FITS, HDF5 and NetCDF\n"
+      "file as a directory of small metadata files (format, fields/, metadata.txt,\n"
+      "metadata.json, header.txt). Other files are passed through unchanged.\n"
+      "Unmount with: fusermount3 -u MOUNTPOINT"};
+  app.get_formatter()->column_width(34);
+  std::string source, mountpoint;
+  SizeTexts sizes;
+  std::vector<std::string> fuse_options;
+  app.add_option("SOURCE", source, "Directory to mirror")->required();
+  app.add_option("MOUNTPOINT", mountpoint, "Empty directory to mount on (outside SOURCE)")
+      ->required();
+  app.add_flag("-f,--foreground", options.foreground,
+               "Stay in the foreground and log to the terminal (default: detach once mounted)");
+  app.add_flag("-d,--debug", options.debug,
+               "Print every FUSE request and debug logs (implies --foreground)");
+  app.add_option("-o", fuse_options,
+                 "Mount options, comma-separated: allow_other, default_permissions, ... "
+                 "(the mount is always read-only)")
+      ->type_name("OPT[,OPT...]");
+  app.add_flag("--no-cache", options.no_cache, "Keep no cache on disk");
+  declare_shared_options(app, options, sizes);
   app.add_option("--prefetch", options.prefetch,
                  "When a data file's metadata is read, extract this many of the files after it "
                  "in its directory (by name) in the background, so that a reader going through "
@@ -155,9 +172,6 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--max-watches", options.max_watches,
                  "Source directories watched for changes at most (inotify)")
       ->capture_default_str();
-  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   app.set_version_flag("-V,--version", std::string("metafs ") + kVersion);
   app.footer(
       "Examples:\n"
@@ -168,21 +182,22 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
 
   try {
     app.parse(argc, argv);
-    options.cache_size = parse_size_option("--cache-size", cache_size);
-    options.memory_limit = parse_size_option("--memory-limit", memory_limit);
-    options.worker_memory = parse_size_option("--worker-memory", worker_memory);
+    options.cache_size = parse_size_option("--cache-size", sizes.cache_size);
+    options.memory_limit = parse_size_option("--memory-limit", sizes.memory_limit);
+    options.worker_memory = parse_size_option("--worker-memory", sizes.worker_memory);
   } catch (const CLI::ParseError& e) {
     *exit_code = app.exit(e);
     return std::nullopt;
   }
+  auto fail = [&](const std::string& message) {
+    std::cerr << "metafs: " << message << "\n";
+    *exit_code = 2;
+    return std::nullopt;
+  };
   for (const auto& list : fuse_options) {
     for (auto& option : split_commas(list)) {
       if (option == "allow_other") options.allow_other = true;
-      if (option == "rw") {
-        std::cerr << "metafs: the mount is read-only; option 'rw' is not supported\n";
-        *exit_code = 2;
-        return std::nullopt;
-      }
+      if (option == "rw") return fail("the mount is read-only; option 'rw' is not supported");
       options.fuse_options.push_back(option);
     }
   }
@@ -190,62 +205,59 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     options.foreground = true;
     if (options.log_level == "info") options.log_level = "debug";
   }
-  if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
-  if (std::string error = resolve_worker_account(options); !error.empty()) {
-    std::cerr << "metafs: " << error << "\n";
-    *exit_code = 2;
-    return std::nullopt;
+  if (std::string error = validate_shared_options(options); !error.empty()) return fail(error);
+  if (std::string error = prepare_paths(source, mountpoint, &options); !error.empty()) {
+    return fail(error);
   }
-  if (options.extract_timeout <= 0) {
-    std::cerr << "metafs: --extract-timeout must be positive\n";
-    *exit_code = 2;
-    return std::nullopt;
-  }
+  return options;
+}
 
-  auto fail = [&](const std::string& message) {
-    std::cerr << "metafs: " << message << "\n";
-    *exit_code = 2;
-    return std::nullopt;
-  };
+std::string prepare_paths(const std::string& source, const std::string& mountpoint,
+                          Options* options) {
   std::error_code ec;
   std::filesystem::path source_path = std::filesystem::canonical(source, ec);
-  if (ec) return fail("source '" + source + "': " + ec.message());
+  if (ec) return "source '" + source + "': " + ec.message();
   if (!std::filesystem::is_directory(source_path)) {
-    return fail("source '" + source + "' is not a directory");
+    return "source '" + source + "' is not a directory";
   }
   if (::access(source_path.c_str(), R_OK | X_OK) != 0) {
-    return fail("source '" + source + "' is not readable: " + std::strerror(errno));
+    return "source '" + source + "' is not readable: " + std::strerror(errno);
   }
+  if (std::string error = detach_if_dead(mountpoint); !error.empty()) return error;
+  std::filesystem::path mount_path = std::filesystem::canonical(mountpoint, ec);
+  if (ec) {
+    return "mountpoint '" + mountpoint + "': " + ec.message() + " (create it first: mkdir -p " +
+           mountpoint + ")";
+  }
+  if (!std::filesystem::is_directory(mount_path)) {
+    return "mountpoint '" + mountpoint + "' is not a directory";
+  }
+  if (is_inside(mount_path, source_path)) {
+    return "mountpoint '" + mountpoint + "' is inside source '" + source +
+           "': the mount would mirror itself; choose a mountpoint outside the source";
+  }
+  if (is_inside(source_path, mount_path)) {
+    return "source '" + source + "' is inside mountpoint '" + mountpoint +
+           "': mounting would hide it";
+  }
+  options->source = source_path;
+  options->mountpoint = mount_path;
+  if (options->cache_dir.empty()) options->cache_dir = cache::default_cache_dir(source_path);
+  return {};
+}
+
+std::string detach_if_dead(const std::string& mountpoint) {
   // A dead FUSE mount, e.g. of a metafs that was killed, answers statfs with ENOTCONN or
   // ECONNABORTED (its cached attributes may still look fine): detach it and take its place.
   struct statvfs vfs {};
   if (::statvfs(mountpoint.c_str(), &vfs) != 0 && (errno == ENOTCONN || errno == ECONNABORTED)) {
     std::cerr << "metafs: " << mountpoint << " is a dead mount; unmounting it\n";
     if (!detach_dead_mount(mountpoint)) {
-      return fail("mountpoint '" + mountpoint + "' is a dead mount that cannot be unmounted " +
-                  "(try: fusermount3 -u -z " + mountpoint + ")");
+      return "mountpoint '" + mountpoint + "' is a dead mount that cannot be unmounted " +
+             "(try: fusermount3 -u -z " + mountpoint + ")";
     }
   }
-  std::filesystem::path mount_path = std::filesystem::canonical(mountpoint, ec);
-  if (ec) {
-    return fail("mountpoint '" + mountpoint + "': " + ec.message() +
-                " (create it first: mkdir -p " + mountpoint + ")");
-  }
-  if (!std::filesystem::is_directory(mount_path)) {
-    return fail("mountpoint '" + mountpoint + "' is not a directory");
-  }
-  if (is_inside(mount_path, source_path)) {
-    return fail("mountpoint '" + mountpoint + "' is inside source '" + source +
-                "': the mount would mirror itself; choose a mountpoint outside the source");
-  }
-  if (is_inside(source_path, mount_path)) {
-    return fail("source '" + source + "' is inside mountpoint '" + mountpoint +
-                "': mounting would hide it");
-  }
-  options.source = source_path;
-  options.mountpoint = mount_path;
-  if (options.cache_dir.empty()) options.cache_dir = cache::default_cache_dir(source_path);
-  return options;
+  return {};
 }
 
 }  // namespace metafs::fs

@@ -37,18 +37,25 @@ struct Options {
   bool allow_other = false;  // derived from -o
 };
 
-// The account made for the workers (systemd/metafs.sysusers): no other process runs as it, so
-// none may signal or trace them.
-inline constexpr const char* kDedicatedWorkerUser = "metafs-worker";
-
 // When this process is root and extractions run in worker processes: sets worker_uid and
-// worker_gid from worker_user (workers never run as root; "" picks kDedicatedWorkerUser when
-// it exists, else nobody). Returns why it cannot, or "".
+// worker_gid from worker_user (workers never run as root; "" picks extraction::kDedicatedWorkerUser
+// when it exists, else nobody). Returns why it cannot, or "".
 std::string resolve_worker_account(Options& options);
 
-// Parses the command line. Returns the options, or std::nullopt after printing --help,
-// --version or an error; *exit_code then says how to exit (0 or 2). Checks that SOURCE is a
-// readable directory and MOUNTPOINT an existing directory outside SOURCE.
+// Parses the command line: declares the options (option_declarations.hpp: those shared with
+// metafs-index), validates them, then prepares the paths (prepare_paths). Returns the
+// options, or std::nullopt after printing --help, --version or an error; *exit_code then says
+// how to exit (0 or 2).
 std::optional<Options> parse_options(int argc, char** argv, int* exit_code);
+
+// Checks that SOURCE is a readable directory and MOUNTPOINT an existing directory outside it
+// (a dead mount there detached first: detach_if_dead), and sets options->source, ->mountpoint
+// and the default ->cache_dir from their canonical paths. Returns why not, or "".
+std::string prepare_paths(const std::string& source, const std::string& mountpoint,
+                          Options* options);
+
+// A dead FUSE mount at `mountpoint` (its daemon killed) is lazily unmounted, so a new daemon
+// can take its place. Returns why it could not be, or "".
+std::string detach_if_dead(const std::string& mountpoint);
 
 }  // namespace metafs::fs

@@ -25,8 +25,8 @@ cache::CacheOptions cache_options_for(const Options& options) {
   return cache;
 }
 
-ServiceOptions service_options_for(const Options& options) {
-  ServiceOptions service;
+extraction::ServiceOptions service_options_for(const Options& options) {
+  extraction::ServiceOptions service;
   service.concurrency = options.workers;
   service.view_memory = shared_memory(options) / 16 * 9;
   service.detection_memory = shared_memory(options) / 16;
@@ -37,11 +37,24 @@ std::uint64_t inode_budget_for(const Options& options) {
   return shared_memory(options) / 16 * 3;
 }
 
-PrefetchOptions prefetch_options_for(const Options& options) {
-  PrefetchOptions prefetch;
+extraction::PrefetchOptions prefetch_options_for(const Options& options) {
+  extraction::PrefetchOptions prefetch;
   prefetch.window = options.prefetch;
   prefetch.threads = options.workers;
   return prefetch;
+}
+
+extraction::BackendSettings backend_settings_for(const Options& options) {
+  extraction::BackendSettings backend;
+  backend.in_process = options.isolation == "none";
+  backend.workers = options.workers;
+  backend.timeout_seconds = options.extract_timeout;
+  backend.worker_memory = options.worker_memory;
+  backend.recycle_after = options.worker_recycle;
+  backend.uid = options.worker_uid;
+  backend.gid = options.worker_gid;
+  backend.account = options.worker_user;
+  return backend;
 }
 
 }  // namespace metafs::fs

@@ -1,9 +1,9 @@
 #pragma once
 
-#include "extraction_service.hpp"
+#include "extraction/extraction_service.hpp"
+#include "extraction/prefetcher.hpp"
 #include "metadata_cache.hpp"
 #include "options.hpp"
-#include "prefetcher.hpp"
 
 namespace metafs::fs {
 
@@ -14,8 +14,9 @@ namespace metafs::fs {
 // cache, 9/16 for built views, 3/16 for the inode table (nodes the kernel holds) and 1/16
 // for remembered detections.
 cache::CacheOptions cache_options_for(const Options& options);
-ServiceOptions service_options_for(const Options& options);
-PrefetchOptions prefetch_options_for(const Options& options);
+extraction::ServiceOptions service_options_for(const Options& options);
+extraction::PrefetchOptions prefetch_options_for(const Options& options);
+extraction::BackendSettings backend_settings_for(const Options& options);
 std::uint64_t inode_budget_for(const Options& options);
 
 }  // namespace metafs::fs

@@ -25,7 +25,9 @@
 #include <vector>
 
 #include "control_files.hpp"
+#include "extraction/log.hpp"
 #include "filesystem.hpp"
+#include "fuse_session.hpp"
 #include "log.hpp"
 #include "ops/ops.hpp"
 #include "signal_name.hpp"
@@ -37,22 +39,10 @@ namespace {
 // The loggers every module uses; created here so they share one set of sinks.
 constexpr const char* kLoggers[] = {"fs", "cache", "extract"};
 
-class FuseArgs {
- public:
-  explicit FuseArgs(const std::vector<std::string>& args) : strings_(args) {
-    for (auto& s : strings_) pointers_.push_back(s.data());
-    args_ = FUSE_ARGS_INIT(static_cast<int>(pointers_.size()), pointers_.data());
-  }
-  ~FuseArgs() { fuse_opt_free_args(&args_); }
-  FuseArgs(const FuseArgs&) = delete;
-  FuseArgs& operator=(const FuseArgs&) = delete;
-  fuse_args* get() { return &args_; }
-
- private:
-  std::vector<std::string> strings_;
-  std::vector<char*> pointers_;
-  fuse_args args_;
-};
+// libfuse's request threads: kept waiting for requests, and at most (a request waiting on an
+// extraction holds its thread; past this, requests queue in the kernel).
+constexpr unsigned kIdleFuseThreads = 16;
+constexpr unsigned kMaxFuseThreads = 64;
 
 std::string escape_option_value(const std::string& value) {
   std::string out;
@@ -271,6 +261,7 @@ void setup_logging(const Options& options, bool to_terminal) {
   }
   spdlog::set_default_logger(spdlog::get("fs"));
   spdlog::set_level(level);
+  extraction::set_logger(log::fs());  // the extraction layer logs as the daemon always has
 }
 
 int run_session(const Options& options) {
@@ -295,20 +286,18 @@ int run_session(const Options& options) {
   for (const auto& option : options.fuse_options) mount_options += "," + option;
   std::vector<std::string> argv = {"metafs", "-o", mount_options};
   if (options.debug) argv.push_back("-d");
-  FuseArgs args(argv);
-
-  fuse_session* session =
-      fuse_session_new(args.get(), &operations(), sizeof(fuse_lowlevel_ops), filesystem.get());
-  if (session == nullptr) {
+  // Declared after the filesystem: unmounted and destroyed before it, on every return below.
+  FuseSession fuse(argv, operations(), filesystem.get());
+  if (!fuse.ok()) {
     log::fs()->critical("cannot create the FUSE session (bad -o option?)");
     return 1;
   }
-  if (fuse_session_mount(session, options.mountpoint.c_str()) != 0) {
+  if (!fuse.mount(options.mountpoint)) {
     log::fs()->critical("cannot mount on {} (is /dev/fuse available, and fusermount3 installed?)",
                         options.mountpoint.string());
-    fuse_session_destroy(session);
     return 1;
   }
+  fuse_session* session = fuse.get();
   log::fs()->info("metafs {} mounted {} on {}", kVersion, options.source.string(),
                   options.mountpoint.string());
   if (!options.foreground) {
@@ -320,9 +309,7 @@ int run_session(const Options& options) {
     filesystem->start(session);
   } catch (const std::exception& e) {
     log::fs()->critical("cannot start: {}", e.what());
-    filesystem->stop();
-    fuse_session_unmount(session);
-    fuse_session_destroy(session);
+    filesystem->stop();  // no thread may notify the session once it is gone
     return 1;
   }
 
@@ -351,8 +338,8 @@ int run_session(const Options& options) {
     if (g_stop_signal == 0) {
       fuse_loop_config* config = fuse_loop_cfg_create();
       fuse_loop_cfg_set_clone_fd(config, 0);
-      fuse_loop_cfg_set_idle_threads(config, 16);
-      fuse_loop_cfg_set_max_threads(config, 64);
+      fuse_loop_cfg_set_idle_threads(config, kIdleFuseThreads);
+      fuse_loop_cfg_set_max_threads(config, kMaxFuseThreads);
       rc = fuse_session_loop_mt(session, config);
       fuse_loop_cfg_destroy(config);
     }
@@ -364,11 +351,8 @@ int run_session(const Options& options) {
   sd_notify(0, "STOPPING=1");
   log::fs()->info("unmounting {}{}", options.mountpoint.string(),
                   stop_signal != 0 ? " (" + extract::signal_name(stop_signal) + ")" : "");
-  filesystem->stop();  // no thread may notify the session once it is gone
-  fuse_session_unmount(session);
-  fuse_session_destroy(session);
-  filesystem.reset();
-  return rc == 0 ? 0 : 1;
+  filesystem->stop();      // no thread may notify the session once it is gone
+  return rc == 0 ? 0 : 1;  // the session goes (unmounted), then the filesystem
 }
 
 }  // namespace metafs::fs

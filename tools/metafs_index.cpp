@@ -23,19 +23,21 @@
 #include <vector>
 
 #include "cache_dir.hpp"
-#include "extraction_backend.hpp"
-#include "extraction_service.hpp"
+#include "extraction/extraction_backend.hpp"
+#include "extraction/extraction_service.hpp"
+#include "extraction/source_tree.hpp"
 #include "metadata_cache.hpp"
+#include "option_declarations.hpp"
 #include "options.hpp"
 #include "service_setup.hpp"
 #include "session.hpp"
-#include "source_tree.hpp"
 #include "stats.hpp"
 
 namespace {
 
 namespace fs = metafs::fs;
 namespace cache = metafs::cache;
+namespace extraction = metafs::extraction;
 using metafs::extract::Format;
 using Clock = std::chrono::steady_clock;
 
@@ -65,35 +67,11 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
       "would, so a later `metafs SOURCE MOUNTPOINT` with the same cache options extracts\n"
       "nothing. Progress (files/s, ETA, errors) on stderr, a summary at the end."};
   app.get_formatter()->column_width(34);
-  std::string source, cache_size = "1G", memory_limit = "128M", worker_memory = "1G";
+  std::string source;
+  fs::SizeTexts sizes;
   app.add_option("SOURCE", source, "Directory the daemon will mirror")->required();
-  app.add_option("--cache-dir", options.cache_dir,
-                 "Cache location (default: the daemon's: $CACHE_DIRECTORY, else "
-                 "$XDG_CACHE_HOME/metafs or ~/.cache/metafs; one cache per SOURCE)");
-  app.add_option("--cache-size", cache_size, "Hard limit of the on-disk cache (as the daemon's)")
-      ->capture_default_str();
-  app.add_option("--memory-limit", memory_limit, "Metadata kept in memory while indexing")
-      ->capture_default_str();
-  app.add_option("--workers", options.workers, "Extractions at once (default: number of CPUs)");
-  app.add_option("--extract-timeout", options.extract_timeout,
-                 "Seconds one file's extraction may take")
-      ->capture_default_str();
-  app.add_option("--isolation", options.isolation,
-                 "process (sandboxed worker processes) or none (in this process)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"process", "none"}));
-  app.add_option("--worker-memory", worker_memory,
-                 "Memory limit (RLIMIT_DATA) of each worker, e.g. 1G")
-      ->capture_default_str();
-  app.add_option("--worker-user", options.worker_user,
-                 "Account the workers run as when run as root (as metafs; default metafs-worker "
-                 "when it exists, else nobody)");
-  app.add_option("--worker-recycle", options.worker_recycle,
-                 "Files a worker extracts before it is replaced")
-      ->capture_default_str();
-  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  // The daemon's own declarations: the same names, defaults and checks.
+  fs::declare_shared_options(app, options, sizes);
   bool no_progress = false;
   app.add_flag("--no-progress", no_progress, "No progress line");
   app.add_flag("--json", settings->json, "Print the summary as JSON on stdout");
@@ -103,9 +81,9 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
       "  metafs-index /data/archive --cache-dir /var/cache/metafs/archive --workers 8");
   try {
     app.parse(argc, argv);
-    options.cache_size = cache::parse_size(cache_size);
-    options.memory_limit = cache::parse_size(memory_limit);
-    options.worker_memory = cache::parse_size(worker_memory);
+    options.cache_size = cache::parse_size(sizes.cache_size);
+    options.memory_limit = cache::parse_size(sizes.memory_limit);
+    options.worker_memory = cache::parse_size(sizes.worker_memory);
   } catch (const CLI::ParseError& e) {
     *exit_code = app.exit(e);
     return false;
@@ -115,13 +93,7 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
     return false;
   }
   settings->progress = !no_progress;
-  if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
-  if (options.extract_timeout <= 0) {
-    std::cerr << "metafs-index: --extract-timeout must be positive\n";
-    *exit_code = 2;
-    return false;
-  }
-  if (std::string error = fs::resolve_worker_account(options); !error.empty()) {
+  if (std::string error = fs::validate_shared_options(options); !error.empty()) {
     std::cerr << "metafs-index: " << error << "\n";
     *exit_code = 2;
     return false;
@@ -141,7 +113,7 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
 
 // Every regular file under the source root (relative paths), found without following
 // symlinks, the way the mount lists directories.
-std::vector<std::string> list_files(const fs::SourceTree& source, bool progress) {
+std::vector<std::string> list_files(const extraction::SourceTree& source, bool progress) {
   std::vector<std::string> files;
   std::vector<std::string> pending = {""};
   auto last_report = Clock::now();
@@ -159,7 +131,7 @@ std::vector<std::string> list_files(const fs::SourceTree& source, bool progress)
       std::string name = d->d_name;
       if (name == "." || name == "..") continue;
       if (dir_rel.empty() && name == kControlDirName) continue;
-      std::string rel = fs::join_relative(dir_rel, name);
+      std::string rel = extraction::join_relative(dir_rel, name);
       unsigned char type = d->d_type;
       if (type == DT_UNKNOWN) {
         struct stat st {};
@@ -193,7 +165,7 @@ struct Counters {
   std::vector<std::pair<std::string, std::string>> errors;  // the first kMaxListedErrors
 };
 
-void index_file(const fs::SourceTree& source, fs::ExtractionService& service,
+void index_file(const extraction::SourceTree& source, extraction::ExtractionService& service,
                 const std::string& rel, Counters& counters) {
   struct stat st {};
   if (source.lstat(rel, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -260,9 +232,9 @@ int run(const IndexSettings& settings) {
   const fs::Options& options = settings.options;
   fs::setup_logging(options, true);
   fs::Stats stats;
-  std::unique_ptr<fs::SourceTree> source;
+  std::unique_ptr<extraction::SourceTree> source;
   try {
-    source = std::make_unique<fs::SourceTree>(options.source);
+    source = std::make_unique<extraction::SourceTree>(options.source);
   } catch (const std::exception& e) {
     std::cerr << "metafs-index: " << e.what() << "\n";
     return 1;
@@ -276,9 +248,9 @@ int run(const IndexSettings& settings) {
               << " cannot be used (see the log above): nothing would be kept\n";
     return 1;
   }
-  auto service =
-      std::make_unique<fs::ExtractionService>(*source, fs::service_options_for(options), stats,
-                                              fs::make_extraction_backend(options), metadata_cache);
+  auto service = std::make_unique<extraction::ExtractionService>(
+      *source, fs::service_options_for(options), stats,
+      extraction::make_extraction_backend(fs::backend_settings_for(options)), metadata_cache);
 
   auto start = Clock::now();
   std::vector<std::string> files = list_files(*source, settings.progress);

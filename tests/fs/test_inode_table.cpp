@@ -7,7 +7,7 @@
 
 #include "inode_table.hpp"
 
-using metafs::fs::DataVersion;
+using metafs::extraction::DataVersion;
 using metafs::fs::InodeTable;
 
 TEST(InodeTable, BytesGrowWithNodesAndReturnToTheStartWhenTheKernelForgetsThem) {

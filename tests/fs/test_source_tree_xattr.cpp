@@ -8,13 +8,13 @@
 #include <string>
 
 #include "corpus.hpp"
+#include "extraction/source_tree.hpp"
 #include "posix_acl.hpp"
-#include "source_tree.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
+using metafs::extraction::SourceTree;
 using metafs::fs::kAclAccessXattr;
-using metafs::fs::SourceTree;
 using metafs::test::run_command;
 using metafs::test::shell_quote;
 using metafs::test::TempDir;

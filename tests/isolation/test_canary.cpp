@@ -12,16 +12,16 @@
 #include <vector>
 
 #include "dicom_builder.hpp"
+#include "extraction/worker_pool.hpp"
 #include "mount_runner.hpp"
 #include "render.hpp"
 #include "temp_dir.hpp"
-#include "worker_pool.hpp"
 
 namespace fs = std::filesystem;
 using metafs::extract::Extraction;
 using metafs::extract::Format;
-using metafs::fs::WorkerPool;
-using metafs::fs::WorkerPoolOptions;
+using metafs::extraction::WorkerPool;
+using metafs::extraction::WorkerPoolOptions;
 
 namespace {
 

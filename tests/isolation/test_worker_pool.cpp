@@ -12,17 +12,17 @@
 #include <thread>
 
 #include "corpus.hpp"
+#include "extraction/worker_pool.hpp"
 #include "isolation_support.hpp"
 #include "mount_runner.hpp"
 #include "registry.hpp"
-#include "worker_pool.hpp"
 
 namespace fs = std::filesystem;
 using metafs::extract::Extraction;
 using metafs::extract::Format;
 using metafs::extract::open_source_file;
-using metafs::fs::WorkerPool;
-using metafs::fs::WorkerPoolOptions;
+using metafs::extraction::WorkerPool;
+using metafs::extraction::WorkerPoolOptions;
 using metafs::test::child_pids;
 using metafs::test::corpus_dir;
 

@@ -10,7 +10,7 @@
 
 #include "format.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 class DataView;
 
@@ -49,4 +49,4 @@ inline bool same_version(const struct stat& st, const struct stat& now) {
          st.st_ctim.tv_sec == now.st_ctim.tv_sec && st.st_ctim.tv_nsec == now.st_ctim.tv_nsec;
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

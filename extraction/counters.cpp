@@ -1,8 +1,8 @@
-#include "stats.hpp"
+#include "extraction/counters.hpp"
 
 #include <algorithm>
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 void LatencyRecorder::record(std::chrono::nanoseconds elapsed) {
   double seconds = std::chrono::duration<double>(elapsed).count();
@@ -43,4 +43,4 @@ LatencyRecorder::Snapshot LatencyRecorder::snapshot() const {
   return s;
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

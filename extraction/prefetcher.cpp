@@ -1,4 +1,4 @@
-#include "prefetcher.hpp"
+#include "extraction/prefetcher.hpp"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "log.hpp"
+#include "extraction/log.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 namespace {
 
 // A listing is reused this long: a reader going through a directory lists it once every few
@@ -72,7 +72,7 @@ void Prefetcher::run(std::stop_token stop) {
       }
     } catch (const std::exception& e) {
       // Prefetching is an optimisation: a failure here costs only the head start.
-      log::fs()->warn("prefetch {}: {}", access.empty() ? job : access, e.what());
+      log()->warn("prefetch {}: {}", access.empty() ? job : access, e.what());
     }
   }
 }
@@ -150,7 +150,7 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
   }
   ::closedir(d);
   if (too_many) {
-    log::fs()->debug("prefetch: {} has over {} files, not read ahead", dir, names.size());
+    log()->debug("prefetch: {} has over {} files, not read ahead", dir, names.size());
     names.clear();
   }
   std::sort(names.begin(), names.end());
@@ -180,4 +180,4 @@ void Prefetcher::prefetch_one(const std::string& rel, std::stop_token stop) {
   service_.prefetch(*version, stop);
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

@@ -1,13 +1,14 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "extraction.hpp"
 #include "format.hpp"
-#include "options.hpp"
 #include "source_file.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 // Where extractors run: in this process (tests, benchmarks, debugging) or in sandboxed worker
 // processes. Thread-safe; never throws for a bad file: every failure, a crashed or timed-out
@@ -32,7 +33,24 @@ class ExtractionBackend {
 // Runs the extractors in the calling thread.
 std::unique_ptr<ExtractionBackend> make_in_process_backend();
 
-// The backend `options.isolation` asks for.
-std::unique_ptr<ExtractionBackend> make_extraction_backend(const Options& options);
+// Which backend runs the extractors and how: the extraction layer's own settings (the daemon
+// fills them from its command line, fs/service_setup.hpp).
+struct BackendSettings {
+  bool in_process = false;                   // no worker processes (tests, benchmarks)
+  unsigned workers = 1;                      // worker processes
+  double timeout_seconds = 10;               // wall-clock deadline per file
+  std::uint64_t worker_memory = 1ull << 30;  // RLIMIT_DATA of one worker
+  unsigned recycle_after = 1000;             // files a worker extracts before it is replaced
+  long uid = -1;                             // the workers' account (-1: keep ours)
+  long gid = -1;
+  std::string account;  // its name, for the log
+};
 
-}  // namespace metafs::fs
+// The account made for the workers (systemd/metafs.sysusers): no other process runs as it, so
+// none may signal or trace them.
+inline constexpr const char* kDedicatedWorkerUser = "metafs-worker";
+
+// The backend `settings` ask for.
+std::unique_ptr<ExtractionBackend> make_extraction_backend(const BackendSettings& settings);
+
+}  // namespace metafs::extraction

@@ -11,7 +11,7 @@
 
 #include "extraction.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 // What a scientific file's directory shows: the fixed files (format, metadata.txt, ...),
 // fields/ and everything below it, as a flat list of entries. Immutable once built apart
@@ -82,4 +82,4 @@ class DataView {
   mutable std::shared_ptr<const std::string> txt_, json_;
 };
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

@@ -1,4 +1,4 @@
-#include "extraction_service.hpp"
+#include "extraction/extraction_service.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,10 +7,10 @@
 #include <cstring>
 
 #include "detect.hpp"
-#include "log.hpp"
+#include "extraction/log.hpp"
 #include "source_signature.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 namespace {
 
 // One remembered detection: its version key (path and stat numbers) and a hash-map node.
@@ -52,8 +52,8 @@ std::string version_key(const std::string& rel, const struct stat& st) {
   return key;
 }
 
-ExtractionService::ExtractionService(const SourceTree& source, ServiceOptions options, Stats& stats,
-                                     std::unique_ptr<ExtractionBackend> backend,
+ExtractionService::ExtractionService(const SourceTree& source, ServiceOptions options,
+                                     Counters& stats, std::unique_ptr<ExtractionBackend> backend,
                                      cache::MetadataCache& cache)
     : source_(source),
       options_(options),
@@ -95,12 +95,12 @@ extract::Format ExtractionService::detect(const std::string& rel, const struct s
     extract::FileDescriptor fd(source_.open_file(rel));
     struct stat opened {};
     if (!fd.valid()) {
-      log::fs()->debug("detect {}: cannot open: {}", rel, std::strerror(-fd.release()));
+      log()->debug("detect {}: cannot open: {}", rel, std::strerror(-fd.release()));
       return extract::Format::kNone;  // not remembered: looked at again next time
     }
     if (::fstat(fd.get(), &opened) != 0 || !S_ISREG(opened.st_mode) || !same_version(st, opened)) {
       // Another file has the name since the lstat: its bytes say nothing of this version.
-      log::fs()->debug("detect {}: changed as it was opened", rel);
+      log()->debug("detect {}: changed as it was opened", rel);
       return extract::Format::kNone;
     }
     format = extract::detect_format(fd.get(), split_relative(rel).name,
@@ -223,16 +223,16 @@ std::shared_ptr<const extract::Extraction> ExtractionService::extract(const Data
   ++stats_.extractions;
   if (result->failed()) {
     ++stats_.errors;
-    log::fs()->warn("{}: {}", version.rel, result->error);
+    log()->warn("{}: {}", version.rel, result->error);
   }
-  log::fs()->debug("extracted {} in {} us", version.rel,
-                   std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+  log()->debug("extracted {} in {} us", version.rel,
+               std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
   if (is_verdict(version, *result)) {
     result->verdict = Verdict::kFinal;
     cache_.put(cache_key(version), result);
   } else {
     ++stats_.retried;
-    log::fs()->info("{}: not kept, tried again on the next lookup", version.rel);
+    log()->info("{}: not kept, tried again on the next lookup", version.rel);
   }
   return result;
 }
@@ -270,6 +270,14 @@ ExtractionService::ViewPtr ExtractionService::cached_view(const DataVersion& ver
 ExtractionService::ViewPtr ExtractionService::view(const DataVersion& version) {
   if (ViewPtr hit = cached_view(version)) return hit;
   return lead_or_join(version, false, nullptr);
+}
+
+ExtractionService::ViewPtr ExtractionService::held_view(const DataVersion& version) {
+  if (ViewPtr hit = cached_view(version)) return hit;
+  // Evicted everywhere: extract again, but only if the file is still that version.
+  struct stat now {};
+  if (source_.lstat(version.rel, &now) < 0 || !same_version(version.st, now)) return nullptr;
+  return view(version);
 }
 
 bool ExtractionService::prefetch(const DataVersion& version, std::stop_token stop) {
@@ -329,4 +337,4 @@ ExtractionService::ViewPtr ExtractionService::lead_or_join(const DataVersion& ve
   return future.get();
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

@@ -1,9 +1,9 @@
-#include "data_view.hpp"
+#include "extraction/data_view.hpp"
 
 #include "format.hpp"
 #include "render.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 using extract::MetaNode;
 using extract::MetaTree;
@@ -193,4 +193,4 @@ std::size_t DataView::memory_bytes() const {
   return bytes;
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

@@ -1,4 +1,4 @@
-#include "worker_pool.hpp"
+#include "extraction/worker_pool.hpp"
 
 #include <spdlog/fmt/fmt.h>
 #include <sys/eventfd.h>
@@ -14,12 +14,12 @@
 #include <system_error>
 
 #include "codec.hpp"
-#include "log.hpp"
+#include "extraction/log.hpp"
+#include "extraction/worker_spawner.hpp"
 #include "signal_name.hpp"
 #include "worker_protocol.hpp"
-#include "worker_spawner.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 namespace {
 
 using extract::Extraction;
@@ -129,12 +129,12 @@ std::uint32_t WorkerPool::schema_version(Format format) const {
 void WorkerPool::start_once() {
   std::call_once(started_, [this] {
     spawner_ = std::make_unique<WorkerSpawner>();
-    log::fs()->info(
-        "starting {} extractor worker(s): {}{}", slots_.size(), command_.executable.string(),
-        options_.uid >= 0 ? fmt::format(" as {} (uid {})", options_.account, options_.uid)
-                          : std::string());
+    log()->info("starting {} extractor worker(s): {}{}", slots_.size(),
+                command_.executable.string(),
+                options_.uid >= 0 ? fmt::format(" as {} (uid {})", options_.account, options_.uid)
+                                  : std::string());
     if (options_.uid >= 0 && options_.account == "nobody") {
-      log::fs()->warn(
+      log()->warn(
           "the workers run as nobody, an account other processes may share (they "
           "could signal the workers): create {} (systemd-sysusers, or useradd "
           "--system --no-create-home --shell /usr/sbin/nologin {})",
@@ -158,9 +158,9 @@ void WorkerPool::respawn_async(std::size_t index) {
     if (!cancelled_) {
       try {
         process = WorkerProcess::spawn(command_, Clock::now() + kStartTimeout, cancel_fd_);
-        log::fs()->debug("extractor worker {} started", process->pid());
+        log()->debug("extractor worker {} started", process->pid());
       } catch (const std::exception& e) {
-        log::fs()->error("cannot start an extractor worker: {}", e.what());
+        log()->error("cannot start an extractor worker: {}", e.what());
       }
     }
     {
@@ -250,8 +250,7 @@ Extraction WorkerPool::extract(const extract::SourceFile& file, Format detected)
     }
     Extraction result = run(slot, file, detected);
     if (slot.process && ++slot.files >= options_.recycle_after) {
-      log::fs()->debug("recycling extractor worker {} after {} files", slot.process->pid(),
-                       slot.files);
+      log()->debug("recycling extractor worker {} after {} files", slot.process->pid(), slot.files);
       slot.process.reset();
     }
     if (slot.process) {
@@ -289,8 +288,8 @@ Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format d
       auto after = worker.usage();
       bool computing = before && after && !after->stopped &&
                        after->cpu_seconds - before->cpu_seconds >= options_.timeout_seconds / 2;
-      log::fs()->warn("{}: extractor worker {} timed out{}, killed", name, worker.pid(),
-                      computing ? "" : " without computing");
+      log()->warn("{}: extractor worker {} timed out{}, killed", name, worker.pid(),
+                  computing ? "" : " without computing");
       slot.process.reset();
       return failure(detected,
                      fmt::format("timed out after {} s{}", options_.timeout_seconds,
@@ -300,7 +299,7 @@ Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format d
     case WorkerProcess::Outcome::kDied: {
       int status = worker.reap(std::chrono::milliseconds(1000));
       std::string message = death_message(status);
-      log::fs()->warn("{}: extractor worker {}: {}", name, worker.pid(), message);
+      log()->warn("{}: extractor worker {}: {}", name, worker.pid(), message);
       slot.process.reset();
       // We kill a worker only after its deadline (kTimedOut above): a SIGKILL here came from
       // outside (the OOM killer, an administrator) and says nothing about the file.
@@ -313,7 +312,7 @@ Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format d
       return failure(detected, "not read: metafs is stopping", Verdict::kTransient);
     }
     case WorkerProcess::Outcome::kBadReply: {
-      log::fs()->warn("{}: extractor worker {} sent an invalid reply, killed", name, worker.pid());
+      log()->warn("{}: extractor worker {} sent an invalid reply, killed", name, worker.pid());
       slot.process.reset();
       return failure(detected, "invalid reply from the extractor", Verdict::kCrashed);
     }
@@ -347,11 +346,11 @@ Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format d
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
-    log::fs()->warn("{}: extractor worker {} sent an invalid reply ({}), killed", name,
-                    worker.pid(), e.what());
+    log()->warn("{}: extractor worker {} sent an invalid reply ({}), killed", name, worker.pid(),
+                e.what());
     slot.process.reset();
     return failure(detected, "invalid reply from the extractor", Verdict::kCrashed);
   }
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

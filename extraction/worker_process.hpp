@@ -11,7 +11,7 @@
 
 #include "worker_protocol.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 using Clock = std::chrono::steady_clock;
 
@@ -93,4 +93,4 @@ class WorkerProcess {
   int status_ = 0;
 };
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

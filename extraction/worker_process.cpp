@@ -1,4 +1,4 @@
-#include "worker_process.hpp"
+#include "extraction/worker_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,12 +16,12 @@
 #include <stdexcept>
 #include <thread>
 
-#include "log.hpp"
+#include "extraction/log.hpp"
 #include "signal_name.hpp"
 
 extern char** environ;
 
-namespace metafs::fs {
+namespace metafs::extraction {
 namespace {
 
 using extract::worker::kFrameHeaderBytes;
@@ -287,4 +287,4 @@ WorkerProcess::Exchange WorkerProcess::exchange(const std::string& request, int 
   return read_reply(deadline);
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

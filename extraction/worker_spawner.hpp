@@ -6,7 +6,7 @@
 #include <mutex>
 #include <thread>
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 // One long-lived thread that starts every worker process. Workers set PR_SET_PDEATHSIG, which
 // fires when the *thread* that spawned them exits; libfuse starts and ends its request threads
@@ -32,4 +32,4 @@ class WorkerSpawner {
   std::thread thread_;  // last: started once the members above exist
 };
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

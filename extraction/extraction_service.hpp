@@ -12,16 +12,16 @@
 #include <unordered_map>
 
 #include "cache_key.hpp"
-#include "data_version.hpp"
-#include "data_view.hpp"
-#include "extraction_backend.hpp"
+#include "extraction/counters.hpp"
+#include "extraction/data_version.hpp"
+#include "extraction/data_view.hpp"
+#include "extraction/extraction_backend.hpp"
+#include "extraction/source_tree.hpp"
 #include "format.hpp"
 #include "memory_lru.hpp"
 #include "metadata_cache.hpp"
-#include "source_tree.hpp"
-#include "stats.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 struct ServiceOptions {
   unsigned concurrency = 2;                     // extractions running at once
@@ -42,7 +42,7 @@ struct ServiceOptions {
 // a file swapped between the lookup and the open costs an extraction, never a wrong view.
 class ExtractionService {
  public:
-  ExtractionService(const SourceTree& source, ServiceOptions options, Stats& stats,
+  ExtractionService(const SourceTree& source, ServiceOptions options, Counters& stats,
                     std::unique_ptr<ExtractionBackend> backend, cache::MetadataCache& cache);
   ~ExtractionService();
 
@@ -58,6 +58,10 @@ class ExtractionService {
   // The view of a version, extracting it on a miss. Never null: a file that fails shows its
   // error in the view. Precondition: the version is the file's current one (or cached).
   std::shared_ptr<const DataView> view(const DataVersion& version);
+  // The freshness rule of a view something still holds (an inode of the kernel's): from memory
+  // or the cache, else extracted again, but only if the file is still that version; nullptr
+  // when it has changed since (the caller answers ESTALE).
+  std::shared_ptr<const DataView> held_view(const DataVersion& version);
   // The view of a version if memory or the cache has it, else nullptr; never extracts.
   std::shared_ptr<const DataView> cached_view(const DataVersion& version);
   // Makes the view of a version ready ahead of a request: from the cache into memory, or by
@@ -66,6 +70,9 @@ class ExtractionService {
   bool prefetch(const DataVersion& version, std::stop_token stop);
 
   cache::MemoryLruStats view_stats() const { return views_.stats(); }
+  // Requests waiting for an extraction slot now (a gauge: tests wait on it to know a request
+  // is queued behind the slots).
+  unsigned requests_waiting() { return slots_.requests_waiting(); }
 
   // Ends the extractions in flight and fails later ones (ExtractionBackend::cancel).
   void cancel() { backend_->cancel(); }
@@ -81,6 +88,10 @@ class ExtractionService {
     // Waits while no slot is free or a request is waiting; false when `stop` came first.
     bool acquire_background(std::stop_token stop);
     void release();
+    unsigned requests_waiting() {
+      std::lock_guard lock(mutex_);
+      return requests_waiting_;
+    }
 
    private:
     std::mutex mutex_;
@@ -105,10 +116,17 @@ class ExtractionService {
 
   const SourceTree& source_;
   ServiceOptions options_;
-  Stats& stats_;
+  Counters& stats_;
   std::unique_ptr<ExtractionBackend> backend_;
   cache::MetadataCache& cache_;
   Slots slots_;
+
+  // Lock order: there is none to keep, because no two of these are ever held together. Each
+  // mutex below (and Slots's, views_'s, DataVersion's passing view's) guards its own map for a
+  // lookup or an insert and is released before anything else is called; the cache, the
+  // backend and the source tree are called with none held, and a request waits for an
+  // extraction only on a shared_future or a slot, never under a lock. Keep it so: a lock held
+  // across an extraction would stall every request behind one slow file.
 
   std::mutex detect_mutex_;
   std::unordered_map<std::string, extract::Format> detected_;
@@ -132,4 +150,4 @@ class ExtractionService {
 // A key naming one version of one source file.
 std::string version_key(const std::string& rel, const struct stat& st);
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

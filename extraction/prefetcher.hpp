@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "extraction_service.hpp"
-#include "source_tree.hpp"
+#include "extraction/extraction_service.hpp"
+#include "extraction/source_tree.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 struct PrefetchOptions {
   unsigned window = 16;  // files after the one asked for; 0 turns prefetching off
@@ -81,4 +81,4 @@ class Prefetcher {
   std::vector<std::jthread> threads_;  // last: stopped and joined first
 };
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

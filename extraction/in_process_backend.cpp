@@ -1,7 +1,7 @@
-#include "extraction_backend.hpp"
+#include "extraction/extraction_backend.hpp"
 #include "registry.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 namespace {
 
 class InProcessBackend final : public ExtractionBackend {
@@ -23,4 +23,4 @@ std::unique_ptr<ExtractionBackend> make_in_process_backend() {
   return std::make_unique<InProcessBackend>();
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "extraction_backend.hpp"
+#include "extraction/extraction_backend.hpp"
+#include "extraction/worker_process.hpp"
 #include "registry.hpp"
-#include "worker_process.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 class WorkerSpawner;
 
@@ -88,4 +88,4 @@ class WorkerPool final : public ExtractionBackend {
 // "1 GiB", "512 MiB", "1536 KiB", "1000 bytes".
 std::string human_bytes(std::uint64_t bytes);
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

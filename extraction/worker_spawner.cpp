@@ -1,6 +1,6 @@
-#include "worker_spawner.hpp"
+#include "extraction/worker_spawner.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 WorkerSpawner::WorkerSpawner() : thread_([this] { run(); }) {}
 
@@ -36,4 +36,4 @@ void WorkerSpawner::run() {
   }
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

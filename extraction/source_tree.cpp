@@ -1,4 +1,4 @@
-#include "source_tree.hpp"
+#include "extraction/source_tree.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -11,7 +11,7 @@
 #include <system_error>
 #include <vector>
 
-namespace metafs::fs {
+namespace metafs::extraction {
 namespace {
 
 std::atomic<bool> openat2_missing{false};
@@ -173,4 +173,4 @@ int SourceTree::xattr(const std::string& rel, const char* name, struct stat* st,
   return rc;
 }
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

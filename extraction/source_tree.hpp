@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace metafs::fs {
+namespace metafs::extraction {
 
 // Read-only access to the mirrored SOURCE directory by paths relative to it ("" is the root).
 // Every access resolves beneath SOURCE without following any symlink (openat2 with
@@ -59,4 +59,4 @@ struct RelativeParts {
 };
 RelativeParts split_relative(std::string_view rel);
 
-}  // namespace metafs::fs
+}  // namespace metafs::extraction

@@ -1,0 +1,175 @@
+// Mirrored paths: directories, symlinks and plain files of SOURCE, and data files shown as
+// directories of their view.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "filesystem.hpp"
+
+namespace metafs::fs {
+namespace {
+
+mode_t dirent_type(unsigned char d_type) {
+  switch (d_type) {
+    case DT_DIR:
+      return S_IFDIR;
+    case DT_REG:
+      return S_IFREG;
+    case DT_LNK:
+      return S_IFLNK;
+    case DT_FIFO:
+      return S_IFIFO;
+    case DT_SOCK:
+      return S_IFSOCK;
+    case DT_CHR:
+      return S_IFCHR;
+    case DT_BLK:
+      return S_IFBLK;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+class MirrorNodes final : public NodeKind {
+ public:
+  using NodeKind::NodeKind;
+
+  int lookup(const Node& dir, const std::string& name, fuse_entry_param* entry) override {
+    if (dir.ino == InodeTable::kRootIno && name == kControlDirName) {
+      if (int err = fs_.getattr(InodeTable::kControlDirIno, &entry->attr, &entry->attr_timeout)) {
+        return err;
+      }
+      entry->ino = InodeTable::kControlDirIno;
+      entry->entry_timeout = kSnapshotTimeout;
+      return 0;
+    }
+    struct stat st {};
+    if (int rc = fs_.source_.lstat(dir.rel_path, &st); rc < 0) return -rc;
+    if (S_ISDIR(st.st_mode)) {
+      return fs_.lookup_mirror(dir.rel_path, extraction::join_relative(dir.rel_path, name), entry);
+    }
+    if (!dir.shows(st)) return ESTALE;  // another file has this data file's name now
+    std::shared_ptr<const extraction::DataVersion> version;
+    std::shared_ptr<const extraction::DataView> view;
+    if (int err = fs_.data_view(dir.rel_path, st, &version, &view)) return err;
+    extraction::DataView::EntryId id = view->find(extraction::DataView::kRootEntry, name);
+    if (id == extraction::DataView::kNoEntry) return ENOENT;
+    // These names lead to the current version's view: they are invalidated when the file
+    // changes, if its directory is watched. A view that is not the file's verdict (a passing
+    // failure) is asked for again on every lookup, so that its retry is seen.
+    double timeout =
+        view->extraction().verdict == extract::Extraction::Verdict::kFinal
+            ? fs_.mirror_timeout(std::string(extraction::split_relative(dir.rel_path).dir))
+            : 0;
+    return fs_.lookup_virtual(version, *view, id, timeout, entry);
+  }
+
+  int getattr(const Node& node, struct stat* st, double* timeout) override {
+    extract::Format format;
+    if (int err = fs_.mirror_attributes(node.rel_path, st, &format)) return err;
+    node.show(*st);
+    st->st_ino = node.ino;
+    *timeout = fs_.mirror_timeout(std::string(extraction::split_relative(node.rel_path).dir));
+    return 0;
+  }
+
+  int readlink(const Node& node, std::string* target) override {
+    int rc = fs_.source_.readlink(node.rel_path, target);
+    return rc < 0 ? -rc : 0;
+  }
+
+  int opendir(const Node& node, const Caller& caller, DirListing* listing) override {
+    struct stat st {};
+    if (int rc = fs_.source_.lstat(node.rel_path, &st); rc < 0) return -rc;
+    if (!S_ISDIR(st.st_mode)) {
+      if (!node.shows(st)) return ESTALE;  // another file has this data file's name now
+      std::shared_ptr<const extraction::DataVersion> version;
+      std::shared_ptr<const extraction::DataView> view;
+      if (int err = fs_.data_view(node.rel_path, st, &version, &view)) return err;
+      add_view_entries(*view, extraction::DataView::kRootEntry, listing);
+      return 0;
+    }
+    int fd;
+    {
+      AsCaller as(caller);  // the listing is read with the caller's rights, as it is shown
+      if (!as.ok()) return EACCES;
+      fd = fs_.source_.open_dir(node.rel_path);
+    }
+    if (fd < 0) return -fd;
+    struct stat opened {};
+    if (::fstat(fd, &opened) != 0 || (!node.rel_path.empty() && !node.shows(opened))) {
+      ::close(fd);
+      return ESTALE;  // another directory has this name now
+    }
+    DIR* dir = ::fdopendir(fd);
+    if (dir == nullptr) {
+      int err = errno;
+      ::close(fd);
+      return err;
+    }
+    if (node.ino == InodeTable::kRootIno) {
+      listing->entries.push_back({kControlDirName, InodeTable::kControlDirIno, S_IFDIR});
+    }
+    errno = 0;
+    while (struct dirent* d = ::readdir(dir)) {
+      std::string name = d->d_name;
+      if (name == "." || name == "..") continue;
+      if (node.ino == InodeTable::kRootIno && name == kControlDirName) continue;
+      mode_t type = dirent_type(d->d_type);
+      // A regular file may be shown as a directory: leave the type to stat.
+      if (type == S_IFREG) type = 0;
+      listing->entries.push_back({std::move(name), d->d_ino, type});
+    }
+    int err = errno;
+    ::closedir(dir);
+    return err;
+  }
+
+  int open(const Node& node, const std::function<Caller()>& caller, extract::FileDescriptor* fd,
+           OpenedFile* opened) override {
+    int rc;
+    {
+      AsCaller as(caller());
+      if (!as.ok()) return EACCES;
+      rc = fs_.source_.open_file(node.rel_path);
+    }
+    if (rc < 0) return -rc;
+    extract::FileDescriptor file(rc);
+    struct stat st {};
+    if (::fstat(file.get(), &st) != 0) return errno;
+    if (!S_ISREG(st.st_mode)) return EACCES;  // a FIFO or device swapped in
+    if (!node.shows(st)) return ESTALE;       // another file has this name now
+    *fd = std::move(file);
+    opened->keep_cache = true;  // dropped by the kernel when size or mtime change
+    return 0;
+  }
+
+  int open_for_read(const Node&, ReadSource*) override {
+    return EBADF;  // read through the descriptor open() returned
+  }
+
+  int access_acl(const Node& node, std::string* value) override {
+    struct stat st {};
+    std::string acl;
+    int err = fs_.read_acl(node.rel_path, &st, &acl);
+    if (err != 0 && err != ENODATA) return err;
+    // Another file's ACL under this node's name would pair with the old file's mode bits.
+    if (!node.rel_path.empty() && !node.shows(st)) return ESTALE;
+    if (err != 0) return err;
+    // A data file is shown as a directory: it shows its view's ACL.
+    if (S_ISREG(st.st_mode) && fs_.service_->detect(node.rel_path, st) != extract::Format::kNone) {
+      return fs_.derive_acl(node.rel_path, acl, true, value);
+    }
+    *value = std::move(acl);
+    return 0;
+  }
+};
+
+std::unique_ptr<NodeKind> make_mirror_nodes(Filesystem& fs) {
+  return std::make_unique<MirrorNodes>(fs);
+}
+
+}  // namespace metafs::fs
