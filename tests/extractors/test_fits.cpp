@@ -564,6 +564,52 @@ TEST(FitsRegressions, StrayContinueCardsAreShownAndReported) {
             std::vector<std::string>{"lost"});
 }
 
+// Record-valued keyword cards (the WCS distortion paper's DP1 = 'AXIS.1: 1') are the values
+// astropy reads, DP1.AXIS.1 = 1, not four DP1 strings; cards that only look like them stay
+// strings; header.txt keeps every card as written.
+TEST(FitsRecordValuedKeywords, NamedAndValuedAsAstropyReadsThem) {
+  TempDir dir;
+  fs::path path = dir.path() / "distortion.fits";
+  FitsWriter w;
+  w.card("SIMPLE  =                    T")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    0")
+      .card("CPDIS1  = 'Lookup  '")
+      .card("DP1     = 'EXTVER: 1' / Version number of WCSDVARR extension")
+      .card("DP1     = 'NAXES: 2'")
+      .card("DP1     = 'AXIS.1: 1'")
+      .card("DP1     = 'AXIS.2: 2'")
+      .card("dp2     = 'Scale.x:  -2.5E3'")
+      .card("DP3     = 'a.b.c: -.5'")
+      .card("NOTREC1 = 'AXIS.1:1'")
+      .card("NOTREC2 = 'AXIS.1: 1 '")
+      .card("NOTREC3 = '1X: 1'")
+      .card("NOTREC4 = 'AXIS: one'")
+      .end();
+  w.write(path);
+  Extraction got = extract(path);
+  const MetaTree& tree = got.tree;
+  NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  json oracle = run_oracle({path});
+  const json& cards = oracle[path.string()]["hdus"][0]["cards"];
+  EXPECT_EQ(compare_cards(tree, hdu0, cards, "distortion"), cards.size());
+  std::string txt = render_txt(tree);
+  for (const char* line :
+       {"0/DP1.EXTVER\t1\n", "0/DP1.NAXES\t2\n", "0/DP1.AXIS.1\t1\n", "0/DP1.AXIS.2\t2\n",
+        "0/DP2.Scale.x\t-2.5E3\n", "0/DP3.a.b.c\t-.5\n", "0/NOTREC1\tAXIS.1:1\n",
+        "0/NOTREC2\tAXIS.1: 1\n", "0/NOTREC3\t1X: 1\n", "0/NOTREC4\tAXIS: one\n"}) {
+    EXPECT_NE(txt.find(line), std::string::npos) << line << "\nin:\n" << txt;
+  }
+  EXPECT_EQ(child(tree, hdu0, "DP1"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "DP1.AXIS.2")).kind, ValueKind::kNumber);
+  json j = json::parse(render_json(tree));
+  EXPECT_EQ(j["0"]["DP1.NAXES"], 2);
+  EXPECT_EQ(j["0"]["DP3.a.b.c"], -0.5);
+  EXPECT_NE(got.header.find("\nDP1     = 'AXIS.1: 1'\nDP1     = 'AXIS.2: 2'\n"), std::string::npos)
+      << got.header;
+}
+
 // Peak RSS of this process in KiB.
 long max_rss_kib() {
   struct rusage usage {};
