@@ -307,6 +307,7 @@ class Tally:
         self.classes = collections.OrderedDict()
         self.notes = []
         self.exceptions = collections.Counter()
+        self.extras = collections.OrderedDict()  # metafs names astropy has no card for
         self.verbose = verbose
 
     def mismatch(self, cls, example, reason=None):
@@ -326,8 +327,17 @@ def exception_reason(path, hdu, name, image_header):
     return reason
 
 
+RESERVED = {"type", "columns", "compressed", "note"}
+
+
 def compare_header(tally, path, hdu, where, header, directory, image_header=False):
-    for name, kind, want, image in expected_values(header):
+    values = expected_values(header)
+    if isinstance(directory, dict):
+        names = {v[0] for v in values}
+        for name in directory:
+            if name not in names and name not in RESERVED:
+                tally.extras.setdefault(where, []).append(name)
+    for name, kind, want, image in values:
         if kind == "unreadable":
             tally.unreadable += 1
             tally.notes.append("%s: %s: astropy reads no value (%s)" % (where, name, want))
@@ -413,6 +423,11 @@ def main():
                                           sum(tally.exceptions.values())))
     for cls, (count, example) in sorted(tally.classes.items(), key=lambda kv: -kv[1][0]):
         print("  %5d  %s\n         e.g. %s" % (count, cls, example))
+    extras = sum(len(v) for v in tally.extras.values())
+    print("names metafs shows that astropy has no card for (not mismatches): %d" % extras)
+    if args.verbose or args.notes:
+        for where, names in tally.extras.items():
+            print("  %s: %s" % (where, ", ".join(names)))
     if args.notes and tally.notes:
         print("files with an error (astropy / metafs):")
         for note in tally.notes:
