@@ -196,13 +196,20 @@ std::vector<Continuation> continuations(const std::vector<Card>& cards) {
 
 bool is_end_card(std::string_view text) {
   if (text.size() < 3 || text.substr(0, 3) != "END") return false;
-  for (std::size_t i = 3; i < std::min<std::size_t>(text.size(), 8); ++i) {
-    if (!is_blank(text[i])) return false;
-  }
-  return true;
+  // astropy ends the header at "END" followed by anything that cannot continue a keyword (a
+  // blank, a newline, '=', '/'), so "END\n" and "END  junk" end it too. A lowercase letter
+  // continues one here (a lowercase keyword such as "ENDtime" is read upper-cased).
+  if (text.size() == 3) return true;
+  char next = text[3];
+  return !valid_keyword_char(next) && !(next >= 'a' && next <= 'z');
 }
 
-Card parse_card(std::string_view raw) {
+bool is_exact_end_card(std::string_view text) {
+  return text.size() == kCardBytes && text.substr(0, 3) == "END" &&
+         text.find_first_not_of(' ', 3) == std::string_view::npos;
+}
+
+Card parse_card(std::string_view raw, bool may_end) {
   std::string padded(raw.substr(0, kCardBytes));
   padded.resize(kCardBytes, ' ');
   std::string_view text(padded);
@@ -216,12 +223,17 @@ Card parse_card(std::string_view raw) {
   std::string_view name = trim_right(text.substr(0, 8));
   std::string_view body = text.substr(8);
 
-  if (is_end_card(text)) {
+  if (may_end && is_end_card(text)) {
     card.kind = Card::Kind::kEnd;
     card.keyword = "END";
     // astropy ignores such text (with a warning) and so does the reader: the header ends.
-    if (!trim(body).empty())
+    // That says more than a control byte among it would.
+    card.problem.clear();
+    if (!trim(text.substr(3, 5)).empty()) {
+      note(card, "END card is followed by text in columns 4-80 (ignored, as astropy does)");
+    } else if (!trim(body).empty()) {
       note(card, "END card is followed by text in columns 9-80 (ignored, as astropy does)");
+    }
     return card;
   }
   if (name == "HIERARCH") {

@@ -462,6 +462,58 @@ TEST(FitsRegressions, EndCardFollowedByJunkStillEndsTheHeader) {
   EXPECT_NE(got.header.find("OBJECT  = 'M31'\nEND\n"), std::string::npos) << got.header;
 }
 
+// Other forms of a damaged END card end the header where astropy ends it: "END" followed by a
+// byte that cannot continue a keyword (a newline, junk after blanks, '='), when no exact END
+// card follows in the block; when one does, astropy reads the damaged one as a card and so
+// does metafs. "ENDX" and a lowercase "ENDtime" are keywords.
+TEST(FitsRegressions, EndCardWithJunkInColumnsFourToEight) {
+  TempDir dir;
+  for (const char* end : {"END\n", "END  junk", "END= 1"}) {
+    for (bool exact_end_follows : {false, true}) {
+      SCOPED_TRACE(std::string(end) + (exact_end_follows ? " + END" : ""));
+      fs::path path = dir.path() / "end.fits";
+      std::string bytes;
+      for (std::string card : {"SIMPLE  =                    T", "BITPIX  =                    8",
+                               "NAXIS   =                    0", "ENDX    =                    1",
+                               end, "AFTER   =                    3"}) {
+        card.resize(80, ' ');
+        bytes += card;
+      }
+      if (exact_end_follows) bytes += std::string("END").append(77, ' ');
+      bytes.resize(2880, ' ');
+      std::ofstream(path, std::ios::binary) << bytes;
+      Extraction got = extract(path);
+      const MetaTree& tree = got.tree;
+      NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+      ASSERT_NE(hdu0, MetaTree::kNotFound);
+      EXPECT_EQ(tree.node(child(tree, hdu0, "ENDX")).text, "1");
+      json oracle = run_oracle({path});
+      const json& cards = oracle[path.string()]["hdus"][0]["cards"];
+      if (exact_end_follows) {
+        EXPECT_EQ(tree.node(child(tree, hdu0, "AFTER")).text, "3");
+        EXPECT_NE(got.error.find("(END"), std::string::npos) << got.error;
+      } else {
+        EXPECT_EQ(child(tree, hdu0, "AFTER"), MetaTree::kNotFound);
+        EXPECT_EQ(got.error,
+                  "HDU 0: END card is followed by text in columns 4-80 (ignored, as astropy does)");
+        EXPECT_EQ(compare_cards(tree, hdu0, cards, end), cards.size());
+      }
+    }
+  }
+  FitsWriter w;
+  w.card("SIMPLE  =                    T")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    0")
+      .card("ENDtime =                    2")
+      .card("AFTER   =                    3")
+      .end();
+  w.write(dir.path() / "endtime.fits");
+  Extraction got = extract(dir.path() / "endtime.fits");
+  NodeId hdu0 = child(got.tree, MetaTree::kRoot, "0");
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu0, "ENDTIME")).text, "2");
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu0, "AFTER")).text, "3");
+}
+
 // Keywords written in lower case are shown as readers look them up: upper case (astropy,
 // CFITSIO). HIERARCH keywords keep their case, as in astropy. header.txt keeps the cards as
 // written.
