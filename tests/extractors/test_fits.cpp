@@ -662,6 +662,25 @@ TEST(FitsRecordValuedKeywords, NamedAndValuedAsAstropyReadsThem) {
       << got.header;
 }
 
+// tools/fidelity/fits_vs_astropy.py over the corpus and astropy's own test files: every value
+// astropy reads is in metadata.json with the same value, but for the exceptions the README
+// lists (the script exits 1 on any other difference).
+TEST(FitsFidelity, EveryValueAstropyReadsOverCorpusAndAstropyTestData) {
+  fs::path tool = test::binary("metafs-extract");
+  ASSERT_TRUE(fs::exists(tool)) << "build metafs-extract first: " << tool;
+  fs::path script = fs::path(METAFS_ORACLE_DIR) / "../../../tools/fidelity/fits_vs_astropy.py";
+  std::string command = "/usr/bin/python3 " + test::shell_quote(script.string()) + " --extract " +
+                        test::shell_quote(tool.string());
+  for (const char* dir : {"fits", "malformed", "regressions/fits"})
+    command += " " + test::shell_quote((test::corpus_dir() / dir).string());
+  command += " /usr/lib/python3/dist-packages/astropy";
+  int status = 0;
+  std::string report = test::run_command(command, &status);
+  std::printf("%s", report.c_str());
+  EXPECT_EQ(status, 0) << report;
+  EXPECT_NE(report.find("values compared: "), std::string::npos) << report;
+}
+
 // Peak RSS of this process in KiB.
 long max_rss_kib() {
   struct rusage usage {};
