@@ -1,6 +1,8 @@
 #include "fits/fits_card.hpp"
 
 #include <cctype>
+#include <optional>
+#include <utility>
 
 namespace metafs::extract::fits {
 namespace {
@@ -94,6 +96,76 @@ void parse_value(std::string_view text, Card& card) {
   }
 }
 
+bool is_ident_start(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+bool is_ident_char(char c) {
+  return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+
+std::size_t skip_digits(std::string_view text, std::size_t i) {
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  return i;
+}
+
+// A record-valued keyword card (the WCS distortion paper's convention, which astropy and
+// WCSLIB read): KEY = 'FIELD.SPEC: number' / comment, where FIELD.SPEC is identifiers with
+// optional ".digits" joined by '.', as astropy's regular expression defines it. Returns the
+// field specifier and the number as written, or nothing.
+std::optional<std::pair<std::string, std::string>> record_value(std::string_view rest) {
+  std::size_t i = 0;
+  while (i < rest.size() && is_blank(rest[i])) ++i;
+  if (i == rest.size() || rest[i] != '\'') return std::nullopt;
+  std::size_t field_start = ++i;
+  for (;;) {
+    if (i == rest.size() || !is_ident_start(rest[i])) return std::nullopt;
+    while (i < rest.size() && is_ident_char(rest[i])) ++i;
+    if (i + 1 < rest.size() && rest[i] == '.' && rest[i + 1] >= '0' && rest[i + 1] <= '9')
+      i = skip_digits(rest, i + 1);
+    if (i < rest.size() && rest[i] == '.') {
+      ++i;
+      continue;
+    }
+    break;
+  }
+  std::string_view field = rest.substr(field_start, i - field_start);
+  if (i == rest.size() || rest[i] != ':') return std::nullopt;
+  if (++i == rest.size() || !is_blank(rest[i])) return std::nullopt;
+  while (i < rest.size() && is_blank(rest[i])) ++i;
+  // [+-]? (.digits | digits[.digits?]) ([DE][+-]?digits)?
+  std::size_t number_start = i;
+  if (i < rest.size() && (rest[i] == '+' || rest[i] == '-')) ++i;
+  if (i < rest.size() && rest[i] == '.') {
+    std::size_t after = skip_digits(rest, i + 1);
+    if (after == i + 1) return std::nullopt;
+    i = after;
+  } else {
+    std::size_t after = skip_digits(rest, i);
+    if (after == i) return std::nullopt;
+    i = after;
+    if (i < rest.size() && rest[i] == '.') i = skip_digits(rest, i + 1);
+  }
+  if (i < rest.size() && (rest[i] == 'E' || rest[i] == 'D')) {
+    std::size_t j = i + 1;
+    if (j < rest.size() && (rest[j] == '+' || rest[j] == '-')) ++j;
+    std::size_t after = skip_digits(rest, j);
+    if (after == j) return std::nullopt;
+    i = after;
+  }
+  std::string_view number = rest.substr(number_start, i - number_start);
+  if (i == rest.size() || rest[i] != '\'') return std::nullopt;
+  ++i;
+  while (i < rest.size() && is_blank(rest[i])) ++i;
+  if (i < rest.size()) {
+    if (rest[i] != '/') return std::nullopt;
+    for (++i; i < rest.size(); ++i) {
+      if (rest[i] < 0x20 || rest[i] > 0x7e) return std::nullopt;
+    }
+  }
+  return std::make_pair(std::string(field), std::string(number));
+}
+
 }  // namespace
 
 std::string_view trim_right(std::string_view text) {
@@ -124,13 +196,20 @@ std::vector<Continuation> continuations(const std::vector<Card>& cards) {
 
 bool is_end_card(std::string_view text) {
   if (text.size() < 3 || text.substr(0, 3) != "END") return false;
-  for (std::size_t i = 3; i < std::min<std::size_t>(text.size(), 8); ++i) {
-    if (!is_blank(text[i])) return false;
-  }
-  return true;
+  // astropy ends the header at "END" followed by anything that cannot continue a keyword (a
+  // blank, a newline, '=', '/'), so "END\n" and "END  junk" end it too. A lowercase letter
+  // continues one here (a lowercase keyword such as "ENDtime" is read upper-cased).
+  if (text.size() == 3) return true;
+  char next = text[3];
+  return !valid_keyword_char(next) && !(next >= 'a' && next <= 'z');
 }
 
-Card parse_card(std::string_view raw) {
+bool is_exact_end_card(std::string_view text) {
+  return text.size() == kCardBytes && text.substr(0, 3) == "END" &&
+         text.find_first_not_of(' ', 3) == std::string_view::npos;
+}
+
+Card parse_card(std::string_view raw, bool may_end) {
   std::string padded(raw.substr(0, kCardBytes));
   padded.resize(kCardBytes, ' ');
   std::string_view text(padded);
@@ -144,12 +223,17 @@ Card parse_card(std::string_view raw) {
   std::string_view name = trim_right(text.substr(0, 8));
   std::string_view body = text.substr(8);
 
-  if (is_end_card(text)) {
+  if (may_end && is_end_card(text)) {
     card.kind = Card::Kind::kEnd;
     card.keyword = "END";
     // astropy ignores such text (with a warning) and so does the reader: the header ends.
-    if (!trim(body).empty())
+    // That says more than a control byte among it would.
+    card.problem.clear();
+    if (!trim(text.substr(3, 5)).empty()) {
+      note(card, "END card is followed by text in columns 4-80 (ignored, as astropy does)");
+    } else if (!trim(body).empty()) {
       note(card, "END card is followed by text in columns 9-80 (ignored, as astropy does)");
+    }
     return card;
   }
   if (name == "HIERARCH") {
@@ -199,6 +283,16 @@ Card parse_card(std::string_view raw) {
   if (body.substr(0, 2) == "= ") {
     card.kind = Card::Kind::kValue;
     parse_value(body.substr(2), card);
+    // Shown as astropy names it (DP1.AXIS.1 = 1): the four DP1 cards of a distortion are
+    // four values, not DP1, DP1#2, ... header.txt keeps the card as written.
+    if (card.quoted && card.value.find(": ") != std::string::npos) {
+      if (auto record = record_value(body.substr(2))) {
+        card.keyword += "." + record->first;
+        card.value = std::move(record->second);
+        card.kind_of_value = ValueKind::kNumber;
+        card.quoted = false;
+      }
+    }
     return card;
   }
   if (name == "CONTINUE") {

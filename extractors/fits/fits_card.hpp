@@ -34,7 +34,8 @@ struct Card {
 };
 
 // `text` is one card; shorter input (the end of a truncated file) is read as blank-padded.
-Card parse_card(std::string_view text);
+// With `may_end` false a damaged END card (see is_end_card) is read as an ordinary card.
+Card parse_card(std::string_view text, bool may_end = true);
 
 // How each card takes part in the long-string convention, read as astropy reads it: every
 // CONTINUE card with a string value in the run right after a string value continues it (each
@@ -43,8 +44,12 @@ Card parse_card(std::string_view text);
 enum class Continuation { kNone, kContinues, kContinuesWithoutAmpersand, kStray };
 std::vector<Continuation> continuations(const std::vector<Card>& cards);
 
-// True when the card's first eight bytes are "END" and blanks.
+// True when the card starts with "END" and the next byte cannot continue a keyword, as astropy
+// finds the end of a header ("END" + blanks, but also "END\n", "END  junk", "END=").
 bool is_end_card(std::string_view text);
+
+// True when the card is exactly "END" and 77 blanks.
+bool is_exact_end_card(std::string_view text);
 
 // `text` without trailing blanks.
 std::string_view trim_right(std::string_view text);

@@ -156,7 +156,18 @@ bool HduReader::read_header(RawHdu& hdu) {
     for (std::size_t i = 0; i < kCardsPerBlock && i * kCardBytes < got; ++i) {
       std::string_view text(block.data() + i * kCardBytes,
                             std::min(kCardBytes, got - i * kCardBytes));
-      if (is_end_card(text)) {
+      // A damaged END card ends the header only when no exact END card follows in its block:
+      // astropy then reads it as an ordinary card and ends the header at the exact one.
+      bool end_here = is_end_card(text);
+      if (end_here && !is_exact_end_card(text)) {
+        for (std::size_t k = i + 1; k < kCardsPerBlock && (k + 1) * kCardBytes <= got; ++k) {
+          if (is_exact_end_card(std::string_view(block.data() + k * kCardBytes, kCardBytes))) {
+            end_here = false;
+            break;
+          }
+        }
+      }
+      if (end_here) {
         Card end = parse_card(text);
         if (!end.problem.empty()) problem(hdu, end.problem);
         hdu.end_found = true;
@@ -177,7 +188,7 @@ bool HduReader::read_header(RawHdu& hdu) {
       }
       ++total_cards_;
       hdu.cards.emplace_back(text);
-      hdu.parsed.push_back(parse_card(text));
+      hdu.parsed.push_back(parse_card(text, /*may_end=*/false));
       const Card& card = hdu.parsed.back();
       if (!card.problem.empty()) {
         problem(hdu, "card " + std::to_string(hdu.cards.size()) + " (" +

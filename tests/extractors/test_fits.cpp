@@ -462,6 +462,58 @@ TEST(FitsRegressions, EndCardFollowedByJunkStillEndsTheHeader) {
   EXPECT_NE(got.header.find("OBJECT  = 'M31'\nEND\n"), std::string::npos) << got.header;
 }
 
+// Other forms of a damaged END card end the header where astropy ends it: "END" followed by a
+// byte that cannot continue a keyword (a newline, junk after blanks, '='), when no exact END
+// card follows in the block; when one does, astropy reads the damaged one as a card and so
+// does metafs. "ENDX" and a lowercase "ENDtime" are keywords.
+TEST(FitsRegressions, EndCardWithJunkInColumnsFourToEight) {
+  TempDir dir;
+  for (const char* end : {"END\n", "END  junk", "END= 1"}) {
+    for (bool exact_end_follows : {false, true}) {
+      SCOPED_TRACE(std::string(end) + (exact_end_follows ? " + END" : ""));
+      fs::path path = dir.path() / "end.fits";
+      std::string bytes;
+      for (std::string card : {"SIMPLE  =                    T", "BITPIX  =                    8",
+                               "NAXIS   =                    0", "ENDX    =                    1",
+                               end, "AFTER   =                    3"}) {
+        card.resize(80, ' ');
+        bytes += card;
+      }
+      if (exact_end_follows) bytes += std::string("END").append(77, ' ');
+      bytes.resize(2880, ' ');
+      std::ofstream(path, std::ios::binary) << bytes;
+      Extraction got = extract(path);
+      const MetaTree& tree = got.tree;
+      NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+      ASSERT_NE(hdu0, MetaTree::kNotFound);
+      EXPECT_EQ(tree.node(child(tree, hdu0, "ENDX")).text, "1");
+      json oracle = run_oracle({path});
+      const json& cards = oracle[path.string()]["hdus"][0]["cards"];
+      if (exact_end_follows) {
+        EXPECT_EQ(tree.node(child(tree, hdu0, "AFTER")).text, "3");
+        EXPECT_NE(got.error.find("(END"), std::string::npos) << got.error;
+      } else {
+        EXPECT_EQ(child(tree, hdu0, "AFTER"), MetaTree::kNotFound);
+        EXPECT_EQ(got.error,
+                  "HDU 0: END card is followed by text in columns 4-80 (ignored, as astropy does)");
+        EXPECT_EQ(compare_cards(tree, hdu0, cards, end), cards.size());
+      }
+    }
+  }
+  FitsWriter w;
+  w.card("SIMPLE  =                    T")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    0")
+      .card("ENDtime =                    2")
+      .card("AFTER   =                    3")
+      .end();
+  w.write(dir.path() / "endtime.fits");
+  Extraction got = extract(dir.path() / "endtime.fits");
+  NodeId hdu0 = child(got.tree, MetaTree::kRoot, "0");
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu0, "ENDTIME")).text, "2");
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu0, "AFTER")).text, "3");
+}
+
 // Keywords written in lower case are shown as readers look them up: upper case (astropy,
 // CFITSIO). HIERARCH keywords keep their case, as in astropy. header.txt keeps the cards as
 // written.
@@ -562,6 +614,71 @@ TEST(FitsRegressions, StrayContinueCardsAreShownAndReported) {
   EXPECT_EQ(long_string.tree.node(child(long_string.tree, long0, "LONG")).text, "abcdefghi");
   EXPECT_EQ(long_string.tree.node(child(long_string.tree, long0, "CONTINUE")).items,
             std::vector<std::string>{"lost"});
+}
+
+// Record-valued keyword cards (the WCS distortion paper's DP1 = 'AXIS.1: 1') are the values
+// astropy reads, DP1.AXIS.1 = 1, not four DP1 strings; cards that only look like them stay
+// strings; header.txt keeps every card as written.
+TEST(FitsRecordValuedKeywords, NamedAndValuedAsAstropyReadsThem) {
+  TempDir dir;
+  fs::path path = dir.path() / "distortion.fits";
+  FitsWriter w;
+  w.card("SIMPLE  =                    T")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    0")
+      .card("CPDIS1  = 'Lookup  '")
+      .card("DP1     = 'EXTVER: 1' / Version number of WCSDVARR extension")
+      .card("DP1     = 'NAXES: 2'")
+      .card("DP1     = 'AXIS.1: 1'")
+      .card("DP1     = 'AXIS.2: 2'")
+      .card("dp2     = 'Scale.x:  -2.5E3'")
+      .card("DP3     = 'a.b.c: -.5'")
+      .card("NOTREC1 = 'AXIS.1:1'")
+      .card("NOTREC2 = 'AXIS.1: 1 '")
+      .card("NOTREC3 = '1X: 1'")
+      .card("NOTREC4 = 'AXIS: one'")
+      .end();
+  w.write(path);
+  Extraction got = extract(path);
+  const MetaTree& tree = got.tree;
+  NodeId hdu0 = child(tree, MetaTree::kRoot, "0");
+  ASSERT_NE(hdu0, MetaTree::kNotFound);
+  json oracle = run_oracle({path});
+  const json& cards = oracle[path.string()]["hdus"][0]["cards"];
+  EXPECT_EQ(compare_cards(tree, hdu0, cards, "distortion"), cards.size());
+  std::string txt = render_txt(tree);
+  for (const char* line :
+       {"0/DP1.EXTVER\t1\n", "0/DP1.NAXES\t2\n", "0/DP1.AXIS.1\t1\n", "0/DP1.AXIS.2\t2\n",
+        "0/DP2.Scale.x\t-2.5E3\n", "0/DP3.a.b.c\t-.5\n", "0/NOTREC1\tAXIS.1:1\n",
+        "0/NOTREC2\tAXIS.1: 1\n", "0/NOTREC3\t1X: 1\n", "0/NOTREC4\tAXIS: one\n"}) {
+    EXPECT_NE(txt.find(line), std::string::npos) << line << "\nin:\n" << txt;
+  }
+  EXPECT_EQ(child(tree, hdu0, "DP1"), MetaTree::kNotFound);
+  EXPECT_EQ(tree.node(child(tree, hdu0, "DP1.AXIS.2")).kind, ValueKind::kNumber);
+  json j = json::parse(render_json(tree));
+  EXPECT_EQ(j["0"]["DP1.NAXES"], 2);
+  EXPECT_EQ(j["0"]["DP3.a.b.c"], -0.5);
+  EXPECT_NE(got.header.find("\nDP1     = 'AXIS.1: 1'\nDP1     = 'AXIS.2: 2'\n"), std::string::npos)
+      << got.header;
+}
+
+// tools/fidelity/fits_vs_astropy.py over the corpus and astropy's own test files: every value
+// astropy reads is in metadata.json with the same value, but for the exceptions the README
+// lists (the script exits 1 on any other difference).
+TEST(FitsFidelity, EveryValueAstropyReadsOverCorpusAndAstropyTestData) {
+  fs::path tool = test::binary("metafs-extract");
+  ASSERT_TRUE(fs::exists(tool)) << "build metafs-extract first: " << tool;
+  fs::path script = fs::path(METAFS_ORACLE_DIR) / "../../../tools/fidelity/fits_vs_astropy.py";
+  std::string command = "/usr/bin/python3 " + test::shell_quote(script.string()) + " --extract " +
+                        test::shell_quote(tool.string());
+  for (const char* dir : {"fits", "malformed", "regressions/fits"})
+    command += " " + test::shell_quote((test::corpus_dir() / dir).string());
+  command += " /usr/lib/python3/dist-packages/astropy";
+  int status = 0;
+  std::string report = test::run_command(command, &status);
+  std::printf("%s", report.c_str());
+  EXPECT_EQ(status, 0) << report;
+  EXPECT_NE(report.find("values compared: "), std::string::npos) << report;
 }
 
 // Peak RSS of this process in KiB.
