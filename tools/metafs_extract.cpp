@@ -98,16 +98,24 @@ std::vector<std::string> expand(const std::vector<std::string>& arguments, bool 
 // "error" so a `jq` pipeline sees every named file.
 std::string jsonl_line(const std::string& path, const Extraction* result,
                        const std::string& error) {
-  nlohmann::ordered_json line;
-  line["path"] = path;
+  auto text = [](const std::string& value) {
+    return nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  std::string line = "{\"path\":" + text(path) + ",\"format\":";
   if (result == nullptr) {
-    line["format"] = nullptr;
+    line += "null";
   } else {
-    line["format"] = metafs::extract::format_name(result->format);
-    line["metadata"] = nlohmann::ordered_json::parse(metafs::extract::render_json(result->tree));
+    line += text(std::string(metafs::extract::format_name(result->format)));
+    // metadata.json's own text, spliced in: parsing and printing it again would turn exact
+    // 64-bit integers into doubles and rewrite numbers (0.0000000E+00 -> 0.0).
+    std::string metadata = metafs::extract::render_json(result->tree);
+    while (!metadata.empty() && (metadata.back() == '\n' || metadata.back() == ' ')) {
+      metadata.pop_back();
+    }
+    line += ",\"metadata\":" + metadata;
   }
-  if (!error.empty()) line["error"] = error;
-  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  if (!error.empty()) line += ",\"error\":" + text(error);
+  return line + "}\n";
 }
 
 }  // namespace

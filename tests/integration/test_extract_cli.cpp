@@ -59,6 +59,11 @@ TEST(ExtractCli, RecursiveJsonlGivesOneObjectPerDataFileInPathOrder) {
                 extract("--as json " + shell_quote(root / "a/chinese.dcm"), &single_status)));
   EXPECT_EQ(single_status, 0);
   EXPECT_EQ(lines[0]["metadata"]["PatientName"], "Wang^XiaoDong=王^小东=");
+  // metadata.json's text itself, not parsed and printed again (which would rewrite numbers).
+  std::string single = extract("--as json " + shell_quote(root / "b/deeper/image.fits"), nullptr);
+  while (!single.empty() && single.back() == '\n') single.pop_back();
+  std::string all = extract("-r --as jsonl " + shell_quote(root), nullptr);
+  EXPECT_NE(all.find("\"metadata\":" + single + "}\n"), std::string::npos) << all;
   EXPECT_FALSE(lines[0].contains("error"));
   EXPECT_FALSE(lines[2].contains("error"));
   // A truncated file: the error travels on its line, and the exit status says so.
