@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "dicom/dicom_dictionary.hpp"
 #include "dicom/dicom_fd_stream.hpp"
 #include "dicom/dicom_fields.hpp"
 #include "dicom/dicom_header.hpp"
@@ -36,6 +37,9 @@ class DicomExtractor final : public Extractor {
       // is read in the one it really has, as pydicom does; the reader says so in `error`.
       dcmAutoDetectDatasetXfer.set(OFTrue);
     });
+    // Here, not on first use: a worker constructs its extractors before its sandbox closes
+    // (the dictionary files DCMTK loads first are read then), once per process.
+    dicom::add_private_dictionary();
   }
 
   Format format() const override { return Format::kDicom; }

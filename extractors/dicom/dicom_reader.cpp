@@ -88,9 +88,45 @@ std::string transfer_syntax_mismatch(DcmFileFormat& file) {
   bool native = stated.getXfer() == EXS_LittleEndianImplicit ||
                 stated.getXfer() == EXS_LittleEndianExplicit ||
                 stated.getXfer() == EXS_BigEndianExplicit;
-  if (!native || found.getXfer() == EXS_Unknown || found.getXfer() == stated.getXfer()) return {};
+  bool implicit_after_encapsulated =
+      stated.isEncapsulated() && found.getXfer() == EXS_LittleEndianImplicit;
+  if (!(native || implicit_after_encapsulated) || found.getXfer() == EXS_Unknown ||
+      found.getXfer() == stated.getXfer()) {
+    return {};
+  }
   return std::string("the file meta header says ") + stated.getXferName() + " but the dataset is " +
          found.getXferName() + " (read as it is)";
+}
+
+// Where the dataset of a file with preamble and meta header starts when its meta header names
+// an encapsulated transfer syntax (explicit VR little endian, always) but the dataset's first
+// element is implicit VR: a known defect pydicom reads, which DCMTK's detection
+// (dcmAutoDetectDatasetXfer) leaves to uncompressed syntaxes. 0: not such a file.
+std::uint64_t implicit_dataset_after_encapsulated_meta(DcmFileFormat& file,
+                                                       const DescriptorFile& in) {
+  DcmMetaInfo* meta = file.getMetaInfo();
+  OFString uid;
+  Uint32 group_length = 0;
+  if (meta == nullptr || meta->findAndGetOFString(DCM_TransferSyntaxUID, uid).bad() ||
+      !DcmXfer(uid.c_str()).isEncapsulated() ||
+      meta->findAndGetUint32(DCM_FileMetaInformationGroupLength, group_length).bad()) {
+    return 0;
+  }
+  std::array<unsigned char, 144> head{};
+  if (::pread(in.fd.get(), head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) ||
+      std::memcmp(head.data() + 128, "DICM", 4) != 0 || u16(head.data() + 132, false) != 0x0002 ||
+      u16(head.data() + 134, false) != 0x0000) {
+    return 0;
+  }
+  std::uint64_t offset = 144 + std::uint64_t{group_length};
+  std::array<unsigned char, 8> first{};
+  if (::pread(in.fd.get(), first.data(), first.size(), static_cast<off_t>(offset)) !=
+      static_cast<ssize_t>(first.size())) {
+    return 0;
+  }
+  bool explicit_vr = is_upper(first[4]) && is_upper(first[5]);
+  bool dataset_group = u16(first.data(), false) >= 0x0008 && u16(first.data(), false) != 0xFFFE;
+  return explicit_vr || !dataset_group ? 0 : offset;
 }
 
 }  // namespace
@@ -109,8 +145,22 @@ void read_headers(int fd, DicomHeaders& out) {
   status = out.file.readUntilTag(stream, EXS_Unknown, EGL_noChange,
                                  static_cast<Uint32>(kMaxReadLength), DCM_PixelData);
   out.file.transferEnd();
+  std::unique_ptr<DescriptorInputStream> reread;
+  std::uint64_t offset = implicit_dataset_after_encapsulated_meta(out.file, *file);
+  if (offset != 0) {
+    DcmDataset* dataset = out.file.getDataset();
+    dataset->clear();
+    file->last_missing = 0;
+    reread = std::make_unique<DescriptorInputStream>(file, offset);
+    dataset->transferInit();
+    status = dataset->readUntilTag(*reread, EXS_LittleEndianImplicit, EGL_noChange,
+                                   static_cast<Uint32>(kMaxReadLength), DCM_PixelData);
+    dataset->transferEnd();
+  }
+  DescriptorInputStream& read = reread ? *reread : stream;
   std::string truncated;
   if (status.bad() || file->last_missing != 0) truncated = trim_truncated_value(out.file, *file);
+  unpad_odd_lengths(out.file);
   if (status.bad()) {
     out.error = truncated.empty() ? status.text() : truncated;
     return;
@@ -120,13 +170,13 @@ void read_headers(int fd, DicomHeaders& out) {
     return;
   }
   out.error = transfer_syntax_mismatch(out.file);
-  if (stream.eos()) return;
+  if (read.eos()) return;
   out.stopped = true;
   DcmDataset* dataset = out.file.getDataset();
   if (dataset == nullptr) return;
   DcmXfer xfer(dataset->getOriginalXfer());
   if (xfer.getStreamCompression() != ESC_none) return;  // offsets are not file offsets
-  out.stop = locate_stop_element(*file, static_cast<std::uint64_t>(stream.tell()),
+  out.stop = locate_stop_element(*file, offset + static_cast<std::uint64_t>(read.tell()),
                                  xfer.getByteOrder() == EBO_BigEndian);
   // Item and delimitation tags belong inside sequences: at the top level they mean the
   // dataset is damaged (DCMTK only stops there because they sort after Pixel Data).
