@@ -44,8 +44,9 @@ class DicomExtractor final : public Extractor {
 
   Format format() const override { return Format::kDicom; }
   // 2: every number of OF/OD/OL/OV; values split before escaping; encapsulated icons; a
-  // dataset read in its real transfer syntax.
-  std::uint32_t schema_version() const override { return 2; }
+  // dataset read in its real transfer syntax. 3: pydicom's private dictionary; odd lengths
+  // without DCMTK's pad byte; OF/OD as the shortest text.
+  std::uint32_t schema_version() const override { return 3; }
 
   void extract(const SourceFile& file, Extraction& out) const override {
     dicom::DicomHeaders headers;

@@ -4,6 +4,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcxfer.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -98,35 +99,50 @@ std::string transfer_syntax_mismatch(DcmFileFormat& file) {
          found.getXferName() + " (read as it is)";
 }
 
+// Whether an implicit VR element can start at `offset`: a dataset tag (group 0008 or later,
+// not an item tag), no explicit VR after it, a length that fits in the file.
+bool implicit_element_at(const DescriptorFile& in, std::uint64_t offset, std::uint64_t size,
+                         std::uint32_t* length) {
+  std::array<unsigned char, 8> b{};
+  if (offset + b.size() > size ||
+      ::pread(in.fd.get(), b.data(), b.size(), static_cast<off_t>(offset)) !=
+          static_cast<ssize_t>(b.size())) {
+    return false;
+  }
+  std::uint16_t group = u16(b.data(), false);
+  *length = u32(b.data() + 4, false);
+  return group >= 0x0008 && group < 0xFFFE && !(is_upper(b[4]) && is_upper(b[5])) &&
+         *length <= size - offset - b.size();
+}
+
 // Where the dataset of a file with preamble and meta header starts when its meta header names
-// an encapsulated transfer syntax (explicit VR little endian, always) but the dataset's first
-// element is implicit VR: a known defect pydicom reads, which DCMTK's detection
-// (dcmAutoDetectDatasetXfer) leaves to uncompressed syntaxes. 0: not such a file.
+// an encapsulated transfer syntax (explicit VR little endian, always) but the dataset is
+// implicit VR: a known defect pydicom reads, which DCMTK's detection
+// (dcmAutoDetectDatasetXfer) leaves to uncompressed syntaxes. 0: not such a file. The first
+// two elements must look implicit (defined lengths).
 std::uint64_t implicit_dataset_after_encapsulated_meta(DcmFileFormat& file,
                                                        const DescriptorFile& in) {
   DcmMetaInfo* meta = file.getMetaInfo();
   OFString uid;
-  Uint32 group_length = 0;
   if (meta == nullptr || meta->findAndGetOFString(DCM_TransferSyntaxUID, uid).bad() ||
-      !DcmXfer(uid.c_str()).isEncapsulated() ||
-      meta->findAndGetUint32(DCM_FileMetaInformationGroupLength, group_length).bad()) {
+      !DcmXfer(uid.c_str()).isEncapsulated()) {
     return 0;
   }
-  std::array<unsigned char, 144> head{};
-  if (::pread(in.fd.get(), head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) ||
-      std::memcmp(head.data() + 128, "DICM", 4) != 0 || u16(head.data() + 132, false) != 0x0002 ||
-      u16(head.data() + 134, false) != 0x0000) {
+  std::array<unsigned char, 4> magic{};
+  struct stat st {};
+  if (::pread(in.fd.get(), magic.data(), magic.size(), 128) != 4 ||
+      std::memcmp(magic.data(), "DICM", 4) != 0 || ::fstat(in.fd.get(), &st) != 0) {
     return 0;
   }
-  std::uint64_t offset = 144 + std::uint64_t{group_length};
-  std::array<unsigned char, 8> first{};
-  if (::pread(in.fd.get(), first.data(), first.size(), static_cast<off_t>(offset)) !=
-      static_cast<ssize_t>(first.size())) {
+  // The meta header's elements as DCMTK read them (its group length may be wrong).
+  std::uint64_t offset = 132 + std::uint64_t{meta->getLength(EXS_LittleEndianExplicit)};
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  std::uint32_t first = 0, second = 0;
+  if (!implicit_element_at(in, offset, size, &first) || first == 0xFFFFFFFF ||
+      !implicit_element_at(in, offset + 8 + first, size, &second)) {
     return 0;
   }
-  bool explicit_vr = is_upper(first[4]) && is_upper(first[5]);
-  bool dataset_group = u16(first.data(), false) >= 0x0008 && u16(first.data(), false) != 0xFFFE;
-  return explicit_vr || !dataset_group ? 0 : offset;
+  return offset;
 }
 
 }  // namespace
