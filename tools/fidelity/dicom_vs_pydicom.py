@@ -192,6 +192,7 @@ class Stats:
         self.matching = collections.Counter()
         self.classes = collections.Counter()
         self.examples = {}
+        self.verbose = False
 
     def add(self, view, vr, private, cls, example):
         self.compared[view] += 1
@@ -201,6 +202,8 @@ class Stats:
         key = (view, cls, vr, "private" if private else "standard")
         self.classes[key] += 1
         self.examples.setdefault(key, example)
+        if self.verbose:
+            print(f"mismatch: {' / '.join(key)}: {example}")
 
 
 def expected_value(elem, little):
@@ -316,6 +319,7 @@ def main():
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     stats = Stats()
+    stats.verbose = args.verbose
     seen = set()
     for path in files_under([p for p in args.paths if os.path.exists(p)]):
         real = os.path.realpath(path)
