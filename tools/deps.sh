@@ -6,11 +6,12 @@ METAFS_BUILD_PACKAGES=(
   libfuse3-dev fuse3 libdcmtk-dev libcfitsio-dev libhdf5-dev libnetcdf-dev liblmdb-dev
   libspdlog-dev libgtest-dev nlohmann-json3-dev libcli11-dev libsystemd-dev libseccomp-dev
   libzstd-dev libxxhash-dev zlib1g-dev help2man
+  python3 python3-pydicom  # the private DICOM dictionary is generated from pydicom's
 )
 # Reference tools and Python libraries the tests compare against.
 METAFS_TEST_PACKAGES=(
   dcmtk netcdf-bin hdf5-tools libcfitsio-bin fitsverify systemd gzip acl
-  python3 python3-pydicom python3-astropy python3-h5py python3-netcdf4 python3-numpy man-db
+  python3 python3-astropy python3-h5py python3-netcdf4 python3-numpy man-db
 )
 
 metafs_install_packages() {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "dicom/dicom_dictionary.hpp"
 #include "dicom/dicom_fd_stream.hpp"
 #include "dicom/dicom_fields.hpp"
 #include "dicom/dicom_header.hpp"
@@ -36,12 +37,16 @@ class DicomExtractor final : public Extractor {
       // is read in the one it really has, as pydicom does; the reader says so in `error`.
       dcmAutoDetectDatasetXfer.set(OFTrue);
     });
+    // Here, not on first use: a worker constructs its extractors before its sandbox closes
+    // (the dictionary files DCMTK loads first are read then), once per process.
+    dicom::add_private_dictionary();
   }
 
   Format format() const override { return Format::kDicom; }
   // 2: every number of OF/OD/OL/OV; values split before escaping; encapsulated icons; a
-  // dataset read in its real transfer syntax.
-  std::uint32_t schema_version() const override { return 2; }
+  // dataset read in its real transfer syntax. 3: pydicom's private dictionary; odd lengths
+  // without DCMTK's pad byte; OF/OD as the shortest text.
+  std::uint32_t schema_version() const override { return 3; }
 
   void extract(const SourceFile& file, Extraction& out) const override {
     dicom::DicomHeaders headers;

@@ -4,6 +4,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcxfer.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -88,9 +89,60 @@ std::string transfer_syntax_mismatch(DcmFileFormat& file) {
   bool native = stated.getXfer() == EXS_LittleEndianImplicit ||
                 stated.getXfer() == EXS_LittleEndianExplicit ||
                 stated.getXfer() == EXS_BigEndianExplicit;
-  if (!native || found.getXfer() == EXS_Unknown || found.getXfer() == stated.getXfer()) return {};
+  bool implicit_after_encapsulated =
+      stated.isEncapsulated() && found.getXfer() == EXS_LittleEndianImplicit;
+  if (!(native || implicit_after_encapsulated) || found.getXfer() == EXS_Unknown ||
+      found.getXfer() == stated.getXfer()) {
+    return {};
+  }
   return std::string("the file meta header says ") + stated.getXferName() + " but the dataset is " +
          found.getXferName() + " (read as it is)";
+}
+
+// Whether an implicit VR element can start at `offset`: a dataset tag (group 0008 or later,
+// not an item tag), no explicit VR after it, a length that fits in the file.
+bool implicit_element_at(const DescriptorFile& in, std::uint64_t offset, std::uint64_t size,
+                         std::uint32_t* length) {
+  std::array<unsigned char, 8> b{};
+  if (offset + b.size() > size ||
+      ::pread(in.fd.get(), b.data(), b.size(), static_cast<off_t>(offset)) !=
+          static_cast<ssize_t>(b.size())) {
+    return false;
+  }
+  std::uint16_t group = u16(b.data(), false);
+  *length = u32(b.data() + 4, false);
+  return group >= 0x0008 && group < 0xFFFE && !(is_upper(b[4]) && is_upper(b[5])) &&
+         *length <= size - offset - b.size();
+}
+
+// Where the dataset of a file with preamble and meta header starts when its meta header names
+// an encapsulated transfer syntax (explicit VR little endian, always) but the dataset is
+// implicit VR: a known defect pydicom reads, which DCMTK's detection
+// (dcmAutoDetectDatasetXfer) leaves to uncompressed syntaxes. 0: not such a file. The first
+// two elements must look implicit (defined lengths).
+std::uint64_t implicit_dataset_after_encapsulated_meta(DcmFileFormat& file,
+                                                       const DescriptorFile& in) {
+  DcmMetaInfo* meta = file.getMetaInfo();
+  OFString uid;
+  if (meta == nullptr || meta->findAndGetOFString(DCM_TransferSyntaxUID, uid).bad() ||
+      !DcmXfer(uid.c_str()).isEncapsulated()) {
+    return 0;
+  }
+  std::array<unsigned char, 4> magic{};
+  struct stat st {};
+  if (::pread(in.fd.get(), magic.data(), magic.size(), 128) != 4 ||
+      std::memcmp(magic.data(), "DICM", 4) != 0 || ::fstat(in.fd.get(), &st) != 0) {
+    return 0;
+  }
+  // The meta header's elements as DCMTK read them (its group length may be wrong).
+  std::uint64_t offset = 132 + std::uint64_t{meta->getLength(EXS_LittleEndianExplicit)};
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  std::uint32_t first = 0, second = 0;
+  if (!implicit_element_at(in, offset, size, &first) || first == 0xFFFFFFFF ||
+      !implicit_element_at(in, offset + 8 + first, size, &second)) {
+    return 0;
+  }
+  return offset;
 }
 
 }  // namespace
@@ -109,8 +161,22 @@ void read_headers(int fd, DicomHeaders& out) {
   status = out.file.readUntilTag(stream, EXS_Unknown, EGL_noChange,
                                  static_cast<Uint32>(kMaxReadLength), DCM_PixelData);
   out.file.transferEnd();
+  std::unique_ptr<DescriptorInputStream> reread;
+  std::uint64_t offset = implicit_dataset_after_encapsulated_meta(out.file, *file);
+  if (offset != 0) {
+    DcmDataset* dataset = out.file.getDataset();
+    dataset->clear();
+    file->last_missing = 0;
+    reread = std::make_unique<DescriptorInputStream>(file, offset);
+    dataset->transferInit();
+    status = dataset->readUntilTag(*reread, EXS_LittleEndianImplicit, EGL_noChange,
+                                   static_cast<Uint32>(kMaxReadLength), DCM_PixelData);
+    dataset->transferEnd();
+  }
+  DescriptorInputStream& read = reread ? *reread : stream;
   std::string truncated;
   if (status.bad() || file->last_missing != 0) truncated = trim_truncated_value(out.file, *file);
+  unpad_odd_lengths(out.file);
   if (status.bad()) {
     out.error = truncated.empty() ? status.text() : truncated;
     return;
@@ -120,13 +186,13 @@ void read_headers(int fd, DicomHeaders& out) {
     return;
   }
   out.error = transfer_syntax_mismatch(out.file);
-  if (stream.eos()) return;
+  if (read.eos()) return;
   out.stopped = true;
   DcmDataset* dataset = out.file.getDataset();
   if (dataset == nullptr) return;
   DcmXfer xfer(dataset->getOriginalXfer());
   if (xfer.getStreamCompression() != ESC_none) return;  // offsets are not file offsets
-  out.stop = locate_stop_element(*file, static_cast<std::uint64_t>(stream.tell()),
+  out.stop = locate_stop_element(*file, offset + static_cast<std::uint64_t>(read.tell()),
                                  xfer.getByteOrder() == EBO_BigEndian);
   // Item and delimitation tags belong inside sequences: at the top level they mean the
   // dataset is damaged (DCMTK only stops there because they sort after Pixel Data).

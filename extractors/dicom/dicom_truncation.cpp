@@ -28,6 +28,9 @@ struct ElementAccess : DcmElement {
   static OFCondition put(DcmElement& e, const Uint8* bytes, Uint32 length) {
     return (e.*&ElementAccess::putValue)(bytes, length);
   }
+  static void set_length(DcmElement& e, Uint32 length) {
+    (e.*&ElementAccess::setLengthField)(length);
+  }
 };
 
 // Whether this element's value is the one the last short read left incomplete.
@@ -91,6 +94,24 @@ std::string trim_truncated_value(DcmFileFormat& dataset, DescriptorFile& file) {
     }
   }
   return reason;
+}
+
+void unpad_odd_lengths(DcmFileFormat& file) {
+  DcmStack stack;
+  while (file.nextObject(stack, OFTrue).good()) {
+    DcmObject* object = stack.top();
+    if (object == nullptr || !object->isLeaf()) continue;
+    auto& element = static_cast<DcmElement&>(*object);
+    // Text keeps DCMTK's pad byte: it is padding, which text values drop anyway.
+    if (!element.valueLoaded() || dynamic_cast<DcmByteString*>(&element) != nullptr) continue;
+    Uint32 read = ElementAccess::transferred(element);
+    // DCMTK read an odd number of bytes and then added a zero (dcmEnableAutomaticInputData-
+    // Correction, which does more that is wanted): the length goes back to what was read, the
+    // buffer keeps its extra byte.
+    if (read % 2 == 1 && element.getLengthField() == read + 1) {
+      ElementAccess::set_length(element, read);
+    }
+  }
 }
 
 }  // namespace metafs::extract::dicom

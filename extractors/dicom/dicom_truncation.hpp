@@ -15,4 +15,9 @@ struct DescriptorFile;
 // ("" when no value was cut off). Never throws.
 std::string trim_truncated_value(DcmFileFormat& dataset, DescriptorFile& file);
 
+// After a read: binary values of odd length (not allowed, but found in files), to which DCMTK
+// added a pad byte, get back the length they have in the file, so that no view shows a byte
+// the file does not hold (`01\02\03`, not `01\02\03\00`).
+void unpad_odd_lengths(DcmFileFormat& file);
+
 }  // namespace metafs::extract::dicom

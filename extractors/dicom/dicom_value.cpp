@@ -235,9 +235,20 @@ void decode_binary(DcmElement& element, DcmEVR vr, DecodedValue& out) {
     out.kind = ValueKind::kNumber;
     unsigned long count = element.getNumberOfValues();
     for (unsigned long i = 0; i < count; ++i) {
-      OFString number;
-      if (element.getOFString(number, i).bad()) break;
-      out.items.emplace_back(number.c_str(), number.length());
+      // OF/OD as FL/FD: the shortest text that reads back to the same number.
+      if (vr == EVR_OF) {
+        Float32 number = 0;
+        if (element.getFloat32(number, i).bad()) break;
+        out.items.push_back(shortest(number));
+      } else if (vr == EVR_OD) {
+        Float64 number = 0;
+        if (element.getFloat64(number, i).bad()) break;
+        out.items.push_back(shortest(number));
+      } else {
+        OFString number;
+        if (element.getOFString(number, i).bad()) break;
+        out.items.emplace_back(number.c_str(), number.length());
+      }
     }
   } else {
     OFString text;

@@ -9,12 +9,17 @@ namespace metafs::test {
 
 class DicomBuilder {
  public:
-  DicomBuilder() {
+  // `implicit_vr`: the meta header names Implicit VR Little Endian, and the dataset is to be
+  // written with implicit() (tag, 4-byte length, value; no VR). `transfer_syntax`: the UID the
+  // meta header names instead (e.g. one that does not match the dataset).
+  explicit DicomBuilder(bool implicit_vr = false, std::string transfer_syntax = "") {
+    if (transfer_syntax.empty())
+      transfer_syntax = implicit_vr ? "1.2.840.10008.1.2" : "1.2.840.10008.1.2.1";
     std::string meta;
     std::swap(meta, body_);
     text(0x0002, 0x0002, "UI", "1.2.840.10008.5.1.4.1.1.7");
     text(0x0002, 0x0003, "UI", "1.2.3.4.5");
-    text(0x0002, 0x0010, "UI", "1.2.840.10008.1.2.1");
+    text(0x0002, 0x0010, "UI", transfer_syntax);
     std::swap(meta, body_);
     body_.assign(128, '\0');
     body_ += "DICM";
@@ -53,6 +58,14 @@ class DicomBuilder {
     tag(group, element);
     body_ += vr;
     u16(declared);
+    body_ += v;
+    return *this;
+  }
+
+  // An implicit VR element: tag, 4-byte length, the value as given (odd lengths stay odd).
+  DicomBuilder& implicit(std::uint16_t group, std::uint16_t element, const std::string& v) {
+    tag(group, element);
+    u32(static_cast<std::uint32_t>(v.size()));
     body_ += v;
     return *this;
   }

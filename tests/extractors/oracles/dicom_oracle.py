@@ -117,6 +117,9 @@ def parse_dcmdump(out):
             n = int(length) if length != "u/l" else 0
             value = "" if n == 0 else (val.replace(" ", "") if n <= MAX_SHOWN_BINARY and
                                        val != "(not loaded)" else f"<binary, {n} bytes>")
+            # dcmdump prints OF/OD with %.9g/%.17g, metafs the shortest text of the same number.
+            if vr in ("OF", "OD") and not value.startswith("<"):
+                compare = "float32" if vr == "OF" else "float64"
         elif vr in ("FL", "FD"):
             value = "" if val == "(no value available)" else val
             compare = "float32" if vr == "FL" else "float64"
