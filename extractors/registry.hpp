@@ -14,7 +14,9 @@ class ExtractorRegistry {
  public:
   ExtractorRegistry();
 
-  // Extracts `file`, which detection said is of format `detected`.
+  // Extracts `file`, which detection said is of format `detected`. A netCDF-4 file (HDF5
+  // signature) that netCDF-C cannot open is shown as the HDF5 extractor reads it, keeping
+  // format netcdf, with an error line saying so.
   Extraction extract(const SourceFile& file, Format detected) const;
 
   // Version of everything the registry produces for `format` (cache keys include it).
@@ -22,6 +24,8 @@ class ExtractorRegistry {
 
  private:
   const Extractor* find(Format format) const;
+  // Runs `extractor`, turning what it throws into out.error.
+  static void run(const Extractor& extractor, const SourceFile& file, Extraction& out);
 
   std::array<std::unique_ptr<Extractor>, 5> by_format_;
 };
