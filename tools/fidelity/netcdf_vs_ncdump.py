@@ -2,7 +2,7 @@
 """header.txt against `ncdump -h`, byte for byte, over every netCDF file at hand.
 
 Usage: tools/fidelity/netcdf_vs_ncdump.py [--extract BIN] [--work DIR] [--corpus DIR]
-                                          [--no-find] [--verbose] [--list]
+                                          [--cdl-dir DIR]... [--no-find] [--verbose] [--list]
 
 Files compared:
   * the corpus (netcdf/, the netCDF files of malformed/, regressions/netcdf/);
@@ -10,7 +10,7 @@ Files compared:
   * each of those that ncdump reads, dumped to CDL and rebuilt with ncgen in every format
     kind (nc3, nc6 = 64-bit offset, nc5 = CDF-5, nc4, nc7 = netCDF-4 classic model); kinds
     ncgen refuses (groups in a classic file, ...) are skipped;
-  * the CDL files in tools/fidelity/netcdf_cdl/, built the same way;
+  * the CDL files in tools/fidelity/netcdf_cdl/ and in each --cdl-dir, built the same way;
   * edge cases written here with netCDF4-python (CDL keywords as names, in all five
     formats) and h5py (control characters in names and enum members, a dimension used from
     a sibling group, files named with a tab), and the test oracle's generated files.
@@ -117,12 +117,13 @@ def rebuilt_files(sources, out_dir):
     return made
 
 
-def hand_cdl_files(out_dir):
+def cdl_files(cdl_dirs, out_dir):
     made = []
-    cdl_dir = os.path.join(HERE, "netcdf_cdl")
-    for name in sorted(os.listdir(cdl_dir)):
-        if name.endswith(".cdl"):
-            made += ncgen_all_kinds(os.path.join(cdl_dir, name), name[:-4], out_dir)
+    for n, cdl_dir in enumerate(cdl_dirs):
+        for name in sorted(os.listdir(cdl_dir)):
+            if name.endswith(".cdl"):
+                stem = name[:-4] if n == 0 else "%s_%d" % (name[:-4], n)
+                made += ncgen_all_kinds(os.path.join(cdl_dir, name), stem, out_dir)
     return made
 
 
@@ -176,6 +177,40 @@ def python_files(out_dir):
         shutil.copyfile(os.path.join(out_dir, "keywords_netcdf3_classic.nc"), p)
         made.append(p)
 
+    # HDF5 features netCDF-C maps (or refuses) in files not written by netCDF, named .nc.
+    def h5(name, build):
+        p = os.path.join(out_dir, name)
+        with h5py.File(p, "w") as f:
+            build(f)
+        made.append(p)
+
+    h5("h5_bool.nc", lambda f: f.create_dataset("b", data=np.array([True, False])))
+    h5("h5_complex.nc", lambda f: f.create_dataset("c", data=np.array([1 + 2j])))
+    h5("h5_half.nc", lambda f: f.create_dataset("h", data=np.zeros(2, dtype="f2")))
+    h5("h5_empty.nc", lambda f: f.create_dataset("e", data=h5py.Empty("f4")))
+    h5("h5_null_attribute.nc", lambda f: f.attrs.create("n", h5py.Empty("f4")))
+    h5("h5_rank32.nc", lambda f: f.create_dataset("r", shape=(1,) * 32, dtype="i1"))
+    h5("h5_vlen_strings.nc", lambda f: f.create_dataset(
+        "s", data=np.array(["a", "bb"], dtype=object), dtype=h5py.string_dtype()))
+    h5("h5_nested_compound.nc", lambda f: f.create_dataset(
+        "c", shape=(1,), dtype=np.dtype([("a", "i4", (2, 2)), ("b", [("c", "f8")])])))
+
+    def references(f):
+        x = f.create_dataset("x", data=np.arange(3))
+        f.create_dataset("r", data=[x.ref], dtype=h5py.ref_dtype)
+        f.create_dataset("rr", data=[x.regionref[0:1]], dtype=h5py.regionref_dtype)
+    h5("h5_references.nc", references)
+
+    def refused_links(f):  # netCDF-C refuses: metafs shows the HDF5 view
+        f.create_dataset("x", data=np.arange(3))
+        f["gone"] = h5py.SoftLink("/nowhere")
+    h5("h5_dangling_link.nc", refused_links)
+
+    def refused_type(f):
+        f["t"] = np.dtype("i4")
+        f.create_dataset("d", shape=(2,), dtype=f["t"])
+    h5("h5_committed_atomic_type.nc", refused_type)
+
     # A variable in one group using a dimension of its sibling.
     path = os.path.join(out_dir, "sibling_dims.nc")
     with netCDF4.Dataset(path, "w", format="NETCDF4") as d:
@@ -205,6 +240,8 @@ def main():
     ap.add_argument("--corpus", default="/work/shared/corpus")
     ap.add_argument("--work", help="where built files go (default: a temporary directory)")
     ap.add_argument("--no-find", action="store_true", help="skip the search of the machine")
+    ap.add_argument("--cdl-dir", action="append", default=[],
+                    help="more CDL to build in every kind (e.g. netCDF-C's ncdump/*.cdl)")
     ap.add_argument("--verbose", action="store_true", help="show the diff of each difference")
     ap.add_argument("--list", action="store_true", help="one line for every file")
     args = ap.parse_args()
@@ -213,7 +250,8 @@ def main():
     built = os.path.join(work, "built")
     os.makedirs(built, exist_ok=True)
     found = found_files(args.corpus, not args.no_find)
-    files = found + rebuilt_files(found, built) + hand_cdl_files(built)
+    cdl_dirs = [os.path.join(HERE, "netcdf_cdl")] + args.cdl_dir
+    files = found + rebuilt_files(found, built) + cdl_files(cdl_dirs, built)
     files += python_files(built) + oracle_files(os.path.join(work, "oracle"))
 
     counts = {"identical": 0, "different": 0, "no-ref": 0, "hdf5": 0}
