@@ -21,8 +21,9 @@ For each file: `ncdump -h FILE` (C locale) and `metafs-extract --as header FILE`
   no-ref      ncdump fails or crashes (metafs's answer is listed, not judged);
   hdf5        metafs shows the file as hdf5 (README: an HDF5 file not named .nc, .nc4, .cdf
               or .netcdf without netCDF-4's own attributes), so header.txt is h5dump's.
-Prints one line per file that is not identical, then the counts. Exit status 1 when a file
-differs. Needs /usr/bin/python3 (Debian's, with netCDF4 and h5py), ncdump and ncgen.
+Prints one line per file that is not identical, then the counts. With --values, every
+attribute netCDF4-python reads (the test oracle's `attributes`) is also looked up in
+metafs's metadata.json and compared. Exit status 1 when a file or a value differs. Needs /usr/bin/python3 (Debian's, with netCDF4 and h5py), ncdump and ncgen.
 """
 
 import argparse
@@ -234,6 +235,69 @@ def oracle_files(out_dir):
     return [line for line in out.decode().splitlines() if line]
 
 
+def escape_name(name):
+    """A netCDF name as metafs names it in fields/ and metadata.json (meta_tree.cpp)."""
+    if name in ("", ".", ".."):
+        return {"": "%00", ".": "%2E", "..": "%2E%2E"}[name]
+    raw = name.encode("utf-8", "surrogateescape")
+    out = bytearray()
+    for b in raw:
+        if b < 0x20 or b == 0x7F or b in b"/%#":
+            out += b"%%%02X" % b
+        else:
+            out.append(b)
+    return out.decode("utf-8", "surrogateescape")
+
+
+def same_number(ours, theirs, dtype, enum_members):
+    import numpy as np
+
+    if isinstance(ours, str) and ours in enum_members:
+        ours = enum_members[ours]
+    if isinstance(theirs, str) or isinstance(ours, str):  # NaN, Infinity, -Infinity
+        return ours == theirs
+    if dtype == "float32":
+        return np.float32(ours) == np.float32(theirs)
+    return ours == theirs
+
+
+def compare_values(path, extract):
+    """Every attribute netCDF4-python reads in `path` against metafs's metadata.json.
+    Returns (compared, [problems]); compared is None when netCDF4-python cannot open it."""
+    import json
+
+    oracle = os.path.join(ROOT, "tests", "extractors", "oracles", "netcdf_oracle.py")
+    rc, out, err = run(["/usr/bin/python3", oracle, "attributes", path])
+    if rc != 0:
+        return None, []
+    _, ours, _ = run([extract, "--as", "json", path])
+    tree = json.loads(ours.decode("utf-8", "surrogateescape") or "{}")
+    problems, compared = [], 0
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        item = json.loads(line)
+        node = tree
+        for segment in item["path"]:
+            node = node.get(escape_name(segment)) if isinstance(node, dict) else None
+        shown = "/".join(item["path"])
+        if node is None:
+            problems.append("%s: not in metadata.json" % shown)
+            continue
+        compared += 1
+        want = item["values"]
+        got = node if isinstance(node, list) else [node]
+        if item["kind"] == "text":
+            ok = got == want
+        elif item["kind"] == "strings":
+            ok = got == want
+        else:
+            members = item.get("enum_members", {})
+            ok = len(got) == len(want) and all(
+                same_number(a, b, item["dtype"], members) for a, b in zip(got, want))
+        if not ok:
+            problems.append("%s: metafs %r, netCDF4 %r" % (shown, got, want))
+    return compared, problems
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--extract", default=os.path.join(ROOT, "build", "bin", "metafs-extract"))
@@ -244,6 +308,8 @@ def main():
                     help="more CDL to build in every kind (e.g. netCDF-C's ncdump/*.cdl)")
     ap.add_argument("--verbose", action="store_true", help="show the diff of each difference")
     ap.add_argument("--list", action="store_true", help="one line for every file")
+    ap.add_argument("--values", action="store_true",
+                    help="also compare every attribute netCDF4-python reads with metadata.json")
     args = ap.parse_args()
 
     work = args.work or tempfile.mkdtemp(prefix="netcdf_vs_ncdump.")
@@ -255,6 +321,7 @@ def main():
     files += python_files(built) + oracle_files(os.path.join(work, "oracle"))
 
     counts = {"identical": 0, "different": 0, "no-ref": 0, "hdf5": 0}
+    values = {"files": 0, "attributes": 0, "problems": 0, "unreadable": 0}
     for path in files:
         _, fmt, _ = run([args.extract, "--as", "format", path])
         if fmt == b"hdf5\n":
@@ -271,6 +338,16 @@ def main():
             print("no-ref     %s\n           ncdump: %s\n           metafs: %s (%d header bytes)"
                   % (shown, why[0].replace(path, "FILE"), ours_said or "no error", len(ours)))
             continue
+        if args.values:
+            compared, problems = compare_values(path, args.extract)
+            if compared is None:
+                values["unreadable"] += 1
+            else:
+                values["files"] += 1
+                values["attributes"] += compared
+                values["problems"] += len(problems)
+                for problem in problems:
+                    print("value      %s: %s" % (shown, problem))
         if ours == ref:
             counts["identical"] += 1
             if args.list:
@@ -290,9 +367,13 @@ def main():
     print("files: %d  identical: %d  different: %d  ncdump fails: %d  shown as hdf5: %d  "
           "(extractor %s)" % (total, counts["identical"], counts["different"], counts["no-ref"],
                              counts["hdf5"], args.extract))
+    if args.values:
+        print("values: %d attributes of %d files compared with netCDF4-python, %d differ "
+              "(%d files netCDF4-python cannot read)" % (values["attributes"], values["files"],
+                                                         values["problems"], values["unreadable"]))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
-    return 1 if counts["different"] else 0
+    return 1 if counts["different"] or values["problems"] else 0
 
 
 if __name__ == "__main__":
