@@ -8,6 +8,8 @@
                                        ncgen and h5py), one path per line on stdout
   netcdf_oracle.py refused DIR         writes HDF5 files named .nc that netCDF-C refuses
                                        (h5py), one path per line on stdout
+  netcdf_oracle.py hangs DIR           writes an HDF5 file named .nc on which netCDF-C (and
+                                       ncdump) loops forever: a group that links to the root
 """
 import json
 import math
@@ -249,6 +251,16 @@ def refused(directory):
     print(path)
 
 
+def hangs(directory):
+    import h5py
+
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "group_cycle.nc")
+    with h5py.File(path, "w") as f:
+        f.create_group("g")["back"] = f["/"]
+    print(path)
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "attributes":
         attributes(sys.argv[2:])
@@ -256,5 +268,7 @@ if __name__ == "__main__":
         generate(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "refused":
         refused(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "hangs":
+        hangs(sys.argv[2])
     else:
         sys.exit(__doc__)
