@@ -47,8 +47,38 @@ Extraction ExtractorRegistry::extract(const SourceFile& file, Format detected) c
     out.error = "no extractor for this format";
     return out;
   }
+  run(*extractor, file, out);
+  // An HDF5 file netCDF-C refuses still shows what HDF5 reads in it, under its format.
+  if (out.format == Format::kNetcdf && detected == Format::kHdf5 && out.failed() &&
+      out.tree.size() <= 1 && out.header.empty()) {
+    Extraction view = extract_hdf5_view(file, out.error);
+    if (view.tree.size() > 1 || !view.header.empty()) out = std::move(view);
+  }
+  one_line(out.error);
+  return out;
+}
+
+Extraction ExtractorRegistry::extract_hdf5_view(const SourceFile& file,
+                                                std::string_view netcdf_failure) const {
+  Extraction view;
+  view.format = Format::kNetcdf;
+  run(*find(Format::kHdf5), file, view);
+  std::string why =
+      "netCDF-C cannot read this file (" + std::string(netcdf_failure) + "), shown as HDF5";
+  view.error = view.error.empty() ? why : why + "; " + view.error;
+  one_line(view.error);
+  return view;
+}
+
+void ExtractorRegistry::one_line(std::string& error) {
+  for (char& c : error) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+}
+
+void ExtractorRegistry::run(const Extractor& extractor, const SourceFile& file, Extraction& out) {
   try {
-    extractor->extract(file, out);
+    extractor.extract(file, out);
   } catch (const ExtractError& e) {
     out.error = e.what();
   } catch (const std::bad_alloc&) {
@@ -58,11 +88,6 @@ Extraction ExtractorRegistry::extract(const SourceFile& file, Format detected) c
   } catch (...) {
     out.error = "internal error: unknown exception";
   }
-  // The error file is one line.
-  for (char& c : out.error) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return out;
 }
 
 }  // namespace metafs::extract

@@ -3,6 +3,8 @@
 #include <array>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "extractor.hpp"
 
@@ -14,14 +16,26 @@ class ExtractorRegistry {
  public:
   ExtractorRegistry();
 
-  // Extracts `file`, which detection said is of format `detected`.
+  // Extracts `file`, which detection said is of format `detected`. A netCDF-4 file (HDF5
+  // signature) that netCDF-C cannot open is shown as the HDF5 extractor reads it, keeping
+  // format netcdf, with an error line saying so.
   Extraction extract(const SourceFile& file, Format detected) const;
+
+  // The HDF5 extractor's view of a file shown as netcdf, format netcdf, error
+  // "netCDF-C cannot read this file (<netcdf_failure>), shown as HDF5". extract() uses it
+  // when netCDF-C refuses the file; a caller that saw netCDF-C crash or hang on it (in a
+  // worker) can ask for it too.
+  Extraction extract_hdf5_view(const SourceFile& file, std::string_view netcdf_failure) const;
 
   // Version of everything the registry produces for `format` (cache keys include it).
   std::uint32_t schema_version(Format format) const;
 
  private:
   const Extractor* find(Format format) const;
+  // Runs `extractor`, turning what it throws into out.error.
+  static void run(const Extractor& extractor, const SourceFile& file, Extraction& out);
+  // The error file is one line.
+  static void one_line(std::string& error);
 
   std::array<std::unique_ptr<Extractor>, 5> by_format_;
 };

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 
 #include "extraction.hpp"
 #include "netcdf/attribute_data.hpp"
@@ -181,6 +182,7 @@ class CdlPrinter {
       out_ += ' ';
     }
     out_ += cdl_name(var_name);
+    if (is_cdl_keyword(var_name)) out_ += ' ';
     out_ += ':';
     out_ += cdl_name(name);
     out_ += " = ";
@@ -285,26 +287,54 @@ class CdlPrinter {
            " dimensions are shown");
   }
 
-  // A variable's dimension name, qualified with its group's path when a dimension of the
-  // same name in a nearer group would hide it.
+  // A variable's dimension name as ncdump 4.9.0 prints it: plain when the name finds it from
+  // `group`; qualified with the path of the nearer group when a dimension of the same name
+  // hides it. One in a group that is not an ancestor (netCDF-4 allows it) ncdump qualifies
+  // with the path of the first group, breadth first from the root, that defines any
+  // dimension (its search compares no ids), which is not always the owner.
   void print_dimension_ref(int group, int dimid) {
     std::string name = dim_name(group, dimid);
-    int found = 0;
-    check(nc_inq_dimid(group, name.c_str(), &found), "finding a dimension");
     int owner = group;
-    for (int depth = 0; found != dimid; ++depth) {
+    bool hidden = false;
+    for (int depth = 0;; ++depth) {
       if (depth > limits_.max_group_depth) throw ExtractError("dimension lookup too deep");
+      int found = 0;
+      int status = nc_inq_dimid(owner, name.c_str(), &found);
+      if (status != NC_EBADDIM) {
+        check(status, "finding a dimension");
+        if (found == dimid) break;
+        hidden = true;
+      }
       int parent = 0;
-      check(nc_inq_grp_parent(owner, &parent), "finding a dimension's group");
+      status = nc_inq_grp_parent(owner, &parent);
+      if (status == NC_ENOGRP) {
+        owner = first_group_with_dimensions(owner);
+        hidden = true;
+        break;
+      }
+      check(status, "finding a dimension's group");
       owner = parent;
-      check(nc_inq_dimid(owner, name.c_str(), &found), "finding a dimension");
     }
-    if (owner != group) {
+    if (hidden) {
       std::string path = group_full_name(owner);
       out_ += cdl_name(path);
       if (path != "/") out_ += '/';
     }
     out_ += cdl_name(name);
+  }
+
+  // The first group, breadth first from `root`, that defines a dimension.
+  int first_group_with_dimensions(int root) {
+    std::deque<int> queue{root};
+    for (std::size_t visited = 0; !queue.empty() && visited <= limits_.max_groups; ++visited) {
+      int group = queue.front();
+      queue.pop_front();
+      int count = 0;
+      check(nc_inq_dimids(group, &count, nullptr, 0), "counting dimensions");
+      if (count > 0) return group;
+      for (int child : subgroups(group)) queue.push_back(child);
+    }
+    throw ExtractError("finding a dimension: no group defines one");
   }
 
   void print_variable(int group, int kind, int varid) {

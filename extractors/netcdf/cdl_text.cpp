@@ -113,13 +113,9 @@ std::string cdl_name(std::string_view name) {
     if (c >= 0x80) {
       out += ch;  // a UTF-8 byte
     } else if (is_c_control(c)) {
-      // ncdump formats "\%xx" into a 4-byte buffer: only "\%" and the first hex digit
-      // survive, and the terminating NUL ends the printed name there.
       char hex[8];
-      std::snprintf(hex, sizeof hex, "%.2x", c);
-      out += "\\%";
-      out += hex[0];
-      return out;
+      std::snprintf(hex, sizeof hex, "\\%%%.2x", static_cast<unsigned>(c));
+      out += hex;
     } else if (std::strchr(" !\"#$&'()*,:;<=>?[]\\^`{|}~", ch) != nullptr) {
       out += '\\';
       out += ch;
@@ -128,6 +124,11 @@ std::string cdl_name(std::string_view name) {
     }
   }
   return out;
+}
+
+bool is_cdl_keyword(std::string_view name) {
+  return name == "variables" || name == "dimensions" || name == "data" || name == "group" ||
+         name == "types";
 }
 
 std::string_view atomic_type_name(nc_type type) {

@@ -18,8 +18,13 @@ T load(const unsigned char* p) {
   return value;
 }
 
-// A name with CDL's special characters escaped (ncdump's escaped_name).
+// A name with CDL's special characters escaped (ncdump's escaped_name): a leading digit and
+// CDL punctuation get a backslash, control characters become \%xx.
 std::string cdl_name(std::string_view name);
+
+// Whether ncdump writes a space between this variable name and the ':' of its attributes
+// (`data :units`): the CDL keywords in ncdump 4.9.0's list.
+bool is_cdl_keyword(std::string_view name);
 
 // "byte", "char", ... "string" for an atomic type; "" otherwise.
 std::string_view atomic_type_name(nc_type type);

@@ -4,8 +4,12 @@
   netcdf_oracle.py attributes FILE...  every attribute netCDF4-python reads, as JSON lines:
       {"file": F, "path": [segments under fields/], "kind": "text"|"strings"|"numbers",
        "values": [...], "dtype": numpy dtype name}
-  netcdf_oracle.py generate DIR        writes edge-case files into DIR (netCDF4-python and
-                                       ncgen), one path per line on stdout
+  netcdf_oracle.py generate DIR        writes edge-case files into DIR (netCDF4-python,
+                                       ncgen and h5py), one path per line on stdout
+  netcdf_oracle.py refused DIR         writes HDF5 files named .nc that netCDF-C refuses
+                                       (h5py), one path per line on stdout
+  netcdf_oracle.py hangs DIR           writes an HDF5 file named .nc on which netCDF-C (and
+                                       ncdump) loops forever: a group that links to the root
 """
 import json
 import math
@@ -206,8 +210,55 @@ def generate(directory):
             f.write(cdl)
         subprocess.run(["ncgen", "-k", kind, "-o", path, src], check=True)
         made.append(path)
+    made.append(control_characters(directory))
     for p in made:
         print(p)
+
+
+def control_characters(directory):
+    """Control characters in every kind of name: netCDF-C refuses them in names it writes,
+    HDF5 (here h5py) does not, and netCDF-C reads them back."""
+    import h5py
+
+    path = os.path.join(directory, "control_chars.nc")
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("a\nb\tc", data=np.arange(3, dtype="i4"))
+        d.attrs["x\x01y"] = np.int32(1)
+        d.attrs["u\x7fv\x1f"] = np.int32(2)
+        f.attrs["g\x1bh"] = "val"
+        f["cats\x02"] = np.dtype(h5py.enum_dtype({"one\ttab": 0, "two\nlines": 1, "plain": 2},
+                                                 basetype="i1"))
+        e = f.create_dataset("e", data=np.array([0, 1, 2], dtype="i1"), dtype=f["cats\x02"])
+        e.attrs.create("which", np.array([1, 0], dtype="i1"), dtype=f["cats\x02"])
+        f.create_group("grp\x03").create_dataset("v\x04", data=np.zeros(2, dtype="f4"))
+    return path
+
+
+def refused(directory):
+    """Valid HDF5 files named .nc that netCDF-C 4.9 will not open."""
+    import h5py
+
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "dangling_link.nc")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=np.arange(3, dtype="i4")).attrs["units"] = "m"
+        f["gone"] = h5py.SoftLink("/nowhere")
+    print(path)
+    path = os.path.join(directory, "committed_atomic_type.nc")
+    with h5py.File(path, "w") as f:
+        f["t"] = np.dtype("i4")
+        f.create_dataset("d", shape=(2,), dtype=f["t"])
+    print(path)
+
+
+def hangs(directory):
+    import h5py
+
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "group_cycle.nc")
+    with h5py.File(path, "w") as f:
+        f.create_group("g")["back"] = f["/"]
+    print(path)
 
 
 if __name__ == "__main__":
@@ -215,5 +266,9 @@ if __name__ == "__main__":
         attributes(sys.argv[2:])
     elif len(sys.argv) == 3 and sys.argv[1] == "generate":
         generate(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "refused":
+        refused(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "hangs":
+        hangs(sys.argv[2])
     else:
         sys.exit(__doc__)
