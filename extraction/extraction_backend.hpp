@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "extraction.hpp"
 #include "format.hpp"
@@ -23,6 +24,11 @@ class ExtractionBackend {
   // Reads `file` only through its descriptor.
   virtual extract::Extraction extract(const extract::SourceFile& file,
                                       extract::Format detected) = 0;
+  // An HDF5-signature file on which netCDF-C crashed or hung (`netcdf_failure` says how):
+  // what the HDF5 extractor reads in it, shown as netcdf with that said in `error`
+  // (ExtractorRegistry::extract_hdf5_view). The default has no such view: a kCrashed failure.
+  virtual extract::Extraction extract_hdf5_view(const extract::SourceFile& file,
+                                                std::string_view netcdf_failure);
   // The daemon is stopping: extractions in flight end now (as passing failures, never
   // cached) and later ones fail at once. Thread-safe; may be called from any thread, once.
   virtual void cancel() {}

@@ -182,6 +182,9 @@ extract::Extraction ExtractionService::extract_opened(const DataVersion& version
     return passing_failure(version.format, "the file changed as it was opened; look again");
   }
   extract::Extraction result = backend_->extract(file, version.format);
+  if (result.verdict == Verdict::kCrashed && version.format == extract::Format::kHdf5) {
+    result = hdf5_view_after_crash(file, std::move(result));
+  }
   struct stat after {};
   if (::fstat(fd, &after) != 0 || !same_version(opened, after)) {
     // Written to while it was read: what was read is no version's verdict.
@@ -189,6 +192,26 @@ extract::Extraction ExtractionService::extract_opened(const DataVersion& version
     if (result.error.empty()) result.error = "the file changed while it was read; look again";
   }
   return result;
+}
+
+// An HDF5-signature file whose extractor crashed or hung: if it was netCDF-C (the file is
+// shown as netcdf), the HDF5 extractor may still read it — a group that links back to the
+// root makes netCDF-C and ncdump loop forever — so ask for that view (README: a .nc file
+// netCDF-C cannot read). Its verdict stays kCrashed, so, as any crash, it is kept only when
+// the next try crashes the same way. Without a view, the failure keeps the format the name
+// gives (the worker never said which extractor it ran).
+extract::Extraction ExtractionService::hdf5_view_after_crash(const extract::SourceFile& file,
+                                                             extract::Extraction crashed) {
+  extract::Extraction view = backend_->extract_hdf5_view(file, crashed.error);
+  if (view.verdict != Verdict::kTransient && view.verdict != Verdict::kCrashed &&
+      (view.tree.size() > 1 || !view.header.empty())) {
+    log()->info("{}: netCDF-C failed ({}), shown as HDF5", file.name(), crashed.error);
+    view.verdict = Verdict::kCrashed;
+    return view;
+  }
+  if (view.verdict == Verdict::kTransient) crashed.verdict = Verdict::kTransient;
+  if (extract::has_netcdf_name(file.base_name())) crashed.format = extract::Format::kNetcdf;
+  return crashed;
 }
 
 bool ExtractionService::is_verdict(const DataVersion& version, const extract::Extraction& result) {

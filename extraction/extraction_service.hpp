@@ -109,6 +109,8 @@ class ExtractionService {
   std::shared_ptr<const extract::Extraction> extract(const DataVersion& version, bool slot_held);
   // Opens the version's file beneath SOURCE and runs the backend on it.
   extract::Extraction extract_opened(const DataVersion& version);
+  extract::Extraction hdf5_view_after_crash(const extract::SourceFile& file,
+                                            extract::Extraction crashed);
   // Whether `result` may be cached as the version's verdict (counts crashes).
   bool is_verdict(const DataVersion& version, const extract::Extraction& result);
   ViewPtr remember(const DataVersion& version, std::shared_ptr<const extract::Extraction> x);

@@ -16,6 +16,7 @@
 #include "codec.hpp"
 #include "extraction/log.hpp"
 #include "extraction/worker_spawner.hpp"
+#include "registry.hpp"
 #include "signal_name.hpp"
 #include "worker_protocol.hpp"
 
@@ -226,6 +227,20 @@ std::string WorkerPool::death_message(int status) const {
 }
 
 Extraction WorkerPool::extract(const extract::SourceFile& file, Format detected) {
+  return send_request(file, detected, false);
+}
+
+Extraction WorkerPool::extract_hdf5_view(const extract::SourceFile& file,
+                                         std::string_view netcdf_failure) {
+  Extraction view = send_request(file, Format::kHdf5, true);
+  if (view.verdict == Verdict::kFinal) {
+    extract::ExtractorRegistry::explain_hdf5_view(view, netcdf_failure);
+  }
+  return view;
+}
+
+Extraction WorkerPool::send_request(const extract::SourceFile& file, Format detected,
+                                    bool hdf5_view) {
   try {
     start_once();
     auto wait_limit = std::chrono::duration<double>(options_.timeout_seconds * 2) + kStartTimeout;
@@ -248,7 +263,7 @@ Extraction WorkerPool::extract(const extract::SourceFile& file, Format detected)
                        Verdict::kTransient);
       }
     }
-    Extraction result = run(slot, file, detected);
+    Extraction result = run(slot, file, detected, hdf5_view);
     if (slot.process && ++slot.files >= options_.recycle_after) {
       log()->debug("recycling extractor worker {} after {} files", slot.process->pid(), slot.files);
       slot.process.reset();
@@ -266,12 +281,13 @@ Extraction WorkerPool::extract(const extract::SourceFile& file, Format detected)
   }
 }
 
-Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format detected) {
+Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format detected,
+                           bool hdf5_view) {
   WorkerProcess& worker = *slot.process;
   const std::string& name = file.name();
   std::string request;
   try {
-    request = extract::worker::encode_request({detected, name});
+    request = extract::worker::encode_request({detected, name, hdf5_view});
   } catch (const std::length_error&) {
     return failure(detected, "path too long", Verdict::kFinal);
   }

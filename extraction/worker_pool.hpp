@@ -47,6 +47,8 @@ class WorkerPool final : public ExtractionBackend {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   extract::Extraction extract(const extract::SourceFile& file, extract::Format detected) override;
+  extract::Extraction extract_hdf5_view(const extract::SourceFile& file,
+                                        std::string_view netcdf_failure) override;
   std::uint32_t schema_version(extract::Format format) const override;
   void start() override { start_once(); }
   // Kills the workers of requests in flight (each by its own request's thread) and starts no
@@ -66,7 +68,11 @@ class WorkerPool final : public ExtractionBackend {
   std::unique_ptr<WorkerProcess> spawn_now();
   std::size_t acquire(Clock::time_point deadline);  // SIZE_MAX when none came free
   void release(std::size_t slot);
-  extract::Extraction run(Slot& slot, const extract::SourceFile& file, extract::Format detected);
+  // `hdf5_view`: the worker reads the file with the HDF5 extractor (kHdf5ViewFlag).
+  extract::Extraction send_request(const extract::SourceFile& file, extract::Format detected,
+                                   bool hdf5_view);
+  extract::Extraction run(Slot& slot, const extract::SourceFile& file, extract::Format detected,
+                          bool hdf5_view);
   extract::Extraction failure(extract::Format detected, std::string why,
                               extract::Extraction::Verdict verdict) const;
   std::string death_message(int wait_status) const;

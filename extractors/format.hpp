@@ -15,4 +15,8 @@ std::string_view format_name(Format format);
 
 std::optional<Format> parse_format(std::string_view name);
 
+// True when a file name ends in .nc, .nc4, .cdf or .netcdf (any case): an HDF5-signature file
+// so named is shown as netcdf (README, Detection).
+bool has_netcdf_name(std::string_view name);
+
 }  // namespace metafs::extract

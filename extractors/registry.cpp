@@ -60,14 +60,24 @@ Extraction ExtractorRegistry::extract(const SourceFile& file, Format detected) c
 
 Extraction ExtractorRegistry::extract_hdf5_view(const SourceFile& file,
                                                 std::string_view netcdf_failure) const {
+  Extraction view = extract_as_hdf5(file);
+  explain_hdf5_view(view, netcdf_failure);
+  return view;
+}
+
+Extraction ExtractorRegistry::extract_as_hdf5(const SourceFile& file) const {
   Extraction view;
   view.format = Format::kNetcdf;
   run(*find(Format::kHdf5), file, view);
+  one_line(view.error);
+  return view;
+}
+
+void ExtractorRegistry::explain_hdf5_view(Extraction& view, std::string_view netcdf_failure) {
   std::string why =
       "netCDF-C cannot read this file (" + std::string(netcdf_failure) + "), shown as HDF5";
   view.error = view.error.empty() ? why : why + "; " + view.error;
   one_line(view.error);
-  return view;
 }
 
 void ExtractorRegistry::one_line(std::string& error) {

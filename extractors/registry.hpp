@@ -26,6 +26,12 @@ class ExtractorRegistry {
   // when netCDF-C refuses the file; a caller that saw netCDF-C crash or hang on it (in a
   // worker) can ask for it too.
   Extraction extract_hdf5_view(const SourceFile& file, std::string_view netcdf_failure) const;
+  // The same without the message: the HDF5 extractor's reading, `format` netcdf (what a worker
+  // answers when the daemon asks for the HDF5 view).
+  Extraction extract_as_hdf5(const SourceFile& file) const;
+  // Puts "netCDF-C cannot read this file (<netcdf_failure>), shown as HDF5" first in
+  // `view.error` (before what HDF5 itself reported).
+  static void explain_hdf5_view(Extraction& view, std::string_view netcdf_failure);
 
   // Version of everything the registry produces for `format` (cache keys include it).
   std::uint32_t schema_version(Format format) const;

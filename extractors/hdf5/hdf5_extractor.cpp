@@ -111,12 +111,6 @@ bool has_netcdf4_attributes(hid_t file) {
   return false;
 }
 
-bool has_netcdf_extension(const std::filesystem::path& name) {
-  auto ext = name.extension().string();
-  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext == ".nc" || ext == ".nc4" || ext == ".cdf" || ext == ".netcdf";
-}
-
 // Reads the file `own` through the descriptor driver; an HDF5 file stays open, with `own`,
 // for the extraction that follows.
 bool probe_netcdf4(hdf5::Descriptor own) {
@@ -142,7 +136,7 @@ bool probe_netcdf4(hdf5::Descriptor own) {
 
 bool hdf5_file_is_netcdf4(int fd, const std::filesystem::path& name) {
   try {
-    if (has_netcdf_extension(name)) return true;
+    if (has_netcdf_name(name.filename().string())) return true;
     // The file kept for the extraction must not depend on the caller's descriptor.
     hdf5::Descriptor own(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
     if (!own) return false;

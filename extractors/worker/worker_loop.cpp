@@ -94,7 +94,8 @@ bool answer(int fd, const ExtractorRegistry& registry, const Request& request,
   g_allocation_failed = false;
   try {
     trigger(fault);
-    Extraction result = registry.extract(file, request.detected);
+    Extraction result = request.hdf5_view ? registry.extract_as_hdf5(file)
+                                          : registry.extract(file, request.detected);
     if (result.failed() && g_allocation_failed) {
       return send_reply(fd, ReplyStatus::kOutOfMemory, {});
     }
@@ -170,6 +171,7 @@ int serve(const ServeOptions& options) {
     if (!request_header) return 2;
     Request request;
     request.detected = request_header->detected;
+    request.hdf5_view = request_header->hdf5_view;
     request.name.resize(request_header->name_bytes);
     if (!read_exact(channel, request.name.data(), request.name.size())) return 2;
     allow_cpu_seconds(per_file_cpu);

@@ -40,8 +40,9 @@ bool valid_format(std::uint8_t byte) {
 
 std::string encode_request(const Request& request) {
   if (request.name.size() > kMaxNameBytes) throw std::length_error("name too long for a worker");
-  std::string out = header(kRequestMagic, static_cast<std::uint8_t>(request.detected),
-                           static_cast<std::uint32_t>(request.name.size()));
+  auto format = static_cast<std::uint8_t>(request.detected);
+  if (request.hdf5_view) format |= kHdf5ViewFlag;
+  std::string out = header(kRequestMagic, format, static_cast<std::uint32_t>(request.name.size()));
   out.append(request.name);
   return out;
 }
@@ -51,10 +52,13 @@ std::optional<RequestHeader> decode_request_header(std::string_view bytes) {
       static_cast<std::uint8_t>(bytes[4]) != kProtocolVersion) {
     return std::nullopt;
   }
-  auto format = static_cast<std::uint8_t>(bytes[5]);
+  auto byte = static_cast<std::uint8_t>(bytes[5]);
+  bool hdf5_view = (byte & kHdf5ViewFlag) != 0;
+  auto format = static_cast<std::uint8_t>(byte & ~kHdf5ViewFlag);
   std::uint32_t length = get_u32(bytes.substr(6));
   if (!valid_format(format) || length == 0 || length > kMaxNameBytes) return std::nullopt;
-  return RequestHeader{static_cast<Format>(format), length};
+  if (hdf5_view && static_cast<Format>(format) != Format::kHdf5) return std::nullopt;
+  return RequestHeader{static_cast<Format>(format), length, hdf5_view};
 }
 
 std::string encode_reply_header(ReplyStatus status, std::uint32_t payload_bytes) {

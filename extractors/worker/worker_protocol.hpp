@@ -13,7 +13,8 @@ namespace metafs::extract::worker {
 // The wire format between the daemon and a worker process (`metafs-extract --serve`), one
 // request and one reply at a time over a stream socket:
 //
-//   request: "MFWQ" | version u8 | detected format u8 | name length u32 LE | name bytes
+//   request: "MFWQ" | version u8 | detected format u8 (| 0x80: the HDF5 view, below) |
+//            name length u32 LE | name bytes
 //            + the data file's descriptor, as SCM_RIGHTS ancillary data on the request's bytes
 //   reply:   "MFWR" | version u8 | status u8 | payload length u32 LE | payload
 //
@@ -23,7 +24,11 @@ namespace metafs::extract::worker {
 // an empty payload; kFailed one line of text saying why the worker could not reply. Once, before
 // the first request, the worker sends a kReady frame with an empty payload: it is sandboxed and
 // its libraries are initialised.
-inline constexpr std::uint8_t kProtocolVersion = 2;
+inline constexpr std::uint8_t kProtocolVersion = 3;
+// Set in the format byte: read the file with the HDF5 extractor and show it as netcdf
+// (ExtractorRegistry::extract_as_hdf5), because netCDF-C crashed or hung on it in an earlier
+// worker.
+inline constexpr std::uint8_t kHdf5ViewFlag = 0x80;
 inline constexpr std::size_t kFrameHeaderBytes = 10;
 inline constexpr std::size_t kMaxNameBytes = 16 * 1024;
 // The daemon never accepts more than this from a worker (the codec's own body cap).
@@ -34,6 +39,7 @@ enum class ReplyStatus : std::uint8_t { kOk = 0, kOutOfMemory = 1, kFailed = 2, 
 struct Request {
   Format detected = Format::kNone;
   std::string name;
+  bool hdf5_view = false;  // kHdf5ViewFlag
 };
 
 struct ReplyHeader {
@@ -50,6 +56,7 @@ std::string encode_request(const Request& request);
 struct RequestHeader {
   Format detected = Format::kNone;
   std::uint32_t name_bytes = 0;
+  bool hdf5_view = false;
 };
 std::optional<RequestHeader> decode_request_header(std::string_view header);
 
