@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "extraction.hpp"
@@ -100,8 +102,15 @@ class FileReader {
     root.address = object.addr;
     model_.paths.emplace(object.addr, "/");
     kinds_.emplace(object.addr, Node::Kind::kGroup);
+    read_comment(group.get(), object.addr);
     read_attributes(group.get(), object.num_attrs, root);
     read_group(group.get(), root, "", 0);
+    // Only now is every link known: a committed type no link names is anonymous.
+    for (auto& [address, text] : used_types_) {
+      if (model_.paths.count(address) != 0) continue;
+      model_.anonymous_types.push_back(address);
+      model_.anonymous_type_texts.emplace(address, std::move(text));
+    }
   }
 
  private:
@@ -136,6 +145,31 @@ class FileReader {
       return uncached_;
     }
     return types_.emplace(std::move(key), std::move(info)).first->second;
+  }
+
+  // The address of the committed datatype `type` is, if it is one.
+  static std::optional<std::uint64_t> committed_address(hid_t type) {
+    if (H5Tcommitted(type) <= 0) return std::nullopt;
+    H5O_info_t info;
+    if (H5Oget_info2(type, &info, H5O_INFO_BASIC) < 0) return std::nullopt;
+    return info.addr;
+  }
+
+  void read_comment(hid_t object, std::uint64_t address) {
+    ssize_t size = H5Oget_comment(object, nullptr, 0);
+    if (size <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return;
+    }
+    // A comment is one object header message, so at most 64 KiB: the string cap suffices.
+    auto length = std::min(static_cast<std::size_t>(size), limits_.max_string_bytes);
+    std::string comment(length + 1, '\0');
+    if (H5Oget_comment(object, comment.data(), comment.size()) < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return;
+    }
+    comment.resize(strnlen(comment.c_str(), length));
+    model_.comments.emplace(address, std::move(comment));
   }
 
   // A part of the file the library could not read: noted where it is, counted for the error.
@@ -182,6 +216,7 @@ class FileReader {
       Handle space(H5Aget_space(attr.get()));
       const TypeInfo* info = type ? &type_info(type.get()) : nullptr;
       if (info != nullptr) attribute.type = info->text;
+      if (type) attribute.committed_type = committed_address(type.get());
       if (space) attribute.space = describe_space(space.get());
       if (value_bytes_ >= limits_.max_total_value_bytes) {
         attribute.data.problem = "not read: the file's attribute values passed " +
@@ -333,6 +368,7 @@ class FileReader {
     }
     kinds_.emplace(entry.address, child.kind);
     model_.paths.emplace(entry.address, path);
+    read_comment(object.get(), info.addr);
     read_attributes(object.get(), info.num_attrs, child);
     switch (child.kind) {
       case Node::Kind::kGroup:
@@ -355,11 +391,10 @@ class FileReader {
     Handle type(H5Dget_type(dataset));
     if (type) {
       info.type = type_info(type.get()).text;
-      if (H5Tcommitted(type.get()) > 0) {
-        H5O_info_t type_info;
-        if (H5Oget_info2(type.get(), &type_info, H5O_INFO_BASIC) >= 0) {
-          info.committed_type = type_info.addr;
-        }
+      info.committed_type = committed_address(type.get());
+      if (info.committed_type && used_types_.size() < limits_.max_objects &&
+          used_type_addresses_.insert(*info.committed_type).second) {
+        used_types_.emplace_back(*info.committed_type, *info.type);
       }
     } else {
       unreadable(node, "datatype not readable: " + last_hdf5_error());
@@ -380,6 +415,9 @@ class FileReader {
   const Limits& limits_;
   FileModel& model_;
   std::unordered_map<std::uint64_t, Node::Kind> kinds_;
+  // Committed types of datasets in the order first used, with their text.
+  std::vector<std::pair<std::uint64_t, TypeText>> used_types_;
+  std::unordered_set<std::uint64_t> used_type_addresses_;
   std::unordered_map<std::string, TypeInfo> types_;
   TypeInfo uncached_;
   std::size_t objects_ = 0;
