@@ -52,7 +52,6 @@ struct Data {
   std::uint64_t count = 0;    // elements in the file
   std::string problem;        // why values is empty or incomplete, "" when complete
   bool failed = false;        // the library failed to read it (a damaged file)
-  bool numbers = false;       // elements are integers or floats (an empty list's JSON kind)
 };
 
 struct Attribute {

@@ -49,7 +49,6 @@ DataText data_text(const Data& data, const Dataspace& space, const FileModel& fi
   DataText out;
   if (space.cls == Dataspace::Class::kSimple && data.count == 0 && data.problem.empty()) {
     out.is_list = true;  // no elements: an empty list, not a null dataspace's empty value
-    out.kind = data.numbers ? ValueKind::kNumber : ValueKind::kString;
     return out;
   }
   if (data.values.empty()) {

@@ -469,8 +469,6 @@ std::unique_ptr<MemoryType> make_memory_type(hid_t file_type, const Limits& limi
 
 Data read_attribute_data(hid_t attr, const MemoryType* memory, hid_t space, const Limits& limits) {
   Data data;
-  data.numbers =
-      memory != nullptr && (memory->layout.cls == H5T_INTEGER || memory->layout.cls == H5T_FLOAT);
   hssize_t points = H5Sget_simple_extent_npoints(space);
   if (H5Sget_simple_extent_type(space) == H5S_NULL || points <= 0) return data;
   data.count = static_cast<std::uint64_t>(points);

@@ -369,12 +369,11 @@ TEST(Hdf5Extractor, EmptyDataspacesAndEmptyStrings) {
   hdf5::FileModel model;
   hdf5::Limits limits;
   hdf5::Data none;
-  none.numbers = true;
   hdf5::DataText zero = hdf5::data_text(
       none, hdf5::Dataspace{hdf5::Dataspace::Class::kSimple, {0}, {0}}, model, limits);
   EXPECT_TRUE(zero.is_list);
   EXPECT_TRUE(zero.items.empty());
-  EXPECT_EQ(zero.kind, ValueKind::kNumber);
+  EXPECT_EQ(zero.kind, ValueKind::kString);  // an empty number would be written as 0
   hdf5::DataText null =
       hdf5::data_text(none, hdf5::Dataspace{hdf5::Dataspace::Class::kNull, {}, {}}, model, limits);
   EXPECT_FALSE(null.is_list);

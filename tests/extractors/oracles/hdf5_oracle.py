@@ -106,7 +106,7 @@ def attribute(obj, name, f):
     if dt.kind == "O" and h5py.check_string_dtype(dt) is None and h5py.check_ref_dtype(dt) is None:
         flat = np.asarray(value).flatten()
     items = fmt_sequence(flat, dt, f)
-    return {"text": ", ".join(items), "number": is_number(dt) and len(flat) <= MAX_FULL,
+    return {"text": ", ".join(items), "number": is_number(dt) and 0 < len(flat) <= MAX_FULL,
             "list": len(flat) <= MAX_FULL}
 
 
