@@ -102,7 +102,7 @@ class FileReader {
     root.address = object.addr;
     model_.paths.emplace(object.addr, "/");
     kinds_.emplace(object.addr, Node::Kind::kGroup);
-    read_comment(group.get(), object.addr);
+    read_comment(group.get(), object.addr, root);
     read_attributes(group.get(), object.num_attrs, root);
     read_group(group.get(), root, "", 0);
     // Only now is every link known: a committed type no link names is anonymous.
@@ -155,17 +155,18 @@ class FileReader {
     return info.addr;
   }
 
-  void read_comment(hid_t object, std::uint64_t address) {
+  void read_comment(hid_t object, std::uint64_t address, Node& node) {
     ssize_t size = H5Oget_comment(object, nullptr, 0);
-    if (size <= 0) {
-      H5Eclear2(H5E_DEFAULT);
+    if (size == 0) return;
+    if (size < 0) {
+      unreadable(node, "comment not readable: " + last_hdf5_error());
       return;
     }
     // A comment is one object header message, so at most 64 KiB: the string cap suffices.
     auto length = std::min(static_cast<std::size_t>(size), limits_.max_string_bytes);
     std::string comment(length + 1, '\0');
     if (H5Oget_comment(object, comment.data(), comment.size()) < 0) {
-      H5Eclear2(H5E_DEFAULT);
+      unreadable(node, "comment not readable: " + last_hdf5_error());
       return;
     }
     comment.resize(strnlen(comment.c_str(), length));
@@ -368,7 +369,7 @@ class FileReader {
     }
     kinds_.emplace(entry.address, child.kind);
     model_.paths.emplace(entry.address, path);
-    read_comment(object.get(), info.addr);
+    read_comment(object.get(), info.addr, child);
     read_attributes(object.get(), info.num_attrs, child);
     switch (child.kind) {
       case Node::Kind::kGroup:
