@@ -17,9 +17,7 @@ class HeaderPrinter {
     for (const auto& note : model_.notes) line(0, "/* " + note + " */");
     line(0, "GROUP \"/\" {");
     // h5dump shows committed types that no link names first, in the root group.
-    for (auto address : model_.anonymous_types) {
-      named_type_line(1, "#" + std::to_string(address), model_.anonymous_type_texts.at(address));
-    }
+    for (const auto& type : model_.anonymous_types) child_block(type, 1);
     group_body(model_.root, 1);
     line(0, "}");
     line(0, "}");

@@ -115,9 +115,9 @@ struct FileModel {
   // Object header address -> the object's comment (H5Oget_comment), for objects that have one.
   std::unordered_map<std::uint64_t, std::string> comments;
   // Committed datatypes that datasets use but no link names, in the order h5dump finds them
-  // (the first dataset using each, depth-first in name order): h5dump's "/#<address>" types.
-  std::vector<std::uint64_t> anonymous_types;
-  std::unordered_map<std::uint64_t, TypeText> anonymous_type_texts;
+  // (the first dataset using each, depth-first in name order): h5dump's "/#<address>" types,
+  // as kDatatype nodes named "#<address>" with their attributes.
+  std::vector<Node> anonymous_types;
 };
 
 }  // namespace metafs::extract::hdf5

@@ -106,10 +106,18 @@ class FileReader {
     read_attributes(group.get(), object.num_attrs, root);
     read_group(group.get(), root, "", 0);
     // Only now is every link known: a committed type no link names is anonymous.
-    for (auto& [address, text] : used_types_) {
-      if (model_.paths.count(address) != 0) continue;
-      model_.anonymous_types.push_back(address);
-      model_.anonymous_type_texts.emplace(address, std::move(text));
+    for (auto& used : used_types_) {
+      if (model_.paths.count(used.address) != 0) continue;
+      Node type;
+      type.kind = Node::Kind::kDatatype;
+      type.name = "#" + std::to_string(used.address);
+      type.address = used.address;
+      type.datatype = std::move(used.text);
+      H5O_info_t type_object;
+      if (used.type && H5Oget_info2(used.type.get(), &type_object, H5O_INFO_NUM_ATTRS) >= 0) {
+        read_attributes(used.type.get(), type_object.num_attrs, type);
+      }
+      model_.anonymous_types.push_back(std::move(type));
     }
   }
 
@@ -395,7 +403,9 @@ class FileReader {
       info.committed_type = committed_address(type.get());
       if (info.committed_type && used_types_.size() < limits_.max_objects &&
           used_type_addresses_.insert(*info.committed_type).second) {
-        used_types_.emplace_back(*info.committed_type, *info.type);
+        // A second reference to the committed type itself (a copy would not be committed).
+        Handle committed(H5Iinc_ref(type.get()) >= 0 ? type.get() : H5I_INVALID_HID);
+        used_types_.push_back(UsedType{*info.committed_type, *info.type, std::move(committed)});
       }
     } else {
       unreadable(node, "datatype not readable: " + last_hdf5_error());
@@ -417,7 +427,12 @@ class FileReader {
   FileModel& model_;
   std::unordered_map<std::uint64_t, Node::Kind> kinds_;
   // Committed types of datasets in the order first used, with their text.
-  std::vector<std::pair<std::uint64_t, TypeText>> used_types_;
+  struct UsedType {
+    std::uint64_t address = 0;
+    TypeText text;
+    Handle type;  // kept open: an anonymous type's attributes are read at the end
+  };
+  std::vector<UsedType> used_types_;
   std::unordered_set<std::uint64_t> used_type_addresses_;
   std::unordered_map<std::string, TypeInfo> types_;
   TypeInfo uncached_;

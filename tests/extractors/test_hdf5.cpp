@@ -352,6 +352,9 @@ TEST(Hdf5Extractor, CommentsCommittedTypesAndEnumsAreH5dashH) {
   std::string anonymous = value_of(tree, "/group/uses_anonymous", "%named_dtype");
   EXPECT_TRUE(std::regex_match(anonymous, std::regex("/#[0-9]+"))) << anonymous;
   EXPECT_NE(got.header.find("DATATYPE  \"" + anonymous + "\""), std::string::npos);
+  EXPECT_NE(got.header.find("   DATATYPE \"" + anonymous.substr(1) +
+                            "\" H5T_IEEE_F32LE;\n      ATTRIBUTE \"kept\" {\n"),
+            std::string::npos);
   const MetaNode* alias = child(tree, MetaTree::kRoot, "named_alias");
   ASSERT_NE(alias, nullptr);
   EXPECT_EQ(alias->type, MetaNode::Type::kLink);

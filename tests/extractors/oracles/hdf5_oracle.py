@@ -303,6 +303,7 @@ def make_details(out):
                                    ("tmp2", "z_uses_anonymous", [("a", "<i4"), ("b", "<f8")])):
             t = h5py.h5t.py_create(np.dtype(dtype)).copy()
             t.commit(f.id, link.encode())
+            f[link].attrs["kept"] = np.int32(7)  # h5dump prints it under "#<address>"
             ds = f.create_dataset(where, (3,), dtype=f[link])
             if link == "tmp2":
                 h5py.h5a.create(d.id, b"anonymous_type", f[link].id, h5py.h5s.create_simple((1,)))
