@@ -25,7 +25,8 @@ class Hdf5Extractor final : public Extractor {
   explicit Hdf5Extractor(const hdf5::Limits& limits) : limits_(limits) {}
 
   Format format() const override { return Format::kHdf5; }
-  std::uint32_t schema_version() const override { return 1; }
+  // 2: comments, committed and anonymous types, enum padding, VAX and big-endian string names.
+  std::uint32_t schema_version() const override { return 2; }
 
   void extract(const SourceFile& file, Extraction& out) const override {
     extract_hdf5(file.fd(), file.base_name(), limits_, out);

@@ -52,6 +52,7 @@ class FieldsBuilder {
                     std::to_string(model_.superblock_version), ValueKind::kNumber);
     tree_.add_value(MetaTree::kRoot, field::kUserblockSize, std::to_string(model_.userblock_size),
                     ValueKind::kNumber);
+    add_comment(MetaTree::kRoot, root.address);
     dirs_.emplace(root.address, MetaTree::kRoot);
     std::vector<std::string> notes = model_.notes;
     notes.insert(notes.end(), root.notes.begin(), root.notes.end());
@@ -63,6 +64,11 @@ class FieldsBuilder {
  private:
   void add_notes(NodeId dir, const std::vector<std::string>& notes) {
     if (!notes.empty()) tree_.add_list(dir, field::kNote, notes, ValueKind::kString, "; ");
+  }
+
+  void add_comment(NodeId dir, std::uint64_t address) {
+    auto found = model_.comments.find(address);
+    if (found != model_.comments.end()) tree_.add_value(dir, field::kComment, found->second);
   }
 
   void add_attributes(NodeId dir, const Node& node) {
@@ -99,6 +105,10 @@ class FieldsBuilder {
 
   void add_node(NodeId dir, const Node& node, std::size_t depth) {
     tree_.add_value(dir, field::kKind, kind_name(node.kind));
+    if (node.kind == Node::Kind::kGroup || node.kind == Node::Kind::kDataset ||
+        node.kind == Node::Kind::kDatatype || node.kind == Node::Kind::kOtherObject) {
+      add_comment(dir, node.address);
+    }
     add_notes(dir, node.notes);
     switch (node.kind) {
       case Node::Kind::kSoftLink:
@@ -128,8 +138,11 @@ class FieldsBuilder {
   void add_dataset(NodeId dir, const DatasetInfo& info) {
     tree_.add_value(dir, field::kDtype, info.type ? info.type->compact : std::string("unknown"));
     if (info.committed_type) {
+      // A committed type no link names goes by h5dump's name for it, "/#<address>".
       auto found = model_.paths.find(*info.committed_type);
-      if (found != model_.paths.end()) tree_.add_value(dir, field::kNamedDtype, found->second);
+      tree_.add_value(dir, field::kNamedDtype,
+                      found != model_.paths.end() ? found->second
+                                                  : "/#" + std::to_string(*info.committed_type));
     }
     switch (info.space.cls) {
       case Dataspace::Class::kScalar:

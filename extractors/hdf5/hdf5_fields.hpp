@@ -14,6 +14,7 @@ inline constexpr Verbatim kAttributes{"%attributes"};
 inline constexpr Verbatim kNote{"%note"};
 inline constexpr Verbatim kDtype{"%dtype"};
 inline constexpr Verbatim kNamedDtype{"%named_dtype"};
+inline constexpr Verbatim kComment{"%comment"};
 inline constexpr Verbatim kDataspace{"%dataspace"};
 inline constexpr Verbatim kShape{"%shape"};
 inline constexpr Verbatim kMaxShape{"%maxshape"};

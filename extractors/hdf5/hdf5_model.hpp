@@ -28,7 +28,8 @@ struct Value {
 };
 
 // A type in h5dump's notation, both as a block (lines after the first indented relative to
-// level 0, three spaces a level) and on one line.
+// level 0, three spaces a level; a newline inside a member name is NUL there, so that only
+// the block's own lines get indented) and on one line.
 struct TypeText {
   std::string block;
   std::string compact;
@@ -55,7 +56,8 @@ struct Data {
 
 struct Attribute {
   std::string name;
-  SharedTypeText type;  // null when the library could not give it
+  SharedTypeText type;                          // null when the library could not give it
+  std::optional<std::uint64_t> committed_type;  // address of the committed type it uses
   Dataspace space;
   Data data;
 };
@@ -110,6 +112,12 @@ struct FileModel {
   std::unordered_map<std::uint64_t, std::string> paths;
   std::vector<std::string> notes;  // file-wide limits reached
   std::size_t unreadable = 0;      // parts the library failed to read (each noted in place)
+  // Object header address -> the object's comment (H5Oget_comment), for objects that have one.
+  std::unordered_map<std::uint64_t, std::string> comments;
+  // Committed datatypes that datasets use but no link names, in the order h5dump finds them
+  // (the first dataset using each, depth-first in name order): h5dump's "/#<address>" types,
+  // as kDatatype nodes named "#<address>" with their attributes.
+  std::vector<Node> anonymous_types;
 };
 
 }  // namespace metafs::extract::hdf5

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "extraction.hpp"
@@ -100,8 +102,23 @@ class FileReader {
     root.address = object.addr;
     model_.paths.emplace(object.addr, "/");
     kinds_.emplace(object.addr, Node::Kind::kGroup);
+    read_comment(group.get(), object.addr, root);
     read_attributes(group.get(), object.num_attrs, root);
     read_group(group.get(), root, "", 0);
+    // Only now is every link known: a committed type no link names is anonymous.
+    for (auto& used : used_types_) {
+      if (model_.paths.count(used.address) != 0) continue;
+      Node type;
+      type.kind = Node::Kind::kDatatype;
+      type.name = "#" + std::to_string(used.address);
+      type.address = used.address;
+      type.datatype = std::move(used.text);
+      H5O_info_t type_object;
+      if (used.type && H5Oget_info2(used.type.get(), &type_object, H5O_INFO_NUM_ATTRS) >= 0) {
+        read_attributes(used.type.get(), type_object.num_attrs, type);
+      }
+      model_.anonymous_types.push_back(std::move(type));
+    }
   }
 
  private:
@@ -136,6 +153,32 @@ class FileReader {
       return uncached_;
     }
     return types_.emplace(std::move(key), std::move(info)).first->second;
+  }
+
+  // The address of the committed datatype `type` is, if it is one.
+  static std::optional<std::uint64_t> committed_address(hid_t type) {
+    if (H5Tcommitted(type) <= 0) return std::nullopt;
+    H5O_info_t info;
+    if (H5Oget_info2(type, &info, H5O_INFO_BASIC) < 0) return std::nullopt;
+    return info.addr;
+  }
+
+  void read_comment(hid_t object, std::uint64_t address, Node& node) {
+    ssize_t size = H5Oget_comment(object, nullptr, 0);
+    if (size == 0) return;
+    if (size < 0) {
+      unreadable(node, "comment not readable: " + last_hdf5_error());
+      return;
+    }
+    // A comment is one object header message, so at most 64 KiB: the string cap suffices.
+    auto length = std::min(static_cast<std::size_t>(size), limits_.max_string_bytes);
+    std::string comment(length + 1, '\0');
+    if (H5Oget_comment(object, comment.data(), comment.size()) < 0) {
+      unreadable(node, "comment not readable: " + last_hdf5_error());
+      return;
+    }
+    comment.resize(strnlen(comment.c_str(), length));
+    model_.comments.emplace(address, std::move(comment));
   }
 
   // A part of the file the library could not read: noted where it is, counted for the error.
@@ -182,6 +225,7 @@ class FileReader {
       Handle space(H5Aget_space(attr.get()));
       const TypeInfo* info = type ? &type_info(type.get()) : nullptr;
       if (info != nullptr) attribute.type = info->text;
+      if (type) attribute.committed_type = committed_address(type.get());
       if (space) attribute.space = describe_space(space.get());
       if (value_bytes_ >= limits_.max_total_value_bytes) {
         attribute.data.problem = "not read: the file's attribute values passed " +
@@ -333,6 +377,7 @@ class FileReader {
     }
     kinds_.emplace(entry.address, child.kind);
     model_.paths.emplace(entry.address, path);
+    read_comment(object.get(), info.addr, child);
     read_attributes(object.get(), info.num_attrs, child);
     switch (child.kind) {
       case Node::Kind::kGroup:
@@ -355,11 +400,12 @@ class FileReader {
     Handle type(H5Dget_type(dataset));
     if (type) {
       info.type = type_info(type.get()).text;
-      if (H5Tcommitted(type.get()) > 0) {
-        H5O_info_t type_info;
-        if (H5Oget_info2(type.get(), &type_info, H5O_INFO_BASIC) >= 0) {
-          info.committed_type = type_info.addr;
-        }
+      info.committed_type = committed_address(type.get());
+      if (info.committed_type && used_types_.size() < limits_.max_objects &&
+          used_type_addresses_.insert(*info.committed_type).second) {
+        // A second reference to the committed type itself (a copy would not be committed).
+        Handle committed(H5Iinc_ref(type.get()) >= 0 ? type.get() : H5I_INVALID_HID);
+        used_types_.push_back(UsedType{*info.committed_type, *info.type, std::move(committed)});
       }
     } else {
       unreadable(node, "datatype not readable: " + last_hdf5_error());
@@ -380,6 +426,14 @@ class FileReader {
   const Limits& limits_;
   FileModel& model_;
   std::unordered_map<std::uint64_t, Node::Kind> kinds_;
+  // Committed types of datasets in the order first used, with their text.
+  struct UsedType {
+    std::uint64_t address = 0;
+    TypeText text;
+    Handle type;  // kept open: an anonymous type's attributes are read at the end
+  };
+  std::vector<UsedType> used_types_;
+  std::unordered_set<std::uint64_t> used_type_addresses_;
   std::unordered_map<std::string, TypeInfo> types_;
   TypeInfo uncached_;
   std::size_t objects_ = 0;

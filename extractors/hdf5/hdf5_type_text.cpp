@@ -77,6 +77,16 @@ class TypePrinter {
   }
 
  private:
+  // A name as the block keeps it: a newline in it is NUL (names cannot hold NUL), so that the
+  // header indents only the block's own lines.
+  void name(const std::string& text) {
+    if (compact_) {
+      out_ += text;
+      return;
+    }
+    for (char c : text) out_ += c == '\n' ? '\0' : c;
+  }
+
   void line(int level) {
     if (compact_) {
       out_ += ' ';
@@ -151,12 +161,14 @@ class TypePrinter {
 
   static std::string float_name(hid_t type) {
     static const std::vector<std::pair<hid_t, const char*>> kTable = {
-        {H5T_IEEE_F32BE, "H5T_IEEE_F32BE"},
-        {H5T_IEEE_F32LE, "H5T_IEEE_F32LE"},
-        {H5T_IEEE_F64BE, "H5T_IEEE_F64BE"},
-        {H5T_IEEE_F64LE, "H5T_IEEE_F64LE"},
+        {H5T_IEEE_F32BE, "H5T_IEEE_F32BE"}, {H5T_IEEE_F32LE, "H5T_IEEE_F32LE"},
+        {H5T_IEEE_F64BE, "H5T_IEEE_F64BE"}, {H5T_IEEE_F64LE, "H5T_IEEE_F64LE"},
+        {H5T_VAX_F32, "H5T_VAX_F32"},       {H5T_VAX_F64, "H5T_VAX_F64"},
     };
-    std::string name = "H5T_IEEE_F" + std::to_string(H5Tget_size(type) * 8) + order_suffix(type);
+    std::string name =
+        H5Tget_order(type) == H5T_ORDER_VAX
+            ? "H5T_VAX_F" + std::to_string(H5Tget_size(type) * 8)
+            : "H5T_IEEE_F" + std::to_string(H5Tget_size(type) * 8) + order_suffix(type);
     return standard_name(type, name, kTable, nonstandard_name(type, "floating-point"));
   }
 
@@ -212,7 +224,9 @@ class TypePrinter {
     out_ += "}";
   }
 
-  // h5dump compares the type with C_S1 / FORTRAN_S1 given the same size, padding and cset.
+  // h5dump compares the type with C_S1 / FORTRAN_S1 given the same size, padding and cset,
+  // first as they are and then in the type's byte order (variable-length strings of a
+  // big-endian file are big-endian).
   static std::string string_ctype(hid_t type) {
     for (auto [base, name] : std::array<std::pair<hid_t, const char*>, 2>{
              {{H5T_C_S1, "CTYPE H5T_C_S1;"}, {H5T_FORTRAN_S1, "CTYPE H5T_FORTRAN_S1;"}}}) {
@@ -226,6 +240,11 @@ class TypePrinter {
       H5Tset_strpad(probe.get(), H5Tget_strpad(type));
       H5Tset_cset(probe.get(), H5Tget_cset(type));
       if (H5Tequal(type, probe.get()) > 0) return name;
+      H5T_order_t order = H5Tget_order(type);
+      if ((order == H5T_ORDER_LE || order == H5T_ORDER_BE) &&
+          H5Tset_order(probe.get(), order) >= 0 && H5Tequal(type, probe.get()) > 0) {
+        return name;
+      }
     }
     return "CTYPE unknown_one_character_type;";
   }
@@ -237,11 +256,11 @@ class TypePrinter {
       line(level + 1);
       Handle member(H5Tget_member_type(type, static_cast<unsigned>(i)));
       print_or_unknown(member, level + 1, depth);
-      char* name = H5Tget_member_name(type, static_cast<unsigned>(i));
+      char* member_name = H5Tget_member_name(type, static_cast<unsigned>(i));
       out_ += " \"";
-      if (name != nullptr) out_ += name;
+      if (member_name != nullptr) name(member_name);
       out_ += "\";";
-      H5free_memory(name);
+      H5free_memory(member_name);
     }
     line(level);
     out_ += "}";
@@ -258,16 +277,18 @@ class TypePrinter {
     bool is_signed = base && H5Tget_sign(base.get()) != H5T_SGN_NONE;
     for (int i = 0; i < members; ++i) {
       line(level + 1);
-      char* name = H5Tget_member_name(type, static_cast<unsigned>(i));
-      std::string text = name != nullptr ? name : "";
-      H5free_memory(name);
-      out_ += "\"" + text + "\"";
+      char* member_name = H5Tget_member_name(type, static_cast<unsigned>(i));
+      std::string text = member_name != nullptr ? member_name : "";
+      H5free_memory(member_name);
+      out_ += "\"";
+      name(text);
+      out_ += "\"";
       if (compact_) {
         out_ += ' ';
       } else {
-        // h5dump aligns the values in a column.
-        std::size_t pad = text.size() < 14 ? 14 - text.size() : 0;
-        out_.append(pad + 3, ' ');
+        // h5dump aligns the values at column 19 after the quoted name (bytes), at least one
+        // space after a longer name.
+        out_.append(text.size() < 16 ? 17 - text.size() : 1, ' ');
       }
       out_ += enum_value(type, static_cast<unsigned>(i), size, is_signed, base) + ";";
     }

@@ -47,6 +47,10 @@ std::string element_text(const Value& value, const FileModel& file) {
 DataText data_text(const Data& data, const Dataspace& space, const FileModel& file,
                    const Limits& limits) {
   DataText out;
+  if (space.cls == Dataspace::Class::kSimple && data.count == 0 && data.problem.empty()) {
+    out.is_list = true;  // no elements: an empty list, not a null dataspace's empty value
+    return out;
+  }
   if (data.values.empty()) {
     out.text = data.problem;
     return out;

@@ -21,6 +21,7 @@
 
 #include "corpus.hpp"
 #include "hdf5/hdf5_extractor.hpp"
+#include "hdf5/hdf5_value_text.hpp"
 #include "meta_tree.hpp"
 #include "mount_runner.hpp"
 #include "render.hpp"
@@ -106,6 +107,13 @@ const MetaNode* child(const MetaTree& tree, NodeId dir, std::string_view escaped
 std::string value_of(const MetaTree& tree, const std::string& path, std::string_view field) {
   const MetaNode* node = child(tree, find_path(tree, path), field);
   return node == nullptr ? "<missing " + path + "/" + std::string(field) + ">" : node->text;
+}
+
+std::string attribute_of(const MetaTree& tree, const std::string& path, const std::string& name) {
+  NodeId dir = find_path(tree, path);
+  NodeId attributes = dir == MetaTree::kNotFound ? dir : tree.find(dir, "%attributes");
+  const MetaNode* node = child(tree, attributes, escape_name(name));
+  return node == nullptr ? "<missing attribute " + name + ">" : node->text;
 }
 
 // Numbers written differently by two correct formatters ("1" and "1.0") compare equal.
@@ -296,6 +304,108 @@ TEST(Hdf5Extractor, HeaderIsH5dashH) {
     ASSERT_FALSE(got.failed()) << got.error;
     EXPECT_EQ(got.header, h5dump_header(file));
   }
+}
+
+// The regression inputs of comments, committed types and enum names (issue 16).
+TEST(Hdf5Extractor, RegressionInputsAreH5dashH) {
+  const fs::path dir = corpus_dir() / "regressions" / "hdf5";
+  for (const char* name :
+       {"object_comments.h5", "committed_datatypes.h5", "enum_long_member_names.h5"}) {
+    SCOPED_TRACE(name);
+    Extraction got = extract(dir / name);
+    ASSERT_FALSE(got.failed()) << got.error;
+    EXPECT_EQ(got.header, h5dump_header(dir / name));
+  }
+  Extraction comments = extract(dir / "object_comments.h5");
+  EXPECT_EQ(value_of(comments.tree, "/", "%comment"), "root comment");
+  EXPECT_EQ(value_of(comments.tree, "/d", "%comment"), "This is a dataset");
+  EXPECT_EQ(value_of(comments.tree, "/g1", "%comment"), "Comment for group /g1");
+  Extraction types = extract(dir / "committed_datatypes.h5");
+  EXPECT_EQ(value_of(types.tree, "/x", "%named_dtype"), "/type");
+  EXPECT_EQ(value_of(types.tree, "/y", "%named_dtype"), "/#1176");
+  EXPECT_EQ(value_of(types.tree, "/y", "%dtype"),
+            "H5T_COMPOUND { H5T_STD_I32LE \"a\"; H5T_IEEE_F32LE \"b\"; }");
+}
+
+// Comments (repeated at a group's further links), named and anonymous committed types used by
+// datasets and attributes, a second link to a named type, enum members of 9 to 26
+// characters and one with a newline: as h5dump -H prints them, and every value as h5py reads it.
+TEST(Hdf5Extractor, CommentsCommittedTypesAndEnumsAreH5dashH) {
+  TempDir dir;
+  fs::path file = dir.path() / "details.h5";
+  make_with_oracle("--make-details", file);
+  Extraction got = extract(file);
+  ASSERT_FALSE(got.failed()) << got.error;
+  EXPECT_EQ(got.header, h5dump_header(file));
+  EXPECT_NE(got.header.find("   COMMENT \"a group\ncomment with \"quotes\"\"\n"),
+            std::string::npos);
+  EXPECT_NE(got.header.find("\"two\nlines\"        4;\n"), std::string::npos);
+  EXPECT_NE(got.header.find("   DATATYPE \"named_alias\" HARDLINK \"/named\"\n"),
+            std::string::npos);
+  const MetaTree& tree = got.tree;
+  EXPECT_EQ(value_of(tree, "/", "%comment"), "root comment");
+  EXPECT_EQ(value_of(tree, "/group", "%comment"), "a group\ncomment with \"quotes\"");
+  EXPECT_EQ(value_of(tree, "/dset", "%comment"), "a dataset");
+  // h5dump shows no comment of a named datatype; fields/ does.
+  EXPECT_EQ(value_of(tree, "/named", "%comment"), "not shown by h5dump");
+  EXPECT_EQ(value_of(tree, "/dset", "%named_dtype"), "/named");
+  std::string anonymous = value_of(tree, "/group/uses_anonymous", "%named_dtype");
+  EXPECT_TRUE(std::regex_match(anonymous, std::regex("/#[0-9]+"))) << anonymous;
+  EXPECT_NE(got.header.find("DATATYPE  \"" + anonymous + "\""), std::string::npos);
+  EXPECT_NE(got.header.find("   DATATYPE \"" + anonymous.substr(1) +
+                            "\" H5T_IEEE_F32LE;\n      ATTRIBUTE \"kept\" {\n"),
+            std::string::npos);
+  const MetaNode* alias = child(tree, MetaTree::kRoot, "named_alias");
+  ASSERT_NE(alias, nullptr);
+  EXPECT_EQ(alias->type, MetaNode::Type::kLink);
+  // h5py's values, the empty ones included (null dataspace, 0 elements, empty string).
+  nlohmann::json oracle = run_oracle({file});
+  Fidelity fidelity;
+  compare_with_oracle(file, oracle[file.string()], got, fidelity);
+  EXPECT_EQ(fidelity.attributes_ok, fidelity.attributes);
+  EXPECT_GE(fidelity.attributes, 8);
+}
+
+// A 0-element simple dataspace is an empty list; a null dataspace and an empty string are one
+// empty value.
+TEST(Hdf5Extractor, EmptyDataspacesAndEmptyStrings) {
+  hdf5::FileModel model;
+  hdf5::Limits limits;
+  hdf5::Data none;
+  hdf5::DataText zero = hdf5::data_text(
+      none, hdf5::Dataspace{hdf5::Dataspace::Class::kSimple, {0}, {0}}, model, limits);
+  EXPECT_TRUE(zero.is_list);
+  EXPECT_TRUE(zero.items.empty());
+  EXPECT_EQ(zero.kind, ValueKind::kString);  // an empty number would be written as 0
+  hdf5::DataText null =
+      hdf5::data_text(none, hdf5::Dataspace{hdf5::Dataspace::Class::kNull, {}, {}}, model, limits);
+  EXPECT_FALSE(null.is_list);
+  EXPECT_EQ(null.text, "");
+  hdf5::Data empty_string;
+  empty_string.count = 1;
+  empty_string.values.push_back(hdf5::Value{});
+  hdf5::DataText text = hdf5::data_text(
+      empty_string, hdf5::Dataspace{hdf5::Dataspace::Class::kScalar, {}, {}}, model, limits);
+  EXPECT_FALSE(text.is_list);
+  EXPECT_EQ(text.text, "");
+  EXPECT_EQ(text.kind, ValueKind::kString);
+}
+
+// VAX floats and variable-length strings of big-endian characters keep h5dump's type names.
+TEST(Hdf5Extractor, UnusualTypeNamesAreH5dashH) {
+  TempDir dir;
+  fs::path file = dir.path() / "unusual.h5";
+  make_with_oracle("--make-unusual-types", file);
+  Extraction got = extract(file);
+  ASSERT_FALSE(got.failed()) << got.error;
+  EXPECT_EQ(got.header, h5dump_header(file));
+  EXPECT_NE(got.header.find("DATATYPE  H5T_VAX_F64\n"), std::string::npos);
+  EXPECT_NE(got.header.find("CTYPE H5T_C_S1;"), std::string::npos);
+  EXPECT_EQ(got.header.find("unknown_one_character_type"), std::string::npos);
+  // h5py cannot read VAX floats; h5dump -A shows these values.
+  EXPECT_EQ(attribute_of(got.tree, "/", "vax_f64"), "1.5");
+  EXPECT_EQ(attribute_of(got.tree, "/", "vax_f32"), "0.25, -2");
+  EXPECT_EQ(attribute_of(got.tree, "/", "big_endian_text"), "from s390x");
 }
 
 TEST(Hdf5Extractor, HeaderOfGeneratedFeaturesIsH5dashH) {

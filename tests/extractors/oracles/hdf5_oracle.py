@@ -9,6 +9,10 @@ Usage: hdf5_oracle.py FILE...          -> JSON {file: {"objects": {...}, "links"
        hdf5_oracle.py --make-foreign OUT SOURCE RAW -> a file naming SOURCE and RAW (links,
                                               virtual and external-storage datasets)
        hdf5_oracle.py --netcdf4-rule FILE... -> JSON {file: has netCDF-4 attributes}
+       hdf5_oracle.py --make-details OUT   -> comments, named and anonymous committed types,
+                                              long and multi-line enum names, empty dataspaces
+       hdf5_oracle.py --make-unusual-types OUT -> VAX floats and a big-endian variable-length
+                                              string (h5py cannot read VAX floats)
 
 Formatting rules (mirrors extractors/hdf5/hdf5_value_text.cpp): integers in decimal, floats
 in shortest round-trip form (the test compares numbers by value), strings as stored,
@@ -102,7 +106,7 @@ def attribute(obj, name, f):
     if dt.kind == "O" and h5py.check_string_dtype(dt) is None and h5py.check_ref_dtype(dt) is None:
         flat = np.asarray(value).flatten()
     items = fmt_sequence(flat, dt, f)
-    return {"text": ", ".join(items), "number": is_number(dt) and len(flat) <= MAX_FULL,
+    return {"text": ", ".join(items), "number": is_number(dt) and 0 < len(flat) <= MAX_FULL,
             "list": len(flat) <= MAX_FULL}
 
 
@@ -278,7 +282,111 @@ def make_foreign(out, source, raw):
         f.create_dataset("efl", shape=(10,), dtype="<i4", external=[(raw, 0, 40)])
 
 
+def make_details(out):
+    """What h5dump -H prints in its own way: comments, committed types, enum member names."""
+    with h5py.File(out, "w") as f:
+        h5py.h5o.set_comment(f.id, b"root comment")
+        g = f.create_group("group")
+        h5py.h5o.set_comment(g.id, b"a group\ncomment with \"quotes\"")
+        g.attrs["n"] = np.int32(1)
+        f["group_alias"] = g  # h5dump repeats a group's comment at a further link
+        g["loop"] = g
+        f["named"] = np.dtype("<i2")
+        f["named"].attrs["about"] = "a named type"
+        h5py.h5o.set_comment(f["named"].id, b"not shown by h5dump")
+        f["named_alias"] = f["named"]
+        d = f.create_dataset("dset", (2,), dtype=f["named"])
+        h5py.h5o.set_comment(d.id, b"a dataset")
+        f["dset_alias"] = d
+        # Committed types whose only link is removed: h5dump calls them "/#<address>".
+        for link, where, dtype in (("tmp1", "group/uses_anonymous", "<f4"),
+                                   ("tmp2", "z_uses_anonymous", [("a", "<i4"), ("b", "<f8")])):
+            t = h5py.h5t.py_create(np.dtype(dtype)).copy()
+            t.commit(f.id, link.encode())
+            f[link].attrs["kept"] = np.int32(7)  # h5dump prints it under "#<address>"
+            ds = f.create_dataset(where, (3,), dtype=f[link])
+            if link == "tmp2":
+                h5py.h5a.create(d.id, b"anonymous_type", f[link].id, h5py.h5s.create_simple((1,)))
+            del f[link]
+        h5py.h5a.create(g.id, b"named_type", f["named"].id, h5py.h5s.create_simple((2,)))
+        members = {"short": 0, "fifteen_chars_1": 1, "sixteen_chars_16": 2,
+                   "TIME_DURATION_MICROSECONDS": 3, "two\nlines": 4, "fourteen_chars": 5}
+        color = h5py.enum_dtype(members, basetype="i4")
+        f.attrs.create("enum", [0, 4], dtype=color)
+        f.create_dataset("enum_in_compound", (1,), dtype=[("unit", color), ("v\nw", "<f8")])
+        space = h5py.h5s.create_simple((0,))
+        h5py.h5a.create(g.id, b"zero_elements", h5py.h5t.STD_I32LE, space)
+        g.attrs["null"] = h5py.Empty("i4")
+        g.attrs["empty_string"] = np.bytes_(b"")
+
+
+def hdf5_library():
+    """The HDF5 library h5py runs on, for types h5py does not offer."""
+    import ctypes
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if "libhdf5" in path and "_hl" not in path and ".so" in path:
+                return ctypes.CDLL(path)
+    raise RuntimeError("the HDF5 library is not loaded")
+
+
+def make_unusual_types(out):
+    """VAX floats and a variable-length string of big-endian characters (as written on
+    s390x), through the C library since h5py offers neither."""
+    import ctypes
+    h5py.File(out, "w").close()
+    lib = hdf5_library()
+    hid = ctypes.c_int64
+    for name in ("H5Fopen", "H5Screate", "H5Screate_simple", "H5Acreate2", "H5Tcopy"):
+        getattr(lib, name).restype = hid
+    lib.H5Fopen.argtypes = [ctypes.c_char_p, ctypes.c_uint, hid]
+    lib.H5Screate_simple.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_ulonglong),
+                                     ctypes.c_void_p]
+    lib.H5Acreate2.argtypes = [hid, ctypes.c_char_p, hid, hid, hid, hid]
+    lib.H5Awrite.argtypes = [hid, hid, ctypes.c_void_p]
+    lib.H5Tcopy.argtypes = [hid]
+    lib.H5Tset_size.argtypes = [hid, ctypes.c_size_t]
+    lib.H5Tset_order.argtypes = [hid, ctypes.c_int]
+    for name in ("H5Aclose", "H5Sclose", "H5Fclose", "H5Tclose"):
+        getattr(lib, name).argtypes = [hid]
+
+    def constant(name):
+        return hid.in_dll(lib, name + "_g").value
+
+    def attribute(file, name, type_id, space, memory_type, data):
+        a = lib.H5Acreate2(file, name, type_id, space, 0, 0)
+        if a < 0 or lib.H5Awrite(a, memory_type, data) < 0:
+            raise RuntimeError("cannot write attribute %s" % name)
+        lib.H5Aclose(a)
+
+    file = lib.H5Fopen(out.encode(), 1, 0)  # H5F_ACC_RDWR, H5P_DEFAULT
+    scalar = lib.H5Screate(0)  # H5S_SCALAR
+    two = (ctypes.c_ulonglong * 1)(2)
+    pair = lib.H5Screate_simple(1, two, None)
+    attribute(file, b"vax_f64", constant("H5T_VAX_F64"), scalar, constant("H5T_NATIVE_DOUBLE"),
+              ctypes.byref(ctypes.c_double(1.5)))
+    attribute(file, b"vax_f32", constant("H5T_VAX_F32"), pair, constant("H5T_NATIVE_FLOAT"),
+              (ctypes.c_float * 2)(0.25, -2.0))
+    text = lib.H5Tcopy(constant("H5T_C_S1"))
+    lib.H5Tset_size(text, ctypes.c_size_t(-1).value)  # H5T_VARIABLE
+    lib.H5Tset_order(text, 1)  # H5T_ORDER_BE
+    attribute(file, b"big_endian_text", text, scalar, text,
+              ctypes.byref(ctypes.c_char_p(b"from s390x")))
+    for id_ in (text,):
+        lib.H5Tclose(id_)
+    for id_ in (scalar, pair):
+        lib.H5Sclose(id_)
+    lib.H5Fclose(file)
+
+
 def main(argv):
+    if len(argv) >= 2 and argv[0] == "--make-details":
+        make_details(argv[1])
+        return 0
+    if len(argv) >= 2 and argv[0] == "--make-unusual-types":
+        make_unusual_types(argv[1])
+        return 0
     if len(argv) >= 3 and argv[0] == "--make-wide":
         make_wide(argv[1], int(argv[2]))
         return 0
