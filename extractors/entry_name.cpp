@@ -81,8 +81,22 @@ std::vector<std::string> entry_names(const MetaTree& tree, NodeId dir) {
   return names;
 }
 
-std::string entry_link_target(const MetaTree& tree, NodeId link) {
-  const MetaNode& node = tree.node(link);
+const std::string& LinkTargets::entry_name(NodeId dir, NodeId child) {
+  auto [it, fresh] = shortened_.try_emplace(dir);
+  if (fresh) {
+    const auto& children = tree_.node(dir).children;
+    std::vector<std::string> names = entry_names(tree_, dir);
+    for (std::size_t i = 0; i < children.size(); ++i) {
+      if (tree_.node(children[i]).name.size() > kMaxEntryNameBytes) {
+        it->second.emplace(children[i], std::move(names[i]));
+      }
+    }
+  }
+  return it->second.at(child);
+}
+
+std::string LinkTargets::of(NodeId link) {
+  const MetaNode& node = tree_.node(link);
   std::vector<std::string_view> parts = split_target(node.text);
   bool any_long = false;
   for (std::string_view part : parts) any_long = any_long || part.size() > kMaxEntryNameBytes;
@@ -95,36 +109,30 @@ std::string entry_link_target(const MetaTree& tree, NodeId link) {
   std::string out;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     std::string_view part = parts[i];
-    std::string name(part);
-    if (part.size() > kMaxEntryNameBytes) {
-      NodeId child = resolved ? tree.find(at, part) : MetaTree::kNotFound;
-      if (child != MetaTree::kNotFound) {
-        const auto& siblings = tree.node(at).children;
-        std::vector<std::string> names = entry_names(tree, at);
-        for (std::size_t k = 0; k < siblings.size(); ++k) {
-          if (siblings[k] == child) name = names[k];
-        }
-      } else {
-        name = shorten_name(part, kMaxEntryNameBytes);
-      }
-    }
-    if (resolved) {
-      if (part == "..") {
-        resolved = at != MetaTree::kRoot;  // above fields/: nothing of the tree
-        at = tree.node(at).parent;
-      } else if (!part.empty() && part != ".") {
-        NodeId child = tree.find(at, part);
-        if (child == MetaTree::kNotFound || !tree.node(child).is_dir()) {
-          resolved = false;
-        } else {
-          at = child;
-        }
-      }
-    }
+    NodeId child = MetaTree::kNotFound;
+    if (resolved && part != ".." && part != "." && !part.empty()) child = tree_.find(at, part);
     if (i != 0) out.push_back('/');
-    out.append(name);
+    if (part.size() <= kMaxEntryNameBytes) {
+      out.append(part);
+    } else if (child != MetaTree::kNotFound) {
+      out.append(entry_name(at, child));
+    } else {
+      out.append(shorten_name(part, kMaxEntryNameBytes));
+    }
+    if (!resolved) continue;
+    if (part == "..") {
+      resolved = at != MetaTree::kRoot;  // above fields/: nothing of the tree
+      at = tree_.node(at).parent;
+    } else if (part != "." && !part.empty()) {
+      resolved = child != MetaTree::kNotFound && tree_.node(child).is_dir();
+      at = child;
+    }
   }
   return out;
+}
+
+std::string entry_link_target(const MetaTree& tree, NodeId link) {
+  return LinkTargets(tree).of(link);
 }
 
 }  // namespace metafs::extract

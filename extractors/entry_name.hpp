@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "meta_tree.hpp"
@@ -36,9 +37,24 @@ std::string shorten_name(std::string_view name, std::size_t limit, std::uint64_t
 // free, so the names stay unique and depend on the tree alone.
 std::vector<std::string> entry_names(const MetaTree& tree, NodeId dir);
 
-// The target of link `link` with every component renamed as entry_names names it, so that the
-// link resolves in fields/. Components that fit are kept; a long component that does not
-// resolve in the tree is shortened with seed 0.
+// Link targets with every component renamed as entry_names names it, so that a link resolves
+// in fields/. Components that fit are kept; a long component that does not resolve in the
+// tree is shortened with seed 0. The shortened names of each directory met are remembered, so
+// many links into one large directory cost one pass over it, not one each.
+class LinkTargets {
+ public:
+  explicit LinkTargets(const MetaTree& tree) : tree_(tree) {}
+  std::string of(NodeId link);
+
+ private:
+  const std::string& entry_name(NodeId dir, NodeId child);
+
+  const MetaTree& tree_;
+  // directory -> (child -> entry name), long-named children only
+  std::unordered_map<NodeId, std::unordered_map<NodeId, std::string>> shortened_;
+};
+
+// LinkTargets(tree).of(link), for a single link.
 std::string entry_link_target(const MetaTree& tree, NodeId link);
 
 }  // namespace metafs::extract

@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "entry_name.hpp"
 #include "format.hpp"
 #include "render.hpp"
 
@@ -53,7 +52,8 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
     EntryId extra = add(kRootEntry, name, EntryType::kFile, Content::kOwned);
     entries_[extra].text = shared_text(text);
   }
-  add_tree(fields, MetaTree::kRoot);
+  extract::LinkTargets links(x.tree);
+  add_tree(fields, MetaTree::kRoot, links);
 }
 
 std::vector<std::string> DataView::fixed_names() {
@@ -67,7 +67,7 @@ DataView::EntryId DataView::add(EntryId parent, std::string name, EntryType type
   return id;
 }
 
-void DataView::add_tree(EntryId dir, std::uint32_t tree_node) {
+void DataView::add_tree(EntryId dir, std::uint32_t tree_node, extract::LinkTargets& links) {
   const MetaTree& tree = extraction_->tree;
   // Names within NAME_MAX (extractors/entry_name.hpp); the tree keeps the full ones.
   std::vector<std::string> names = extract::entry_names(tree, tree_node);
@@ -82,7 +82,7 @@ void DataView::add_tree(EntryId dir, std::uint32_t tree_node) {
         id = add(dir, std::move(names[i]), EntryType::kDirectory, Content::kNone);
         entries_[id].tree_node = child;
         entries_[id].tree_dir = true;
-        add_tree(id, child);
+        add_tree(id, child, links);
         break;
       case MetaNode::Type::kValue:
         id = add(dir, std::move(names[i]), EntryType::kFile, Content::kTreeValue);
@@ -91,7 +91,7 @@ void DataView::add_tree(EntryId dir, std::uint32_t tree_node) {
       case MetaNode::Type::kLink:
         id = add(dir, std::move(names[i]), EntryType::kLink, Content::kTreeLink);
         entries_[id].tree_node = child;
-        if (std::string target = extract::entry_link_target(tree, child); target != node.text) {
+        if (std::string target = links.of(child); target != node.text) {
           entries_[id].content = Content::kOwned;
           entries_[id].text = shared_text(std::move(target));
         }

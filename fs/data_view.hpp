@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "entry_name.hpp"
 #include "extraction.hpp"
 
 namespace metafs::fs {
@@ -72,7 +73,7 @@ class DataView {
   };
 
   EntryId add(EntryId parent, std::string name, EntryType type, Content content);
-  void add_tree(EntryId dir, std::uint32_t tree_node);
+  void add_tree(EntryId dir, std::uint32_t tree_node, extract::LinkTargets& links);
   std::uint64_t size_of(EntryId id) const;
   static std::string shortened_key(EntryId dir, std::string_view name);
 

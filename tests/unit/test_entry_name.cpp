@@ -114,6 +114,25 @@ TEST(EntryName, LinkTargetsFollowTheShortenedNames) {
             "../../" + shorten_name(long_dir, kMaxEntryNameBytes));
 }
 
+TEST(EntryName, ManyLinksIntoOneDirectoryFollowItsListing) {
+  // Links into a large directory whose long child's short form is forged as a sibling: every
+  // link points at the name the listing gives (seed 1), and LinkTargets reads the directory
+  // once for all of them.
+  MetaTree tree;
+  std::string long_dir(300, 'd');
+  NodeId target = tree.add_dir(MetaTree::kRoot, long_dir);
+  tree.add_dir(MetaTree::kRoot, Verbatim{shorten_name(long_dir, kMaxEntryNameBytes)});
+  std::vector<NodeId> links;
+  for (int i = 0; i < 5000; ++i) {
+    links.push_back(tree.add_link(MetaTree::kRoot, "link" + std::to_string(i), long_dir));
+  }
+  std::vector<std::string> names = entry_names(tree, MetaTree::kRoot);
+  EXPECT_EQ(names[0], shorten_name(long_dir, kMaxEntryNameBytes, 1));
+  LinkTargets targets(tree);
+  for (NodeId link : links) ASSERT_EQ(targets.of(link), names[0]);
+  EXPECT_EQ(tree.node(target).name, long_dir);
+}
+
 TEST(EntryName, TheTreeCapsNamesAndKeepsThemUnique) {
   MetaTree tree;
   std::string huge(kMaxTreeNameBytes + 10, 'h');
