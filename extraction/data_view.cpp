@@ -1,5 +1,7 @@
 #include "extraction/data_view.hpp"
 
+#include <cstring>
+
 #include "format.hpp"
 #include "render.hpp"
 
@@ -50,7 +52,8 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
     EntryId extra = add(kRootEntry, name, EntryType::kFile, Content::kOwned);
     entries_[extra].text = shared_text(text);
   }
-  add_tree(fields, MetaTree::kRoot);
+  extract::LinkTargets links(x.tree);
+  add_tree(fields, MetaTree::kRoot, links);
 }
 
 std::vector<std::string> DataView::fixed_names() {
@@ -64,28 +67,45 @@ DataView::EntryId DataView::add(EntryId parent, std::string name, EntryType type
   return id;
 }
 
-void DataView::add_tree(EntryId dir, std::uint32_t tree_node) {
+void DataView::add_tree(EntryId dir, std::uint32_t tree_node, extract::LinkTargets& links) {
   const MetaTree& tree = extraction_->tree;
-  for (extract::NodeId child : tree.node(tree_node).children) {
+  // Names within NAME_MAX (extractors/entry_name.hpp); the tree keeps the full ones.
+  std::vector<std::string> names = extract::entry_names(tree, tree_node);
+  const auto& tree_children = tree.node(tree_node).children;
+  for (std::size_t i = 0; i < tree_children.size(); ++i) {
+    extract::NodeId child = tree_children[i];
     const MetaNode& node = tree.node(child);
-    EntryId id;
+    bool shortened = names[i].size() != node.name.size();
+    EntryId id = kNoEntry;
     switch (node.type) {
       case MetaNode::Type::kDirectory:
-        id = add(dir, node.name, EntryType::kDirectory, Content::kNone);
+        id = add(dir, std::move(names[i]), EntryType::kDirectory, Content::kNone);
         entries_[id].tree_node = child;
         entries_[id].tree_dir = true;
-        add_tree(id, child);
+        add_tree(id, child, links);
         break;
       case MetaNode::Type::kValue:
-        id = add(dir, node.name, EntryType::kFile, Content::kTreeValue);
+        id = add(dir, std::move(names[i]), EntryType::kFile, Content::kTreeValue);
         entries_[id].tree_node = child;
         break;
       case MetaNode::Type::kLink:
-        id = add(dir, node.name, EntryType::kLink, Content::kTreeLink);
+        id = add(dir, std::move(names[i]), EntryType::kLink, Content::kTreeLink);
         entries_[id].tree_node = child;
+        if (std::string target = links.of(child); target != node.text) {
+          entries_[id].content = Content::kOwned;
+          entries_[id].text = shared_text(std::move(target));
+        }
         break;
     }
+    if (shortened) shortened_.emplace(shortened_key(dir, entries_[id].name), id);
   }
+}
+
+std::string DataView::shortened_key(EntryId dir, std::string_view name) {
+  std::string key(sizeof dir, '\0');
+  std::memcpy(key.data(), &dir, sizeof dir);
+  key.append(name);
+  return key;
 }
 
 DataView::EntryId DataView::find(EntryId dir, std::string_view name) const {
@@ -94,12 +114,19 @@ DataView::EntryId DataView::find(EntryId dir, std::string_view name) const {
   if (entry.tree_dir) {
     // Below fields/ the tree's own index answers; a tree directory's entries were added in
     // the tree's child order, so the child's position maps one to the other.
+    if (!shortened_.empty()) {
+      auto it = shortened_.find(shortened_key(dir, name));
+      if (it != shortened_.end()) return it->second;
+    }
     const MetaTree& tree = extraction_->tree;
     extract::NodeId node = tree.find(entry.tree_node, name);
     if (node == MetaTree::kNotFound) return kNoEntry;
     const auto& tree_children = tree.node(entry.tree_node).children;
     for (std::size_t i = 0; i < tree_children.size(); ++i) {
-      if (tree_children[i] == node) return entry.children[i];
+      // A long name is reachable only by the name fields/ lists for it.
+      if (tree_children[i] == node) {
+        return entries_[entry.children[i]].name == name ? entry.children[i] : kNoEntry;
+      }
     }
     return kNoEntry;
   }
@@ -188,6 +215,7 @@ std::size_t DataView::memory_bytes() const {
     bytes += entry.name.capacity() + entry.children.capacity() * sizeof(EntryId);
     if (entry.text) bytes += entry.text->capacity();
   }
+  for (const auto& [key, id] : shortened_) bytes += key.capacity() + sizeof(id) + 32;
   // metadata.txt and metadata.json, rendered on demand, are each about the tree's size.
   bytes += 3 * extraction_->tree.memory_bytes() + extraction_->header.capacity();
   return bytes;

@@ -7,8 +7,10 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "entry_name.hpp"
 #include "extraction.hpp"
 
 namespace metafs::extraction {
@@ -71,12 +73,16 @@ class DataView {
   };
 
   EntryId add(EntryId parent, std::string name, EntryType type, Content content);
-  void add_tree(EntryId dir, std::uint32_t tree_node);
+  void add_tree(EntryId dir, std::uint32_t tree_node, extract::LinkTargets& links);
   std::uint64_t size_of(EntryId id) const;
+  static std::string shortened_key(EntryId dir, std::string_view name);
 
   std::shared_ptr<const extract::Extraction> extraction_;
   struct stat source_ {};
   std::vector<Entry> entries_;
+  // (directory, name) -> entry for names of fields/ shortened to fit NAME_MAX, which the
+  // tree's own index does not know.
+  std::unordered_map<std::string, EntryId> shortened_;
 
   mutable std::once_flag txt_once_, json_once_;
   mutable std::shared_ptr<const std::string> txt_, json_;

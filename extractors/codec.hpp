@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "entry_name.hpp"
 #include "extraction.hpp"
 #include "varint.hpp"
 
@@ -24,7 +25,8 @@ inline constexpr std::uint8_t kCodecVersion = 1;
 inline constexpr std::size_t kMaxBodyBytes = 64 * 1024 * 1024;
 inline constexpr std::size_t kMaxNodes = 4 * 1024 * 1024;
 inline constexpr std::size_t kMaxTreeDepth = 512;
-inline constexpr std::size_t kMaxNameBytes = 4096;
+// MetaTree never makes a longer name, so no tree it built is refused for its names.
+inline constexpr std::size_t kMaxNameBytes = kMaxTreeNameBytes;
 inline constexpr std::size_t kMaxExtraFiles = 64;
 
 // Throws std::length_error when the extraction does not fit the limits above (the caller

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "entry_name.hpp"
+
 namespace metafs::extract {
 namespace {
 
@@ -52,9 +54,10 @@ MetaTree::MetaTree() {
 }
 
 std::string MetaTree::unique_name(NodeId parent, std::string name) const {
+  if (name.size() > kMaxTreeNameBytes) name = shorten_name(name, kMaxTreeNameBytes);
   if (find(parent, name) == kNotFound) return name;
   for (std::size_t n = 2;; ++n) {
-    std::string candidate = name + "#" + std::to_string(n);
+    std::string candidate = shorten_name(name + "#" + std::to_string(n), kMaxTreeNameBytes);
     if (find(parent, candidate) == kNotFound) return candidate;
   }
 }
@@ -88,7 +91,9 @@ NodeId MetaTree::dir(NodeId parent, std::string_view name) {
 }
 
 NodeId MetaTree::dir(NodeId parent, Verbatim name) {
-  NodeId found = find(parent, name.name);
+  NodeId found = name.name.size() <= kMaxTreeNameBytes
+                     ? find(parent, name.name)
+                     : find(parent, shorten_name(name.name, kMaxTreeNameBytes));
   if (found != kNotFound && nodes_[found].is_dir()) return found;
   return add_dir(parent, name);
 }

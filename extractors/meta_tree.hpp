@@ -40,7 +40,7 @@ struct Verbatim {
 // order the extractor added them. Every name is made a safe, unique file name on insertion:
 //   * '/', '%', '#', control bytes and DEL become %HH; "" becomes "%00"; "." and ".." become
 //     "%2E" and "%2E%2E";
-//   * a name already taken among its siblings gets "#2", "#3", ... appended.
+//   * a name already taken gets "#2", "#3", ... appended; one past 64 KiB is cut (entry_name.hpp).
 class MetaTree {
  public:
   static constexpr NodeId kRoot = 0;

@@ -11,7 +11,7 @@ namespace metafs::extract {
 namespace {
 
 // Bumped when the format-neutral parts (naming, rendering inputs) change.
-constexpr std::uint32_t kCoreSchemaVersion = 1;
+constexpr std::uint32_t kCoreSchemaVersion = 2;  // 2: names of any length
 
 std::size_t slot(Format format) {
   return static_cast<std::size_t>(format);

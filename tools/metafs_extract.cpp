@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "detect.hpp"
+#include "entry_name.hpp"
 #include "registry.hpp"
 #include "render.hpp"
 #include "worker_loop.hpp"
@@ -26,21 +27,26 @@ using metafs::extract::MetaNode;
 using metafs::extract::MetaTree;
 using metafs::extract::NodeId;
 
+// With the names fields/ lists (long ones shortened, see entry_name.hpp).
 void print_tree(const MetaTree& tree, NodeId id, const std::string& indent) {
-  for (NodeId child : tree.node(id).children) {
+  std::vector<std::string> names = metafs::extract::entry_names(tree, id);
+  const auto& children = tree.node(id).children;
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    NodeId child = children[i];
     const MetaNode& node = tree.node(child);
     switch (node.type) {
       case MetaNode::Type::kDirectory:
-        std::cout << indent << node.name << "/\n";
+        std::cout << indent << names[i] << "/\n";
         print_tree(tree, child, indent + "  ");
         break;
       case MetaNode::Type::kLink:
-        std::cout << indent << node.name << " -> " << node.text << "\n";
+        std::cout << indent << names[i] << " -> " << metafs::extract::entry_link_target(tree, child)
+                  << "\n";
         break;
       case MetaNode::Type::kValue: {
         std::string value;
         metafs::extract::append_escaped_value(value, node.text);
-        std::cout << indent << node.name << " = " << value << "\n";
+        std::cout << indent << names[i] << " = " << value << "\n";
         break;
       }
     }

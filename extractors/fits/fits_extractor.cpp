@@ -33,6 +33,15 @@ std::string separator(const RawHdu& hdu, const std::string& extname, std::string
   return line;
 }
 
+// A keyword's value as fields/ shows it (a long string joined over its CONTINUE cards), or
+// `fallback` when `dir` has no such value.
+std::string shown_value(const MetaTree& tree, NodeId dir, std::string_view keyword,
+                        std::string fallback) {
+  NodeId value = tree.find(dir, keyword);
+  if (value == MetaTree::kNotFound || tree.node(value).is_dir()) return fallback;
+  return tree.node(value).text;
+}
+
 bool is_table(HduType type) {
   return type == HduType::kAsciiTable || type == HduType::kBinaryTable ||
          type == HduType::kCompressedTable;
@@ -74,7 +83,7 @@ class FitsExtractor final : public Extractor {
         fits::add_keyword_fields(tree, dir, image_cards);
         fits::add_keyword_fields(tree, stored, hdu.parsed);
         std::string image_name = fits::keyword_value(image_cards, "EXTNAME");
-        if (!image_name.empty()) extname = image_name;
+        if (!image_name.empty()) extname = shown_value(tree, dir, "EXTNAME", image_name);
         if (!image.empty()) {
           fits::append_hdu_header(out.header,
                                   separator(hdu, extname, "compressed image, as funpack writes it"),
@@ -88,6 +97,7 @@ class FitsExtractor final : public Extractor {
       } else {
         NodeId columns = is_table(hdu.type) ? tree.add_dir(dir, fits::kColumnsName) : 0;
         fits::add_keyword_fields(tree, dir, hdu.parsed);
+        if (!extname.empty()) extname = shown_value(tree, dir, "EXTNAME", extname);
         if (is_table(hdu.type)) fits::add_column_fields(tree, columns, hdu.parsed);
         fits::append_hdu_header(out.header, separator(hdu, extname, fits::hdu_type_name(hdu.type)),
                                 hdu.cards, hdu.end_found);

@@ -194,7 +194,7 @@ TEST(CacheCodec, RejectsHostileBodies) {
                CodecError);                                         // bad kind
   EXPECT_THROW(decode_extraction(tree(2, dir + dir)), CodecError);  // duplicate name
   for (std::string bad : {std::string(), std::string("."), std::string(".."), std::string("a/b"),
-                          std::string("a\0b", 3), std::string(5000, 'n')}) {
+                          std::string("a\0b", 3), std::string(kMaxNameBytes + 1, 'n')}) {
     EXPECT_THROW(decode_extraction(tree(1, node(std::string("\x00\x00\x00", 3), bad))), CodecError)
         << "name of " << bad.size() << " bytes";
   }
@@ -247,14 +247,27 @@ TEST(CacheCodec, EncoderRefusesWhatTheDecoderWould) {
   extract::NodeId dir = MetaTree::kRoot;
   for (std::size_t i = 0; i <= kMaxTreeDepth; ++i) dir = deep.tree.add_dir(dir, "d");
   EXPECT_THROW(encode_extraction(deep), std::length_error);
-  Extraction long_name;
-  long_name.tree.add_value(MetaTree::kRoot, std::string(kMaxNameBytes + 1, 'n'), "v");
-  EXPECT_THROW(encode_extraction(long_name), std::length_error);
+  Extraction long_extra;
+  long_extra.extra_files.emplace_back(std::string(kMaxNameBytes + 1, 'n'), "v");
+  EXPECT_THROW(encode_extraction(long_extra), std::length_error);
   Extraction at_limits;
   dir = MetaTree::kRoot;
   for (std::size_t i = 0; i < kMaxTreeDepth; ++i) dir = at_limits.tree.add_dir(dir, "d");
   at_limits.tree.add_value(MetaTree::kRoot, std::string(kMaxNameBytes, 'n'), "v");
   EXPECT_TRUE(decode_extraction(encode_extraction(at_limits)).tree == at_limits.tree);
+}
+
+// A name past the cap is shortened by the tree itself (entry_name.hpp), so one absurd name
+// never makes a file's record unencodable.
+TEST(CacheCodec, TreeNamesNeverExceedTheCap) {
+  Extraction x;
+  x.tree.add_value(MetaTree::kRoot, std::string(kMaxNameBytes + 1, 'n'), "first");
+  x.tree.add_value(MetaTree::kRoot, std::string(kMaxNameBytes + 1, 'n'), "again");
+  x.tree.add_dir(MetaTree::kRoot, std::string(10 * kMaxNameBytes, 'd'));
+  for (const MetaNode& node : x.tree.nodes()) EXPECT_LE(node.name.size(), kMaxNameBytes);
+  Extraction y = decode_extraction(encode_extraction(x));
+  expect_same(x, y);
+  EXPECT_EQ(y.tree.size(), 4u);
 }
 
 TEST(CacheCodec, EncodingIsCompact) {

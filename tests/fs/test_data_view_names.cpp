@@ -1,0 +1,76 @@
+// A data view's fields/ names past NAME_MAX: listed shortened, found only by the shortened
+// name, and symbolic links into long-named directories point at the shortened names.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+
+#include "data_view.hpp"
+#include "entry_name.hpp"
+
+namespace metafs::fs {
+namespace {
+
+using extract::kMaxEntryNameBytes;
+using extract::MetaTree;
+using extract::shorten_name;
+
+std::shared_ptr<const extract::Extraction> tree_with_long_names() {
+  auto x = std::make_shared<extract::Extraction>();
+  x->format = extract::Format::kHdf5;
+  MetaTree& tree = x->tree;
+  const std::string prefix(250, 'g');
+  extract::NodeId first = tree.add_dir(MetaTree::kRoot, prefix + "_first");
+  tree.add_value(first, "value", "1");
+  extract::NodeId other = tree.add_dir(MetaTree::kRoot, prefix + "_other");
+  tree.add_value(other, "value", "2");
+  tree.add_value(MetaTree::kRoot, "short", "3");
+  // A second path to the first group, as the HDF5 extractor links a hard link.
+  extract::NodeId elsewhere = tree.add_dir(MetaTree::kRoot, "elsewhere");
+  tree.add_link(elsewhere, "again", "../" + prefix + "_first");
+  return x;
+}
+
+TEST(DataViewNames, LongNamesAreListedAndFoundShortened) {
+  struct stat source {};
+  source.st_mode = S_IFREG | 0644;
+  DataView view(tree_with_long_names(), source);
+  DataView::EntryId fields = view.find(DataView::kRootEntry, "fields");
+  ASSERT_NE(fields, DataView::kNoEntry);
+
+  const std::string first = std::string(250, 'g') + "_first";
+  const std::string other = std::string(250, 'g') + "_other";
+  std::vector<std::string> listed;
+  for (DataView::EntryId child : view.children(fields)) listed.push_back(view.name(child));
+  ASSERT_EQ(listed.size(), 4u);
+  EXPECT_EQ(listed[0], shorten_name(first, kMaxEntryNameBytes));
+  EXPECT_EQ(listed[1], shorten_name(other, kMaxEntryNameBytes));
+  EXPECT_EQ(listed[2], "short");
+  for (const std::string& name : listed) EXPECT_LE(name.size(), kMaxEntryNameBytes);
+
+  DataView::EntryId a = view.find(fields, listed[0]);
+  DataView::EntryId b = view.find(fields, listed[1]);
+  ASSERT_NE(a, DataView::kNoEntry);
+  ASSERT_NE(b, DataView::kNoEntry);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(*view.content(view.find(a, "value")), "1\n");
+  EXPECT_EQ(*view.content(view.find(b, "value")), "2\n");
+  EXPECT_EQ(view.find(fields, "short"), view.children(fields)[2]);
+  // The full name is the tree's, not a name of fields/.
+  EXPECT_EQ(view.find(fields, first), DataView::kNoEntry);
+
+  DataView::EntryId link = view.find(view.find(fields, "elsewhere"), "again");
+  ASSERT_NE(link, DataView::kNoEntry);
+  EXPECT_EQ(*view.content(link), "../" + listed[0]);
+  EXPECT_EQ(view.attributes(link).st_size, static_cast<off_t>(3 + listed[0].size()));
+
+  // metadata.txt and metadata.json keep the full names.
+  DataView::EntryId txt = view.find(DataView::kRootEntry, "metadata.txt");
+  EXPECT_NE(view.content(txt)->find(first + "/value\t1\n"), std::string::npos);
+  DataView::EntryId json = view.find(DataView::kRootEntry, "metadata.json");
+  EXPECT_NE(view.content(json)->find("\"" + other + "\":{\"value\":\"2\"}"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace metafs::fs
