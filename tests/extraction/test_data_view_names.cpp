@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
-#include "data_view.hpp"
+#include "extraction/data_view.hpp"
 #include "entry_name.hpp"
 
-namespace metafs::fs {
+namespace metafs::extraction {
 namespace {
 
 using extract::kMaxEntryNameBytes;
@@ -73,4 +73,4 @@ TEST(DataViewNames, LongNamesAreListedAndFoundShortened) {
 }
 
 }  // namespace
-}  // namespace metafs::fs
+}  // namespace metafs::extraction
