@@ -59,9 +59,6 @@ std::string argument_value(int argc, char** argv, const std::string& name) {
 
 }  // namespace
 
-// --instance NAME: the arguments as the unit metafs@NAME would have them: its OPTIONS first
-// (the command line's own come after and win), then its SOURCE. Returns why it cannot be, or
-// "" (and *args unchanged when there is no --instance).
 std::string instance_arguments(int argc, char** argv, std::vector<std::string>* args,
                                std::string* instance) {
   *instance = argument_value(argc, argv, "--instance");
@@ -79,12 +76,12 @@ std::string instance_arguments(int argc, char** argv, std::vector<std::string>* 
            std::strerror(errno);
   }
   if (values["SOURCE"].empty()) return conf.string() + ": no SOURCE=";
-  std::vector<std::string> out = {argv[0]};
+  // SOURCE first: a vector option such as -o at the end of OPTIONS would take it as a value.
+  std::vector<std::string> out = {argv[0], values["SOURCE"]};
   // Split at whitespace, as systemd splits $OPTIONS in ExecStart=.
   std::istringstream words(values["OPTIONS"]);
   for (std::string word; words >> word;) out.push_back(word);
   for (int i = 1; i < argc; ++i) out.emplace_back(argv[i]);
-  out.push_back(values["SOURCE"]);
   *args = std::move(out);
   return {};
 }

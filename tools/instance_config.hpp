@@ -7,9 +7,9 @@
 
 namespace metafs::tools {
 
-// When argv has --instance NAME: *args becomes the command line as the unit would have it, its
-// OPTIONS first (split at whitespace, as ExecStart= splits $OPTIONS; the command line's own come
-// after and win), then argv's, then its SOURCE; NAME.conf is looked for in --config-dir, else
+// When argv has --instance NAME: *args becomes the command line as the unit would have it: its
+// SOURCE, its OPTIONS (split at whitespace, as ExecStart= splits $OPTIONS), then argv's own
+// (which win); NAME.conf is looked for in --config-dir, else
 // $METAFS_CONFIG_DIR, else /etc/metafs. Returns why it cannot be (no such file, no SOURCE=), or
 // "" (*args unchanged and *instance "" without --instance).
 std::string instance_arguments(int argc, char** argv, std::vector<std::string>* args,
