@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -43,6 +44,29 @@ std::string size_text(std::uint64_t bytes) {
   if (bytes >= (1ull << 40) && bytes % (1ull << 40) == 0) return std::to_string(bytes >> 40) + "T";
   if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0) return std::to_string(bytes >> 30) + "G";
   return std::to_string(bytes >> 20) + "M";
+}
+
+// A number of seconds from 0 (or more than 0) up to kMaxSeconds; CLI11's Range would print
+// its bounds with six decimals.
+CLI::Validator seconds_range(bool zero_allowed) {
+  return CLI::Validator(
+      [zero_allowed](std::string& text) -> std::string {
+        double value = 0;
+        try {
+          std::size_t used = 0;
+          value = std::stod(text, &used);
+          if (used != text.size()) throw std::invalid_argument(text);
+        } catch (const std::exception&) {
+          return "not a number of seconds: " + text;
+        }
+        bool low = zero_allowed ? value < 0 : value <= 0;
+        if (!std::isfinite(value) || low || value > kMaxSeconds) {
+          return text + ": must be " + (zero_allowed ? "0" : "more than 0") +
+                 " to 86400 seconds (a day)";
+        }
+        return {};
+      },
+      "");
 }
 
 // Converts one size option; returns why it is refused, or "".
@@ -152,7 +176,7 @@ void declare_shared_options(CLI::App& app, Options& options, SizeTexts& sizes) {
   app.add_option("--extract-timeout", options.extract_timeout,
                  "Seconds one file's extraction may take")
       ->capture_default_str()
-      ->check(CLI::Range(0.001, kMaxSeconds));
+      ->check(seconds_range(false));
   app.add_option("--isolation", options.isolation,
                  "Where parsers run: process (sandboxed worker processes) or none (inside the "
                  "daemon; for benchmarks and debugging only)")
@@ -238,17 +262,17 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--entry-timeout", options.entry_timeout,
                  "Seconds the kernel may cache names in a source directory metafs cannot watch")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, kMaxSeconds));
+      ->check(seconds_range(true));
   app.add_option("--attr-timeout", options.attr_timeout,
                  "Seconds the kernel may cache attributes in a source directory metafs cannot "
                  "watch")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, kMaxSeconds));
+      ->check(seconds_range(true));
   app.add_option("--watch-timeout", options.watch_timeout,
                  "Seconds the kernel may cache names and attributes in a watched source "
                  "directory (changes there are pushed to the kernel at once)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, kMaxSeconds));
+      ->check(seconds_range(true));
   app.add_option("--max-watches", options.max_watches,
                  "Source directories watched for changes at most (inotify)")
       ->capture_default_str()
