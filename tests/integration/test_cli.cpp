@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -32,6 +34,28 @@ using metafs::test::TestUser;
 using metafs::test::write_file;
 
 namespace {
+
+// The daemon's children (its workers), whichever of its threads spawned them, sorted.
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(task.path() / "children");
+    pid_t child;
+    while (in >> child) out.push_back(child);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Whether `pid` has SIGHUP ignored (a worker once it has set up its sandbox).
+bool ignores_sighup(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("SigIgn:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) & 1) != 0;
+  }
+  return false;
+}
 
 class Cli : public ::testing::Test {
  protected:
@@ -188,6 +212,17 @@ TEST_F(Cli, SighupReopensTheLogFileAndKeepsServing) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   // logrotate: moved away, then SIGHUP; a new file takes the lines that follow.
   fs::rename(log, tmp_.path() / "metafs.log.1");
+  // `systemctl kill -s HUP` reaches every process of the unit: the workers stay too.
+  EXPECT_EQ(read_file(mnt_ / "plain.txt"), "plain bytes\n");
+  EXPECT_EQ(read_file(mnt_ / "image.fits" / "format"), "fits\n");  // a worker has started
+  std::vector<pid_t> workers;
+  for (int i = 0; i < 100; ++i) {  // started, past their set-up
+    workers = children_of(mount.pid());
+    if (!workers.empty() && std::all_of(workers.begin(), workers.end(), ignores_sighup)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(workers.empty());
+  for (pid_t worker : workers) ::kill(worker, SIGHUP);
   ASSERT_EQ(::kill(mount.pid(), SIGHUP), 0);
   for (int i = 0; i < 50 && !fs::exists(log); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -196,6 +231,10 @@ TEST_F(Cli, SighupReopensTheLogFileAndKeepsServing) {
   EXPECT_TRUE(mount.alive());
   EXPECT_TRUE(is_live_mount(mnt_));
   EXPECT_EQ(read_file(mnt_ / "image.fits" / "fields" / "0" / "NAXIS"), "0\n");
+  std::vector<pid_t> now = children_of(mount.pid());
+  for (pid_t worker : workers) {
+    EXPECT_TRUE(std::binary_search(now.begin(), now.end(), worker)) << "worker " << worker;
+  }
   EXPECT_NE(read_file(log).find("SIGHUP from pid " + std::to_string(::getpid()) +
                                 ": log file re-opened; still mounted"),
             std::string::npos)
