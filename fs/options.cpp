@@ -85,8 +85,6 @@ std::string parse_size_option(const std::string& name, const std::string& text, 
   return {};
 }
 
-// Splits an -o list into metafs's own options and libfuse's.
-
 std::vector<std::string> split_commas(const std::string& list) {
   std::vector<std::string> out;
   std::stringstream ss(list);
@@ -119,8 +117,8 @@ bool is_mount_root(const std::filesystem::path& path) {
       (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0) {
     return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
   }
-  struct stat self {
-  }, parent{};
+  struct stat self {};
+  struct stat parent {};
   if (::stat(path.c_str(), &self) != 0 || ::stat((path / "..").c_str(), &parent) != 0) {
     return false;
   }
