@@ -69,8 +69,7 @@ sigset_t stop_signals() {
 
 // Signals whose default action would kill the daemon and leave a dead mount, taken by the
 // signal thread from a signalfd: SIGUSR1 logs the counters, SIGHUP re-opens the log file, the
-// others are ignored. Faults
-// (SIGSEGV, SIGBUS, ...) and job control keep their defaults.
+// others are ignored. Faults (SIGSEGV, SIGBUS, ...) and job control keep their defaults.
 sigset_t watched_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -232,8 +231,8 @@ class SignalThread {
       log::fs()->info("SIGHUP from pid {}: log file re-opened; still mounted", sender);
     } else {
       log::fs()->error(
-          "SIGHUP from pid {}: cannot re-open the log file: {}; logging on to the "
-          "old one",
+          "SIGHUP from pid {}: cannot re-open the log file: {}; still logging to "
+          "the old one",
           sender, std::strerror(errno));
     }
   }
