@@ -33,7 +33,7 @@ namespace {
 constexpr std::uint64_t kMiB = 1ull << 20;
 constexpr std::uint64_t kMinCacheSize = kMiB;          // LMDB's own pages and a few records
 constexpr std::uint64_t kMaxCacheSize = 4ull << 40;    // the map must fit the address space
-constexpr std::uint64_t kMinMemoryLimit = 32 * kMiB;   // 16 MiB reserve, views and inodes
+constexpr std::uint64_t kMinMemoryLimit = kMiB;        // a quarter for the process, a few views
 constexpr std::uint64_t kMinWorkerMemory = 64 * kMiB;  // the parsers' libraries and one file
 constexpr unsigned kMaxWorkers = 256;
 constexpr double kMaxSeconds = 86400;  // timeouts: one day at most

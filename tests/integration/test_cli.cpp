@@ -111,8 +111,8 @@ TEST_F(Cli, UsageErrorsExitTwoWithTheProgramsName) {
 TEST_F(Cli, OutOfRangeValuesAreRefusedWithTheRange) {
   // option value → what the message must say
   const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
-      {"--memory-limit", "0", "at least 32M"},
-      {"--memory-limit", "1K", "at least 32M"},
+      {"--memory-limit", "0", "at least 1M"},
+      {"--memory-limit", "1K", "at least 1M"},
       {"--worker-memory", "1K", "at least 64M"},
       {"--cache-size", "0", "between 1M and 4T"},
       {"--cache-size", "1", "between 1M and 4T"},
@@ -143,7 +143,7 @@ TEST_F(Cli, OutOfRangeValuesAreRefusedWithTheRange) {
   EXPECT_EQ(status, 2) << out;
   EXPECT_NE(out.find("between 1M and 4T"), std::string::npos) << out;
   // The ends of the ranges are accepted.
-  MountRunner mount(src_, {"--memory-limit", "32M", "--worker-memory", "64M", "--cache-size", "1M",
+  MountRunner mount(src_, {"--memory-limit", "1M", "--worker-memory", "64M", "--cache-size", "1M",
                            "--workers", "1", "--cache-dir", (tmp_.path() / "c").string()});
   ASSERT_TRUE(mount.mounted()) << mount.log();
   EXPECT_EQ(read_file(mount.mountpoint() / "image.fits" / "fields" / "0" / "NAXIS"), "0\n");
