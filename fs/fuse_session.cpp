@@ -1,5 +1,11 @@
 #include "fuse_session.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
 namespace metafs::fs {
 namespace {
 
@@ -33,9 +39,39 @@ FuseSession::~FuseSession() {
   if (session_ != nullptr) fuse_session_destroy(session_);
 }
 
-bool FuseSession::mount(const std::filesystem::path& mountpoint) {
+bool FuseSession::mount(const std::filesystem::path& mountpoint, std::string* why) {
+  int pipe_fds[2];
+  int saved = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (saved < 0 || ::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (saved >= 0) ::close(saved);
+    mounted_ = fuse_session_mount(session_, mountpoint.c_str()) == 0;
+    return mounted_;
+  }
+  std::fflush(stderr);
+  ::dup2(pipe_fds[1], STDERR_FILENO);
+  ::close(pipe_fds[1]);
   mounted_ = fuse_session_mount(session_, mountpoint.c_str()) == 0;
-  return mounted_;
+  std::fflush(stderr);
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  // fusermount3 has exited: what it wrote is in the pipe (far less than its capacity).
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0) {
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  if (mounted_) {
+    std::cerr << text;
+    return true;
+  }
+  for (char& c : text) {
+    if (c == '\n') c = ';';
+  }
+  while (!text.empty() && (text.back() == ';' || text.back() == ' ')) text.pop_back();
+  *why = text;
+  return false;
 }
 
 }  // namespace metafs::fs

@@ -21,8 +21,11 @@ class FuseSession {
   FuseSession& operator=(const FuseSession&) = delete;
 
   bool ok() const { return session_ != nullptr; }
-  // False when the kernel refused the mount.
-  bool mount(const std::filesystem::path& mountpoint);
+  // False when the mount failed; *why is then what fusermount3 (for a user) or libfuse said,
+  // on one line ("option allow_other only allowed if 'user_allow_other' is set in
+  // /etc/fuse.conf"), or "" when they said nothing. Both write it to stderr, which is caught
+  // meanwhile; what a successful mount wrote is passed on.
+  bool mount(const std::filesystem::path& mountpoint, std::string* why);
   fuse_session* get() const { return session_; }
 
  private:

@@ -1,13 +1,16 @@
 #include "options.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <spawn.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -16,6 +19,7 @@
 
 #include "cache_dir.hpp"
 #include "extraction/extraction_backend.hpp"
+#include "log.hpp"
 #include "option_declarations.hpp"
 #include "version.hpp"
 
@@ -24,12 +28,61 @@ extern char** environ;
 namespace metafs::fs {
 namespace {
 
-std::uint64_t parse_size_option(const std::string& name, const std::string& text) {
+// The ranges of the numeric options: below or above them metafs would mount but not work
+// (every extraction failing, no cache, mdb_env_open failing), so they are refused at once.
+constexpr std::uint64_t kMiB = 1ull << 20;
+constexpr std::uint64_t kMinCacheSize = kMiB;          // LMDB's own pages and a few records
+constexpr std::uint64_t kMaxCacheSize = 4ull << 40;    // the map must fit the address space
+constexpr std::uint64_t kMinMemoryLimit = kMiB;        // a quarter for the process, a few views
+constexpr std::uint64_t kMinWorkerMemory = 64 * kMiB;  // the parsers' libraries and one file
+constexpr unsigned kMaxWorkers = 256;
+constexpr double kMaxSeconds = 86400;  // timeouts: one day at most
+constexpr unsigned kMaxPrefetch = 4096;
+constexpr std::size_t kMaxWatchesLimit = 1u << 24;
+
+std::string size_text(std::uint64_t bytes) {
+  if (bytes >= (1ull << 40) && bytes % (1ull << 40) == 0) return std::to_string(bytes >> 40) + "T";
+  if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0) return std::to_string(bytes >> 30) + "G";
+  return std::to_string(bytes >> 20) + "M";
+}
+
+// A number of seconds from 0 (or more than 0) up to kMaxSeconds; CLI11's Range would print
+// its bounds with six decimals.
+CLI::Validator seconds_range(bool zero_allowed) {
+  return CLI::Validator(
+      [zero_allowed](std::string& text) -> std::string {
+        double value = 0;
+        try {
+          std::size_t used = 0;
+          value = std::stod(text, &used);
+          if (used != text.size()) throw std::invalid_argument(text);
+        } catch (const std::exception&) {
+          return "not a number of seconds: " + text;
+        }
+        bool low = zero_allowed ? value < 0 : value <= 0;
+        if (!std::isfinite(value) || low || value > kMaxSeconds) {
+          return text + ": must be " + (zero_allowed ? "0" : "more than 0") +
+                 " to 86400 seconds (a day)";
+        }
+        return {};
+      },
+      "");
+}
+
+// Converts one size option; returns why it is refused, or "".
+std::string parse_size_option(const std::string& name, const std::string& text, std::uint64_t min,
+                              std::uint64_t max, std::uint64_t* out) {
   try {
-    return cache::parse_size(text);
+    *out = cache::parse_size(text);
   } catch (const std::invalid_argument& e) {
-    throw CLI::ValidationError(name, e.what());
+    return name + ": " + e.what();
   }
+  if (*out < min || *out > max) {
+    std::string range = max == UINT64_MAX ? "at least " + size_text(min)
+                                          : "between " + size_text(min) + " and " + size_text(max);
+    return name + " " + text + ": must be " + range;
+  }
+  return {};
 }
 
 std::vector<std::string> split_commas(const std::string& list) {
@@ -54,6 +107,28 @@ bool detach_dead_mount(const std::string& path) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Whether `path` is the root of a mount (of any type): the kernel says so (statx, 5.8+), else
+// its device differs from its parent's.
+bool is_mount_root(const std::filesystem::path& path) {
+  struct statx stx {};
+  if (::statx(AT_FDCWD, path.c_str(), AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) == 0 &&
+      (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0) {
+    return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  }
+  struct stat self {};
+  struct stat parent {};
+  if (::stat(path.c_str(), &self) != 0 || ::stat((path / "..").c_str(), &parent) != 0) {
+    return false;
+  }
+  return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
+}
+
+bool is_empty_directory(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(path, ec);
+  return ec || it == std::filesystem::directory_iterator();  // unreadable: the mount says why
 }
 
 bool is_inside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
@@ -94,10 +169,12 @@ void declare_shared_options(CLI::App& app, Options& options, SizeTexts& sizes) {
                  "itself, the rest for what grows with the number of files (metadata, inodes "
                  "the kernel holds, detections)")
       ->capture_default_str();
-  app.add_option("--workers", options.workers, "Extractions run at once (default: number of CPUs)");
+  app.add_option("--workers", options.workers, "Extractions run at once (default: number of CPUs)")
+      ->check(CLI::Range(1u, kMaxWorkers));
   app.add_option("--extract-timeout", options.extract_timeout,
                  "Seconds one file's extraction may take")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(seconds_range(false));
   app.add_option("--isolation", options.isolation,
                  "Where parsers run: process (sandboxed worker processes) or none (inside the "
                  "daemon; for benchmarks and debugging only)")
@@ -116,10 +193,31 @@ void declare_shared_options(CLI::App& app, Options& options, SizeTexts& sizes) {
                  "could signal the workers)");
   app.add_option("--worker-recycle", options.worker_recycle,
                  "Files a worker extracts before it is replaced")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000000000u));
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+}
+
+std::string apply_sizes(const SizeTexts& sizes, Options& options) {
+  for (std::string error :
+       {parse_size_option("--cache-size", sizes.cache_size, kMinCacheSize, kMaxCacheSize,
+                          &options.cache_size),
+        parse_size_option("--memory-limit", sizes.memory_limit, kMinMemoryLimit, UINT64_MAX,
+                          &options.memory_limit),
+        parse_size_option("--worker-memory", sizes.worker_memory, kMinWorkerMemory, UINT64_MAX,
+                          &options.worker_memory)}) {
+    if (!error.empty()) return error;
+  }
+  return {};
+}
+
+int usage_exit(CLI::App& app, const CLI::ParseError& error, std::string_view program) {
+  if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
+  log::report_error(program, error.what());
+  std::cerr << "Run with --help for more information.\n";
+  return kExitUsage;
 }
 
 std::string validate_shared_options(Options& options) {
@@ -137,7 +235,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
       "metadata.json, header.txt). Other files are passed through unchanged.\n"
       "Unmount with: fusermount3 -u MOUNTPOINT"};
   app.get_formatter()->column_width(34);
-  std::string source, mountpoint;
+  std::string source, mountpoint, log_file;
   SizeTexts sizes;
   std::vector<std::string> fuse_options;
   app.add_option("SOURCE", source, "Directory to mirror")->required();
@@ -157,21 +255,29 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
                  "When a data file's metadata is read, extract this many of the files after it "
                  "in its directory (by name) in the background, so that a reader going through "
                  "a directory finds them ready (0: only what is asked for)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0u, kMaxPrefetch));
   app.add_option("--entry-timeout", options.entry_timeout,
                  "Seconds the kernel may cache names in a source directory metafs cannot watch")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(seconds_range(true));
   app.add_option("--attr-timeout", options.attr_timeout,
                  "Seconds the kernel may cache attributes in a source directory metafs cannot "
                  "watch")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(seconds_range(true));
   app.add_option("--watch-timeout", options.watch_timeout,
                  "Seconds the kernel may cache names and attributes in a watched source "
                  "directory (changes there are pushed to the kernel at once)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(seconds_range(true));
   app.add_option("--max-watches", options.max_watches,
                  "Source directories watched for changes at most (inotify)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, kMaxWatchesLimit));
+  app.add_option("--log-file", log_file,
+                 "Log to FILE (appended; re-opened on SIGHUP, for logrotate) instead of the "
+                 "terminal, the journal or syslog");
   app.set_version_flag("-V,--version", std::string("metafs ") + kVersion);
   app.footer(
       "Examples:\n"
@@ -182,25 +288,30 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
 
   try {
     app.parse(argc, argv);
-    options.cache_size = parse_size_option("--cache-size", sizes.cache_size);
-    options.memory_limit = parse_size_option("--memory-limit", sizes.memory_limit);
-    options.worker_memory = parse_size_option("--worker-memory", sizes.worker_memory);
   } catch (const CLI::ParseError& e) {
-    *exit_code = app.exit(e);
+    *exit_code = usage_exit(app, e, "metafs");
     return std::nullopt;
   }
   auto fail = [&](const std::string& message) {
-    std::cerr << "metafs: " << message << "\n";
-    *exit_code = 2;
+    log::report_error("metafs", message);
+    *exit_code = kExitUsage;
     return std::nullopt;
   };
+  if (std::string error = apply_sizes(sizes, options); !error.empty()) return fail(error);
   for (const auto& list : fuse_options) {
     for (auto& option : split_commas(list)) {
       if (option == "allow_other") options.allow_other = true;
       if (option == "rw") return fail("the mount is read-only; option 'rw' is not supported");
+      // libfuse 3 no longer knows it: metafs's own check, not passed on.
+      if (option == "nonempty") {
+        options.nonempty = true;
+        continue;
+      }
       options.fuse_options.push_back(option);
     }
   }
+  // Resolved now: in the background the daemon runs in / (fuse_daemonize).
+  if (!log_file.empty()) options.log_file = std::filesystem::absolute(log_file);
   if (options.debug) {
     options.foreground = true;
     if (options.log_level == "info") options.log_level = "debug";
@@ -240,8 +351,19 @@ std::string prepare_paths(const std::string& source, const std::string& mountpoi
     return "source '" + source + "' is inside mountpoint '" + mountpoint +
            "': mounting would hide it";
   }
+  if (is_mount_root(mount_path)) {
+    return "mountpoint '" + mountpoint +
+           "' is already a mount point: unmount it first, or choose another directory";
+  }
+  if (!options->nonempty && !is_empty_directory(mount_path)) {
+    return "mountpoint '" + mountpoint +
+           "' is not empty: the mount would hide its files (-o nonempty mounts anyway)";
+  }
   options->source = source_path;
   options->mountpoint = mount_path;
+  // Resolved now: in the background the daemon runs in / (fuse_daemonize).
+  if (!options->cache_dir.empty())
+    options->cache_dir = std::filesystem::absolute(options->cache_dir);
   if (options->cache_dir.empty()) options->cache_dir = cache::default_cache_dir(source_path);
   return {};
 }

@@ -8,13 +8,21 @@
 
 namespace metafs::fs {
 
+// The exit status of metafs, metafs-index and metafs-extract (README "Exit status"): a usage
+// or configuration error is 2, which the unit does not restart (RestartPreventExitStatus=2).
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
 struct Options {
   std::filesystem::path source;
   std::filesystem::path mountpoint;
   bool foreground = false;
   bool debug = false;  // libfuse's request trace, and debug logging
   std::string log_level = "info";
-  std::vector<std::string> fuse_options;  // from -o, split at commas
+  std::vector<std::string> fuse_options;  // from -o, split at commas (without nonempty)
+  bool nonempty = false;                  // -o nonempty: mount over a non-empty directory
+  std::filesystem::path log_file;         // --log-file, absolute; empty: journal/syslog/stderr
   std::filesystem::path cache_dir;        // empty: the default for this source
   std::uint64_t cache_size = 1ull << 30;
   std::uint64_t memory_limit = 128ull << 20;
@@ -49,8 +57,9 @@ std::string resolve_worker_account(Options& options);
 std::optional<Options> parse_options(int argc, char** argv, int* exit_code);
 
 // Checks that SOURCE is a readable directory and MOUNTPOINT an existing directory outside it
-// (a dead mount there detached first: detach_if_dead), and sets options->source, ->mountpoint
-// and the default ->cache_dir from their canonical paths. Returns why not, or "".
+// (a dead mount there detached first: detach_if_dead), neither a live mount point nor, unless
+// -o nonempty, a non-empty directory, and sets options->source, ->mountpoint
+// and ->cache_dir (absolute; by default from the canonical SOURCE). Returns why not, or "".
 std::string prepare_paths(const std::string& source, const std::string& mountpoint,
                           Options* options);
 

@@ -16,6 +16,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <set>
@@ -55,39 +56,30 @@ std::string escape_option_value(const std::string& value) {
 
 // Stop signals: a clean unmount and exit 0. They are taken by a handler on the main thread
 // only, because libfuse's loop waits there in sem_wait and only a handler interrupts that;
-// every other thread blocks them (libfuse's own threads block them too).
-constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
-
-// Set once at start: SIGHUP was inherited ignored (nohup), so it is only logged.
-bool g_keep_hangup_ignored = false;
-
-bool stops(int signal) {
-  return signal != SIGHUP || !g_keep_hangup_ignored;
-}
+// every other thread blocks them (libfuse's own threads block them too). SIGHUP is not one:
+// it re-opens the log file (a mount must survive `systemctl reload` and a closed terminal).
+constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGQUIT};
 
 sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int signal : kStopSignals) {
-    if (stops(signal)) sigaddset(&set, signal);
-  }
+  for (int signal : kStopSignals) sigaddset(&set, signal);
   return set;
 }
 
 // Signals whose default action would kill the daemon and leave a dead mount, taken by the
-// signal thread from a signalfd: SIGUSR1 logs the counters, the others are ignored. Faults
-// (SIGSEGV, SIGBUS, ...) and job control keep their defaults.
+// signal thread from a signalfd: SIGUSR1 logs the counters, SIGHUP re-opens the log file, the
+// others are ignored. Faults (SIGSEGV, SIGBUS, ...) and job control keep their defaults.
 sigset_t watched_signals() {
   sigset_t set;
   sigemptyset(&set);
   // SIGXCPU and SIGXFSZ too: the daemon sets no CPU or file-size limit, so one that arrives was
   // sent (and with SIGXFSZ held, a write past an inherited limit fails with EFBIG instead).
-  for (int signal : {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT,
-                     SIGXCPU, SIGXFSZ}) {
+  for (int signal : {SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
+                     SIGSTKFLT, SIGXCPU, SIGXFSZ}) {
     sigaddset(&set, signal);
   }
   for (int signal = SIGRTMIN; signal <= SIGRTMAX; ++signal) sigaddset(&set, signal);
-  if (!stops(SIGHUP)) sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -112,22 +104,15 @@ void on_stop_signal(int signal) {
 
 // Installs on_stop_signal for every stop signal, whatever the disposition inherited: a shell
 // starts background jobs with SIGINT and SIGQUIT ignored, and the daemon must still stop
-// cleanly when they are sent on purpose. SIGHUP inherited ignored stays harmless: nohup asked
-// for exactly that. The watched signals get their default disposition (an ignored signal
-// would never reach the signalfd; blocked everywhere, the default never runs). SIGPIPE is
-// ignored: a reader gone is an error return.
+// cleanly when they are sent on purpose. The watched signals get their default disposition
+// (an ignored signal would never reach the signalfd; blocked everywhere, the default never
+// runs). SIGPIPE is ignored: a reader gone is an error return.
 void install_signal_dispositions() {
-  struct sigaction inherited {};
-  ::sigaction(SIGHUP, nullptr, &inherited);
-  g_keep_hangup_ignored = inherited.sa_handler == SIG_IGN;
-
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   action.sa_mask = stop_signals();  // no nesting
   action.sa_flags = 0;              // no SA_RESTART: sem_wait must return
-  for (int signal : kStopSignals) {
-    if (stops(signal)) ::sigaction(signal, &action, nullptr);
-  }
+  for (int signal : kStopSignals) ::sigaction(signal, &action, nullptr);
   struct sigaction fallback {};
   fallback.sa_handler = SIG_DFL;
   sigset_t watched = watched_signals();
@@ -159,10 +144,15 @@ std::string one_line(const std::string& text) {
 // request.
 class SignalThread {
  public:
-  // `report` runs on this thread for SIGUSR1, `stopping` once when a stop signal arrives.
-  // Throws std::system_error when the descriptors cannot be made.
-  SignalThread(std::function<void()> report, std::function<void()> stopping, pthread_t main_thread)
-      : report_(std::move(report)), stopping_hook_(std::move(stopping)), main_thread_(main_thread) {
+  // `report` runs on this thread for SIGUSR1, `stopping` once when a stop signal arrives;
+  // SIGHUP re-opens the log file when there is one. Throws std::system_error when the
+  // descriptors cannot be made.
+  SignalThread(std::function<void()> report, std::function<void()> stopping, pthread_t main_thread,
+               bool has_log_file)
+      : report_(std::move(report)),
+        stopping_hook_(std::move(stopping)),
+        main_thread_(main_thread),
+        has_log_file_(has_log_file) {
     sigset_t watched = watched_signals();
     signals_fd_ = ::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -222,15 +212,35 @@ class SignalThread {
       report_();
       return;
     }
+    if (signal == SIGHUP) {
+      reload(sender);
+      return;
+    }
     // Logged once per signal number at info level, so a sender in a loop cannot flood the log.
     auto level = seen_.insert(signal).second ? spdlog::level::info : spdlog::level::debug;
-    log::fs()->log(level, "{} from pid {} ignored{}", extract::signal_name(signal), sender,
-                   signal == SIGHUP ? " (started with SIGHUP ignored, as by nohup)" : "");
+    log::fs()->log(level, "{} from pid {} ignored", extract::signal_name(signal), sender);
+  }
+
+  // SIGHUP (`systemctl reload`): re-opens the --log-file, for logrotate. Every option takes
+  // effect at the next start; the mount stays.
+  void reload(pid_t sender) const {
+    if (!has_log_file_) {
+      log::fs()->info("SIGHUP from pid {}: nothing to re-open (no --log-file); still mounted",
+                      sender);
+    } else if (log::reopen_log_file()) {
+      log::fs()->info("SIGHUP from pid {}: log file re-opened; still mounted", sender);
+    } else {
+      log::fs()->error(
+          "SIGHUP from pid {}: cannot re-open the log file: {}; still logging to "
+          "the old one",
+          sender, std::strerror(errno));
+    }
   }
 
   std::function<void()> report_;
   std::function<void()> stopping_hook_;
   pthread_t main_thread_;
+  bool has_log_file_;
   int signals_fd_ = -1;
   int wake_fd_ = -1;
   std::set<int> seen_;
@@ -243,9 +253,14 @@ class SignalThread {
 
 void setup_logging(const Options& options, bool to_terminal) {
   spdlog::sink_ptr sink;
-  // Under systemd (the unit runs metafs in the foreground), the journal with priorities.
+  // Under systemd (the unit runs metafs in the foreground), the journal with priorities; in the
+  // background, the journal too when there is one (else syslog, which may have no /dev/log).
   bool under_systemd = std::getenv("INVOCATION_ID") != nullptr;
-  if (under_systemd) {
+  bool journal = std::getenv("JOURNAL_STREAM") != nullptr ||
+                 ::access("/run/systemd/journal/socket", W_OK) == 0;
+  if (!options.log_file.empty()) {
+    sink = log::open_log_file(options.log_file);
+  } else if (under_systemd || (!to_terminal && journal)) {
     sink = std::make_shared<spdlog::sinks::systemd_sink_mt>("metafs");
   } else if (to_terminal) {
     sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
@@ -272,7 +287,12 @@ int run_session(const Options& options) {
   for (int signal : kStopSignals) sigaddset(&handled, signal);
   ::pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   install_signal_dispositions();
-  setup_logging(options, true);
+  try {
+    setup_logging(options, true);
+  } catch (const spdlog::spdlog_ex& e) {
+    log::report_error("metafs", std::string("--log-file: ") + e.what());
+    return kExitUsage;
+  }
   std::unique_ptr<Filesystem> filesystem;
   try {
     filesystem = std::make_unique<Filesystem>(options);
@@ -290,11 +310,14 @@ int run_session(const Options& options) {
   FuseSession fuse(argv, operations(), filesystem.get());
   if (!fuse.ok()) {
     log::fs()->critical("cannot create the FUSE session (bad -o option?)");
-    return 1;
+    return kExitUsage;
   }
-  if (!fuse.mount(options.mountpoint)) {
-    log::fs()->critical("cannot mount on {} (is /dev/fuse available, and fusermount3 installed?)",
-                        options.mountpoint.string());
+  std::string said;
+  if (!fuse.mount(options.mountpoint, &said)) {
+    log::fs()->critical("cannot mount on {}: {}", options.mountpoint.string(),
+                        said.empty() ? "no reason given (is /dev/fuse available, and "
+                                       "fusermount3 installed?)"
+                                     : said);
     return 1;
   }
   fuse_session* session = fuse.get();
@@ -303,7 +326,11 @@ int run_session(const Options& options) {
   if (!options.foreground) {
     // Returns in the child, once the parent has been told we are live.
     fuse_daemonize(0);
-    setup_logging(options, false);
+    try {
+      setup_logging(options, false);
+    } catch (const spdlog::spdlog_ex&) {
+      return 1;  // the file opened a moment ago: nowhere left to say why
+    }
   }
   try {
     filesystem->start(session);
@@ -325,7 +352,8 @@ int run_session(const Options& options) {
             log::fs()->info("stats: {}", one_line(*report.content(ControlFile::kStats)));
           },
           // Requests waiting on an extraction would hold the stop up to --extract-timeout.
-          [&fs = *filesystem] { fs.cancel_extractions(); }, ::pthread_self());
+          [&fs = *filesystem] { fs.cancel_extractions(); }, ::pthread_self(),
+          !options.log_file.empty());
     } catch (const std::exception& e) {
       log::fs()->warn("{}: SIGUSR1 and the other watched signals stay pending", e.what());
     }

@@ -175,7 +175,14 @@ int main(int argc, char** argv) {
       "  metafs-extract --as header image.fits        header.txt (the FITS cards)\n"
       "  metafs-extract -r --as jsonl /data | jq -r 'select(.metadata.Modality == \"MR\") | "
       ".path'");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // The exit status all three tools give a usage error (README "Exit status").
+    std::cerr << "metafs-extract: " << e.what() << "\nRun with --help for more information.\n";
+    return 2;
+  }
   if (serve) return metafs::extract::worker::serve(serve_options);
   if (arguments.empty()) {
     std::cerr << "metafs-extract: FILE is required\nRun with --help for more information.\n";

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -26,6 +27,8 @@
 #include "extraction/extraction_backend.hpp"
 #include "extraction/extraction_service.hpp"
 #include "extraction/source_tree.hpp"
+#include "instance_config.hpp"
+#include "log.hpp"
 #include "metadata_cache.hpp"
 #include "option_declarations.hpp"
 #include "options.hpp"
@@ -62,52 +65,91 @@ struct IndexSettings {
 bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exit_code) {
   fs::Options& options = settings->options;
   options.log_level = "error";
+  auto fail = [&](const std::string& message) {
+    fs::log::report_error("metafs-index", message);
+    *exit_code = fs::kExitUsage;
+    return false;
+  };
+  std::string instance;
+  std::vector<std::string> instance_args;
+  if (std::string error = metafs::tools::instance_arguments(argc, argv, &instance_args, &instance);
+      !error.empty()) {
+    return fail(error);
+  }
   CLI::App app{
       "metafs-index: fill the metafs cache for every file under SOURCE, exactly as the daemon\n"
       "would, so a later `metafs SOURCE MOUNTPOINT` with the same cache options extracts\n"
       "nothing. Progress (files/s, ETA, errors) on stderr, a summary at the end."};
   app.get_formatter()->column_width(34);
+  // An option given twice (in the instance's OPTIONS, then on the command line): the last wins.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string source;
   fs::SizeTexts sizes;
-  app.add_option("SOURCE", source, "Directory the daemon will mirror")->required();
+  app.add_option("SOURCE", source, "Directory the daemon will mirror (or --instance)");
   // The daemon's own declarations: the same names, defaults and checks.
   fs::declare_shared_options(app, options, sizes);
+  std::string instance_option, config_dir_option;
+  app.add_option("--instance", instance_option,
+                 "Warm the cache of the unit metafs@NAME: SOURCE and OPTIONS from "
+                 "CONFIG_DIR/NAME.conf, the cache in /var/cache/metafs/NAME (its "
+                 "CacheDirectory=), one subdirectory per SOURCE as the daemon makes it")
+      ->type_name("NAME");
+  app.add_option("--config-dir", config_dir_option,
+                 "Where --instance finds NAME.conf (default: $METAFS_CONFIG_DIR, else "
+                 "/etc/metafs)")
+      ->type_name("DIR");
+  // What only a mount uses, accepted (and ignored) so that an instance's OPTIONS parse.
+  std::vector<std::string> mount_only;
+  bool mount_flag = false;
+  for (const char* name : {"-o", "--prefetch", "--entry-timeout", "--attr-timeout",
+                           "--watch-timeout", "--max-watches", "--log-file"}) {
+    app.add_option(name, mount_only)
+        ->group("")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  }
+  app.add_flag("-f,--foreground,-d,--debug,--no-cache", mount_flag)->group("");
   bool no_progress = false;
   app.add_flag("--no-progress", no_progress, "No progress line");
   app.add_flag("--json", settings->json, "Print the summary as JSON on stdout");
   app.footer(
       "Examples:\n"
       "  metafs-index /data/archive && metafs /data/archive /mnt/meta\n"
-      "  metafs-index /data/archive --cache-dir /var/cache/metafs/archive --workers 8");
+      "  metafs-index --instance archive && systemctl start metafs@archive\n"
+      "  metafs-index /data/archive --cache-dir /srv/cache --workers 8");
   try {
-    app.parse(argc, argv);
-    options.cache_size = cache::parse_size(sizes.cache_size);
-    options.memory_limit = cache::parse_size(sizes.memory_limit);
-    options.worker_memory = cache::parse_size(sizes.worker_memory);
+    if (instance.empty()) {
+      app.parse(argc, argv);
+    } else {
+      std::vector<const char*> pointers;
+      for (const auto& arg : instance_args) pointers.push_back(arg.c_str());
+      app.parse(static_cast<int>(pointers.size()), pointers.data());
+    }
   } catch (const CLI::ParseError& e) {
-    *exit_code = app.exit(e);
-    return false;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "metafs-index: " << e.what() << "\n";
-    *exit_code = 2;
+    *exit_code = fs::usage_exit(app, e, "metafs-index");
     return false;
   }
+  if (source.empty()) return fail("SOURCE is required (or --instance NAME)");
+  if (std::string error = fs::apply_sizes(sizes, options); !error.empty()) return fail(error);
   settings->progress = !no_progress;
   if (std::string error = fs::validate_shared_options(options); !error.empty()) {
-    std::cerr << "metafs-index: " << error << "\n";
-    *exit_code = 2;
-    return false;
+    return fail(error);
   }
   std::error_code ec;
   options.source = std::filesystem::canonical(source, ec);
   if (ec || !std::filesystem::is_directory(options.source)) {
-    std::cerr << "metafs-index: source '" << source << "' is not a readable directory"
-              << (ec ? ": " + ec.message() : "") << "\n";
-    *exit_code = 2;
-    return false;
+    return fail("source '" + source + "' is not a readable directory" +
+                (ec ? ": " + ec.message() : ""));
   }
-  // The daemon's default, from the canonical path: the same cache a later mount opens.
-  if (options.cache_dir.empty()) options.cache_dir = cache::default_cache_dir(options.source);
+  if (!options.cache_dir.empty()) {
+    options.cache_dir = std::filesystem::absolute(options.cache_dir);
+  } else {
+    // The unit's $CACHE_DIRECTORY, then the daemon's own rule beneath it.
+    if (!instance.empty()) {
+      ::setenv("CACHE_DIRECTORY", metafs::tools::instance_cache_directory(instance).c_str(), 1);
+    }
+    // The daemon's default, from the canonical path: the same cache a later mount opens.
+    options.cache_dir = cache::default_cache_dir(options.source);
+  }
   return true;
 }
 

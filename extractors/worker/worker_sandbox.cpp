@@ -64,6 +64,9 @@ void apply_limits(const SandboxLimits& limits) {
   set_limit(RLIMIT_CORE, 0, 0, "RLIMIT_CORE");
   set_limit(RLIMIT_NOFILE, kMaxOpenFiles, kMaxOpenFiles, "RLIMIT_NOFILE");
   ::signal(SIGXFSZ, SIG_IGN);
+  // A reload of the unit (`systemctl kill -s HUP`, every process of it) or a closed terminal
+  // is for the daemon, which keeps its mount: not a reason for a worker to die mid-file.
+  ::signal(SIGHUP, SIG_IGN);
   set_limit(RLIMIT_FSIZE, 0, 0, "RLIMIT_FSIZE");
 }
 
