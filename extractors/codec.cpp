@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::string_view kMagic = "MFSX";
 constexpr int kZstdLevel = 3;
+constexpr std::uint8_t kEmptyListBit = 0x80;
 
 // The separator a list's text was joined with. Lists are only made by MetaTree::add_list,
 // which sets text = join(items, separator).
@@ -53,7 +54,11 @@ std::string encode_body(const Extraction& x) {
   for (std::size_t i = 1; i < nodes.size(); ++i) {
     const MetaNode& n = nodes[i];
     body.push_back(static_cast<char>(n.type));
-    body.push_back(static_cast<char>(n.kind));
+    // An empty list (an HDF5 attribute of 0 elements) is a scalar's encoding with this bit
+    // on its kind: [] in metadata.json, distinct from "".
+    bool empty_list = n.type == MetaNode::Type::kValue && n.list && n.items.empty();
+    body.push_back(
+        static_cast<char>(static_cast<std::uint8_t>(n.kind) | (empty_list ? kEmptyListBit : 0)));
     put_varint(body, n.parent);
     put_bytes(body, n.name);
     if (n.type == MetaNode::Type::kValue && !n.items.empty()) {
@@ -80,7 +85,12 @@ void decode_tree(ByteReader& in, MetaTree& tree) {
   for (std::size_t i = 1; i < count; ++i) {
     std::uint8_t type = in.u8();
     std::uint8_t kind = in.u8();
+    bool empty_list = (kind & kEmptyListBit) != 0;
+    kind = static_cast<std::uint8_t>(kind & ~kEmptyListBit);
     if (type > static_cast<std::uint8_t>(MetaNode::Type::kLink)) throw CodecError("bad node type");
+    if (empty_list && type != static_cast<std::uint8_t>(MetaNode::Type::kValue)) {
+      throw CodecError("an empty list that is not a value");
+    }
     if (kind > static_cast<std::uint8_t>(ValueKind::kBoolean)) throw CodecError("bad value kind");
     auto parent = static_cast<NodeId>(in.varint_max(i - 1, "parent id"));
     if (!tree.node(parent).is_dir()) throw CodecError("parent is not a directory");
@@ -103,9 +113,12 @@ void decode_tree(ByteReader& in, MetaTree& tree) {
       // Each item takes at least its length byte.
       std::size_t items = in.count(kMaxBodyBytes, 1, "list items");
       if (items == 0) {
-        id = tree.add_value(parent, verbatim, std::string(in.bytes(kMaxBodyBytes, "value")),
-                            value_kind);
+        std::string text(in.bytes(kMaxBodyBytes, "value"));
+        if (empty_list && !text.empty()) throw CodecError("an empty list with a value");
+        id = empty_list ? tree.add_list(parent, verbatim, {}, value_kind, "")
+                        : tree.add_value(parent, verbatim, std::move(text), value_kind);
       } else {
+        if (empty_list) throw CodecError("an empty list with items");
         std::string_view separator = in.bytes(kMaxBodyBytes, "separator");
         std::vector<std::string> list;
         list.reserve(items);

@@ -21,7 +21,7 @@ namespace metafs::extract {
 // (the root implied), each node as type, kind, parent id, name and text or list items with
 // their separator. Every count and length is capped and checked against the bytes that are
 // left, so hostile input costs at most kMaxBodyBytes of memory.
-inline constexpr std::uint8_t kCodecVersion = 1;
+inline constexpr std::uint8_t kCodecVersion = 2;  // 2: empty lists
 inline constexpr std::size_t kMaxBodyBytes = 64 * 1024 * 1024;
 inline constexpr std::size_t kMaxNodes = 4 * 1024 * 1024;
 inline constexpr std::size_t kMaxTreeDepth = 512;

@@ -118,6 +118,7 @@ NodeId MetaTree::add_list(NodeId parent, Verbatim name, std::vector<std::string>
                           ValueKind kind, std::string_view separator) {
   NodeId id = add_value(parent, name, join(items, separator), kind);
   nodes_[id].items = std::move(items);
+  nodes_[id].list = true;
   return id;
 }
 
@@ -174,7 +175,7 @@ bool operator==(const MetaTree& a, const MetaTree& b) {
     const MetaNode& x = a.nodes_[i];
     const MetaNode& y = b.nodes_[i];
     if (x.type != y.type || x.kind != y.kind || x.parent != y.parent || x.name != y.name ||
-        x.text != y.text || x.items != y.items || x.children != y.children) {
+        x.text != y.text || x.items != y.items || x.list != y.list || x.children != y.children) {
       return false;
     }
   }

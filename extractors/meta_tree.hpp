@@ -23,7 +23,8 @@ struct MetaNode {
   NodeId parent = 0;                    // the root is its own parent
   std::string name;                     // already escaped; unique among its siblings
   std::string text;                     // kValue: the value; kLink: the relative target
-  std::vector<std::string> items;       // kValue: non-empty means a JSON array of `kind`
+  std::vector<std::string> items;       // kValue of add_list: a JSON array of `kind`
+  bool list = false;                    // made by add_list: an array even with no items
   std::vector<NodeId> children;         // kDirectory: in insertion (file) order
 
   bool is_dir() const { return type == Type::kDirectory; }

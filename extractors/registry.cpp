@@ -11,7 +11,8 @@ namespace metafs::extract {
 namespace {
 
 // Bumped when the format-neutral parts (naming, rendering inputs) change.
-constexpr std::uint32_t kCoreSchemaVersion = 2;  // 2: names of any length
+// 2: names of any length; 3: empty lists ([] in metadata.json)
+constexpr std::uint32_t kCoreSchemaVersion = 3;
 
 std::size_t slot(Format format) {
   return static_cast<std::size_t>(format);

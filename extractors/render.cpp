@@ -79,7 +79,7 @@ void append_json_node(std::string& out, const MetaTree& tree, NodeId id) {
       append_json_node(out, tree, child);
     }
     out.push_back('}');
-  } else if (!node.items.empty()) {
+  } else if (node.list) {
     out.push_back('[');
     for (std::size_t i = 0; i < node.items.size(); ++i) {
       if (i != 0) out.push_back(',');

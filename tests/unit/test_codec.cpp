@@ -95,6 +95,12 @@ TEST(CacheCodec, RoundTripsEdgeCases) {
   EXPECT_EQ(y.tree.node(y.tree.find(root, "x#2")).text, "2");
   EXPECT_EQ(y.tree.node(y.tree.find(root, "%00")).text, "");
   EXPECT_EQ(y.tree.node(y.tree.find(root, "blank items")).items.size(), 3u);
+  // An empty list stays a list ([] in metadata.json), distinct from an empty value ("").
+  EXPECT_TRUE(y.tree.node(y.tree.find(root, "empty list")).list);
+  EXPECT_FALSE(y.tree.node(y.tree.find(root, "%00")).list);
+  std::string json = extract::render_json(y.tree);
+  EXPECT_NE(json.find("\"empty list\":[]"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"%00\":\"\""), std::string::npos) << json;
 }
 
 TEST(CacheCodec, RejectsEveryTruncation) {
