@@ -42,14 +42,14 @@ Invalidator::~Invalidator() {
 
 void Invalidator::start(fuse_session* session) {
   session_ = session;
-  if (inotify_fd_ >= 0 && stop_fd_ >= 0) thread_ = std::thread([this] { run(); });
+  if (inotify_fd_ >= 0 && stop_fd_ >= 0) thread_.start([this](std::stop_token) { run(); });
 }
 
 void Invalidator::stop() {
-  if (!thread_.joinable()) return;
+  if (!thread_.running()) return;
   std::uint64_t one = 1;
-  (void)!::write(stop_fd_, &one, sizeof one);
-  thread_.join();
+  (void)!::write(stop_fd_, &one, sizeof one);  // wakes its poll()
+  thread_.stop();
 }
 
 bool Invalidator::watch(const std::string& rel, fuse_ino_t ino) {
