@@ -81,7 +81,7 @@ extract::Format ExtractionService::detect(const std::string& rel, const struct s
   cache::CacheKey cache_key{rel, file.signature, kDetectionVersion};
   std::optional<extract::Format> format = cache_.get_format(cache_key);
   if (!format) {
-    extract::FileDescriptor fd(source_.open_file(rel));
+    extract::FileDescriptor fd = source_.open_file(rel);
     struct stat opened {};
     if (!fd.valid()) {
       log()->debug("detect {}: cannot open: {}", rel, std::strerror(-fd.release()));
@@ -161,10 +161,13 @@ void ExtractionService::Slots::release() {
 }
 
 extract::Extraction ExtractionService::extract_opened(const DataVersion& version) {
-  int fd = source_.open_file(version.rel);
-  if (fd < 0)
-    return passing_failure(version.format, std::string("cannot open: ") + std::strerror(-fd));
-  extract::SourceFile file(extract::FileDescriptor(fd), version.rel);
+  extract::FileDescriptor descriptor = source_.open_file(version.rel);
+  if (!descriptor.valid()) {
+    return passing_failure(version.format,
+                           std::string("cannot open: ") + std::strerror(-descriptor.release()));
+  }
+  int fd = descriptor.get();  // owned by `file` from here on
+  extract::SourceFile file(std::move(descriptor), version.rel);
   struct stat opened {};
   if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode) || !same_version(version.st, opened)) {
     return passing_failure(version.format, "the file changed as it was opened; look again");

@@ -129,7 +129,7 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
   if (found != listings_.end() && now - (*found)->taken < kListingLifetime) return found->get();
   if (found != listings_.end()) listings_.erase(found);
 
-  extract::FileDescriptor fd(source_.open_dir(dir));
+  extract::FileDescriptor fd = source_.open_dir(dir);
   if (!fd.valid()) return nullptr;
   DirStream stream(std::move(fd));
   if (!stream.ok()) return nullptr;

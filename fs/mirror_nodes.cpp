@@ -96,7 +96,7 @@ class MirrorNodes final : public NodeKind {
     {
       AsCaller as(caller);  // the listing is read with the caller's rights, as it is shown
       if (!as.ok()) return EACCES;
-      fd = extract::FileDescriptor(fs_.source_.open_dir(node.rel_path));
+      fd = fs_.source_.open_dir(node.rel_path);
     }
     if (!fd.valid()) return -fd.release();
     struct stat opened {};
@@ -124,14 +124,13 @@ class MirrorNodes final : public NodeKind {
 
   int open(const Node& node, const std::function<Caller()>& caller, extract::FileDescriptor* fd,
            OpenedFile* opened) override {
-    int rc;
+    extract::FileDescriptor file;
     {
       AsCaller as(caller());
       if (!as.ok()) return EACCES;
-      rc = fs_.source_.open_file(node.rel_path);
+      file = fs_.source_.open_file(node.rel_path);
     }
-    if (rc < 0) return -rc;
-    extract::FileDescriptor file(rc);
+    if (!file.valid()) return -file.release();
     struct stat st {};
     if (::fstat(file.get(), &st) != 0) return errno;
     if (!S_ISREG(st.st_mode)) return EACCES;  // a FIFO or device swapped in
