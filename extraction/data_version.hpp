@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "extraction/file_version.hpp"
 #include "format.hpp"
 
 namespace metafs::extraction {
@@ -20,11 +21,13 @@ struct DataVersion {
   std::string rel;  // relative to SOURCE
   struct stat st;   // lstat of the file at this version
   extract::Format format;
-  std::string key;  // version_key(rel, st), plus the attempt when it is not the first
+  std::string key;  // FileVersion::of(rel, st).key(), plus the attempt when not the first
   // Set when this version's view is not the file's verdict (a passing failure): from this
   // steady-clock time (ns) on, a new lookup gets a new attempt, with inodes of its own.
   mutable std::atomic<std::int64_t> retry_after_ns{0};
   unsigned attempt = 0;
+
+  FileVersion file() const { return FileVersion::of(rel, st); }
 
   // The view of a passing failure: kept here, for the inodes of this attempt only, never in
   // the memory LRU or the cache, so a later attempt of the same version cannot find it.
@@ -41,12 +44,5 @@ struct DataVersion {
   mutable std::mutex passing_mutex_;
   mutable std::shared_ptr<const DataView> passing_view_;
 };
-
-// True when `now` is still the version `st` (same file, size, times).
-inline bool same_version(const struct stat& st, const struct stat& now) {
-  return st.st_dev == now.st_dev && st.st_ino == now.st_ino && st.st_size == now.st_size &&
-         st.st_mtim.tv_sec == now.st_mtim.tv_sec && st.st_mtim.tv_nsec == now.st_mtim.tv_nsec &&
-         st.st_ctim.tv_sec == now.st_ctim.tv_sec && st.st_ctim.tv_nsec == now.st_ctim.tv_nsec;
-}
 
 }  // namespace metafs::extraction

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,17 +40,23 @@ class ExtractionBackend {
 // Runs the extractors in the calling thread.
 std::unique_ptr<ExtractionBackend> make_in_process_backend();
 
+// How the worker pool runs (worker_pool.hpp).
+struct WorkerPoolOptions {
+  unsigned workers = 1;
+  double timeout_seconds = 10;              // wall-clock deadline per file, then SIGKILL
+  std::uint64_t memory_bytes = 1ull << 30;  // RLIMIT_DATA of each worker
+  unsigned recycle_after = 1000;            // files per worker before it is replaced
+  std::filesystem::path executable;         // metafs-extract
+  long uid = -1;                            // the workers' account (-1: keep ours)
+  std::string account;                      // its name, for the log
+  long gid = -1;
+};
+
 // Which backend runs the extractors and how: the extraction layer's own settings (the daemon
 // fills them from its command line, fs/service_setup.hpp).
 struct BackendSettings {
-  bool in_process = false;                   // no worker processes (tests, benchmarks)
-  unsigned workers = 1;                      // worker processes
-  double timeout_seconds = 10;               // wall-clock deadline per file
-  std::uint64_t worker_memory = 1ull << 30;  // RLIMIT_DATA of one worker
-  unsigned recycle_after = 1000;             // files a worker extracts before it is replaced
-  long uid = -1;                             // the workers' account (-1: keep ours)
-  long gid = -1;
-  std::string account;  // its name, for the log
+  bool in_process = false;  // no worker processes (tests, benchmarks)
+  WorkerPoolOptions pool;   // otherwise
 };
 
 // The account made for the workers (systemd/metafs.sysusers): no other process runs as it, so

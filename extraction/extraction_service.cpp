@@ -40,18 +40,6 @@ extract::Extraction passing_failure(extract::Format format, std::string why) {
 
 }  // namespace
 
-std::string version_key(const std::string& rel, const struct stat& st) {
-  std::string key = rel;
-  key.push_back('\0');
-  for (auto v : {static_cast<std::int64_t>(st.st_dev), static_cast<std::int64_t>(st.st_ino),
-                 static_cast<std::int64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-                 st.st_ctim.tv_sec, st.st_ctim.tv_nsec}) {
-    key.append(std::to_string(v));
-    key.push_back(':');
-  }
-  return key;
-}
-
 ExtractionService::ExtractionService(const SourceTree& source, ServiceOptions options,
                                      Counters& stats, std::unique_ptr<ExtractionBackend> backend,
                                      cache::MetadataCache& cache)
@@ -83,16 +71,17 @@ std::uint32_t ExtractionService::schema_version(extract::Format detected) const 
 
 extract::Format ExtractionService::detect(const std::string& rel, const struct stat& st) {
   if (!S_ISREG(st.st_mode)) return extract::Format::kNone;
-  std::string key = version_key(rel, st);
+  FileVersion file = FileVersion::of(rel, st);
+  std::string key = file.key();
   {
     std::lock_guard lock(detect_mutex_);
     auto it = detected_.find(key);
     if (it != detected_.end()) return it->second;
   }
-  cache::CacheKey cache_key{rel, cache::SourceSignature::from_stat(st), kDetectionVersion};
+  cache::CacheKey cache_key{rel, file.signature, kDetectionVersion};
   std::optional<extract::Format> format = cache_.get_format(cache_key);
   if (!format) {
-    extract::FileDescriptor fd(source_.open_file(rel));
+    extract::FileDescriptor fd = source_.open_file(rel);
     struct stat opened {};
     if (!fd.valid()) {
       log()->debug("detect {}: cannot open: {}", rel, std::strerror(-fd.release()));
@@ -118,7 +107,7 @@ extract::Format ExtractionService::detect(const std::string& rel, const struct s
 std::shared_ptr<const DataVersion> ExtractionService::version(const std::string& rel,
                                                               const struct stat& st,
                                                               extract::Format format) {
-  std::string key = version_key(rel, st);
+  std::string key = FileVersion::of(rel, st).key();
   std::lock_guard lock(versions_mutex_);
   auto& slot = versions_[key];
   unsigned attempt = 0;
@@ -142,8 +131,7 @@ std::shared_ptr<const DataVersion> ExtractionService::version(const std::string&
 }
 
 cache::CacheKey ExtractionService::cache_key(const DataVersion& version) const {
-  return cache::CacheKey{version.rel, cache::SourceSignature::from_stat(version.st),
-                         schema_version(version.format)};
+  return cache::CacheKey{version.rel, version.file().signature, schema_version(version.format)};
 }
 
 void ExtractionService::Slots::acquire() {
@@ -173,10 +161,13 @@ void ExtractionService::Slots::release() {
 }
 
 extract::Extraction ExtractionService::extract_opened(const DataVersion& version) {
-  int fd = source_.open_file(version.rel);
-  if (fd < 0)
-    return passing_failure(version.format, std::string("cannot open: ") + std::strerror(-fd));
-  extract::SourceFile file(extract::FileDescriptor(fd), version.rel);
+  extract::FileDescriptor descriptor = source_.open_file(version.rel);
+  if (!descriptor.valid()) {
+    return passing_failure(version.format,
+                           std::string("cannot open: ") + std::strerror(-descriptor.release()));
+  }
+  int fd = descriptor.get();  // owned by `file` from here on
+  extract::SourceFile file(std::move(descriptor), version.rel);
   struct stat opened {};
   if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode) || !same_version(version.st, opened)) {
     return passing_failure(version.format, "the file changed as it was opened; look again");
@@ -223,7 +214,7 @@ bool ExtractionService::is_verdict(const DataVersion& version, const extract::Ex
     case Verdict::kCrashed: {
       std::lock_guard lock(crashes_mutex_);
       if (crashes_.size() >= kMaxCrashCounts) crashes_.clear();
-      return ++crashes_[version_key(version.rel, version.st)] >= 2;
+      return ++crashes_[version.file().key()] >= 2;
     }
   }
   return false;

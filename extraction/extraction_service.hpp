@@ -139,7 +139,7 @@ class ExtractionService {
   cache::MemoryLru<std::string, ViewPtr> views_;
   std::size_t max_detections_;
 
-  // Crashes and timeouts per file version (version_key), until the second one is final.
+  // Crashes and timeouts per file version (FileVersion::key), until the second one is final.
   std::mutex crashes_mutex_;
   std::unordered_map<std::string, unsigned> crashes_;
 
@@ -148,8 +148,5 @@ class ExtractionService {
   std::size_t versions_sweep_at_ = 1024;
   std::uint64_t pressure_subscription_ = 0;
 };
-
-// A key naming one version of one source file.
-std::string version_key(const std::string& rel, const struct stat& st);
 
 }  // namespace metafs::extraction

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "extraction/dir_stream.hpp"
 #include "extraction/log.hpp"
 
 namespace metafs::extraction {
@@ -128,13 +129,11 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
   if (found != listings_.end() && now - (*found)->taken < kListingLifetime) return found->get();
   if (found != listings_.end()) listings_.erase(found);
 
-  int fd = source_.open_dir(dir);
-  if (fd < 0) return nullptr;
-  DIR* d = ::fdopendir(fd);
-  if (d == nullptr) {
-    ::close(fd);
-    return nullptr;
-  }
+  extract::FileDescriptor fd = source_.open_dir(dir);
+  if (!fd.valid()) return nullptr;
+  DirStream stream(std::move(fd));
+  if (!stream.ok()) return nullptr;
+  DIR* d = stream.get();
   std::vector<std::string> names;
   std::size_t bytes = 0;
   bool too_many = false;
@@ -148,7 +147,6 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
     names.emplace_back(e->d_name);
     bytes += names.back().size();
   }
-  ::closedir(d);
   if (too_many) {
     log()->debug("prefetch: {} has over {} files, not read ahead", dir, names.size());
     names.clear();

@@ -106,15 +106,15 @@ int SourceTree::lstat(const std::string& rel, struct stat* st) const {
   return rc < 0 ? -err : 0;
 }
 
-int SourceTree::open_file(const std::string& rel) const {
+extract::FileDescriptor SourceTree::open_file(const std::string& rel) const {
   // O_NONBLOCK: a FIFO swapped in after lstat must not block the caller.
   int fd = open_beneath(rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME);
   if (fd == -EPERM) fd = open_beneath(rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  return fd;
+  return extract::FileDescriptor(fd);
 }
 
-int SourceTree::open_dir(const std::string& rel) const {
-  return open_beneath(rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+extract::FileDescriptor SourceTree::open_dir(const std::string& rel) const {
+  return extract::FileDescriptor(open_beneath(rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
 }
 
 int SourceTree::readlink(const std::string& rel, std::string* target) const {
@@ -135,8 +135,8 @@ int SourceTree::statvfs(struct statvfs* st) const {
   return ::fstatvfs(root_fd_, st) < 0 ? -errno : 0;
 }
 
-int SourceTree::open_directory_path(const std::string& rel) const {
-  return open_beneath(rel, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+extract::FileDescriptor SourceTree::open_directory_path(const std::string& rel) const {
+  return extract::FileDescriptor(open_beneath(rel, O_PATH | O_DIRECTORY | O_NOFOLLOW));
 }
 
 int SourceTree::xattr(const std::string& rel, const char* name, struct stat* st,

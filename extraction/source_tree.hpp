@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "source_file.hpp"
+
 namespace metafs::extraction {
 
 // Read-only access to the mirrored SOURCE directory by paths relative to it ("" is the root).
@@ -25,16 +27,18 @@ class SourceTree {
   const std::filesystem::path& root() const { return root_; }
 
   int lstat(const std::string& rel, struct stat* st) const;
-  // A new descriptor (close it) for reading a regular file; O_NOATIME where permitted.
-  int open_file(const std::string& rel) const;
-  // A new descriptor (close it) for listing a directory.
-  int open_dir(const std::string& rel) const;
+  // The opening functions return an owned descriptor; when it is not valid(), release() gives
+  // -errno.
+  // A descriptor for reading a regular file; O_NOATIME where permitted.
+  extract::FileDescriptor open_file(const std::string& rel) const;
+  // A descriptor for listing a directory.
+  extract::FileDescriptor open_dir(const std::string& rel) const;
   // The target of a symlink, as stored.
   int readlink(const std::string& rel, std::string* target) const;
   int statvfs(struct statvfs* st) const;
-  // An O_PATH descriptor (close it) of the directory `rel`, for calls that take only a path:
+  // An O_PATH descriptor of the directory `rel`, for calls that take only a path:
   // pass "/proc/self/fd/N", which names the directory opened, wherever it has moved since.
-  int open_directory_path(const std::string& rel) const;
+  extract::FileDescriptor open_directory_path(const std::string& rel) const;
   // The value of extended attribute `name` of `rel`, and in `st` the lstat of the same inode.
   // Resolves like every other access and never opens the file's contents (O_PATH); the value
   // is read through /proc/self/fd, the one way to read an xattr of an O_PATH descriptor on

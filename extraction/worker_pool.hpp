@@ -19,17 +19,6 @@ namespace metafs::extraction {
 
 class WorkerSpawner;
 
-struct WorkerPoolOptions {
-  unsigned workers = 1;
-  double timeout_seconds = 10;              // wall-clock deadline per file, then SIGKILL
-  std::uint64_t memory_bytes = 1ull << 30;  // RLIMIT_DATA of each worker
-  unsigned recycle_after = 1000;            // files per worker before it is replaced
-  std::filesystem::path executable;         // metafs-extract
-  long uid = -1;                            // the workers' account (-1: keep ours)
-  std::string account;                      // its name, for the log
-  long gid = -1;
-};
-
 // The worker executable: $METAFS_WORKER when set, else `metafs-extract` beside this process's
 // own executable.
 std::filesystem::path default_worker_executable();

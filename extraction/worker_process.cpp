@@ -25,6 +25,7 @@ namespace metafs::extraction {
 namespace {
 
 using extract::worker::kFrameHeaderBytes;
+using extract::worker::kWorkerExitNoSandbox;
 using extract::worker::ReplyStatus;
 
 // Reads of a reply grow the buffer in steps, so a header announcing 64 MiB costs memory only
@@ -113,7 +114,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command
   }
   if (hello.outcome == Outcome::kDied) {
     int status = worker->reap(std::chrono::milliseconds(1000));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitNoSandbox) {
       throw std::runtime_error("the worker could not enter its sandbox (see its stderr)");
     }
     throw std::runtime_error("the worker ended before it was ready (" +

@@ -83,7 +83,9 @@ std::string ControlFiles::stats_json() const {
   if (extra_) {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) add(m.name.c_str(), std::to_string(m.value));
-    if (!extra.pressure_level.empty()) add("pressure_level", "\"" + extra.pressure_level + "\"");
+    if (extra.pressure) {
+      add("pressure_level", "\"" + std::string(cache::pressure_level_name(*extra.pressure)) + "\"");
+    }
   }
   out += "  \"extraction_seconds\": {\"count\": " + std::to_string(latency.count) +
          ", \"sum\": " + number(latency.sum_seconds) + ", \"p50\": " + number(latency.p50) +
@@ -119,16 +121,12 @@ std::string ControlFiles::metrics() const {
       out += "# TYPE " + name + (m.counter ? " counter\n" : " gauge\n");
       out += name + " " + std::to_string(m.value) + "\n";
     }
-    if (!extra.pressure_level.empty()) {
+    if (extra.pressure) {
       out +=
           "# HELP metafs_pressure_level Memory pressure: 0 normal, 1 elevated, 2 high, 3 "
           "critical.\n";
       out += "# TYPE metafs_pressure_level gauge\n";
-      int level = extra.pressure_level == "elevated"   ? 1
-                  : extra.pressure_level == "high"     ? 2
-                  : extra.pressure_level == "critical" ? 3
-                                                       : 0;
-      out += "metafs_pressure_level " + std::to_string(level) + "\n";
+      out += "metafs_pressure_level " + std::to_string(static_cast<int>(*extra.pressure)) + "\n";
     }
   }
   out += "# HELP metafs_extraction_seconds Time to extract one file's metadata.\n";

@@ -5,10 +5,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "node.hpp"
+#include "pressure_level.hpp"
 #include "stats.hpp"
 
 namespace metafs::fs {
@@ -28,7 +30,7 @@ class ControlFiles {
   };
   struct Extra {
     std::vector<Metric> metrics;
-    std::string pressure_level;
+    std::optional<cache::PressureLevel> pressure;  // none without a cache
   };
   // `extra` adds what other parts know (the cache, memory, inodes).
   using ExtraSource = std::function<Extra()>;

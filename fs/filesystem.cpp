@@ -108,7 +108,7 @@ ControlFiles::Extra Filesystem::control_extra() const {
   add("memory_bytes_budget", "Memory limit after pressure scaling.", false,
       c.memory_bytes_budget + v.budget);
   add("memory_entries", "Entries held in memory.", false, c.memory_entries + v.entries);
-  extra.pressure_level = std::string(cache::pressure_level_name(c.pressure));
+  extra.pressure = c.pressure;
   return extra;
 }
 

@@ -4,9 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 
 #include "log.hpp"
 
@@ -28,24 +26,17 @@ InodeTrimmer::~InodeTrimmer() {
 }
 
 void InodeTrimmer::start(fuse_session* session) {
-  if (budget_ == 0 || thread_.joinable()) return;
+  if (budget_ == 0 || thread_.running()) return;
   session_ = session;
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  thread_.start([this](std::stop_token stop) { run(stop); });
 }
 
 void InodeTrimmer::stop() {
-  if (!thread_.joinable()) return;
-  thread_.request_stop();
-  thread_.join();
+  thread_.stop();
 }
 
 void InodeTrimmer::run(std::stop_token stop) {
-  std::mutex mutex;
-  std::condition_variable_any sleeper;
-  auto sleep = [&](auto duration) {
-    std::unique_lock lock(mutex);
-    sleeper.wait_for(lock, stop, duration, [] { return false; });
-  };
+  auto sleep = [&](auto duration) { extraction::BackgroundThread::sleep_for(stop, duration); };
   unsigned ticks = 0;
   while (!stop.stop_requested()) {
     sleep(kCheckEvery);

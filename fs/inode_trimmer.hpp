@@ -5,8 +5,8 @@
 #include <atomic>
 #include <cstdint>
 #include <stop_token>
-#include <thread>
 
+#include "extraction/background_thread.hpp"
 #include "inode_table.hpp"
 
 namespace metafs::fs {
@@ -38,7 +38,7 @@ class InodeTrimmer {
   std::uint64_t budget_;
   fuse_session* session_ = nullptr;
   std::atomic<std::uint64_t> trimmed_{0};
-  std::jthread thread_;
+  extraction::BackgroundThread thread_;
 };
 
 }  // namespace metafs::fs

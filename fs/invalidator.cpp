@@ -42,14 +42,14 @@ Invalidator::~Invalidator() {
 
 void Invalidator::start(fuse_session* session) {
   session_ = session;
-  if (inotify_fd_ >= 0 && stop_fd_ >= 0) thread_ = std::thread([this] { run(); });
+  if (inotify_fd_ >= 0 && stop_fd_ >= 0) thread_.start([this](std::stop_token) { run(); });
 }
 
 void Invalidator::stop() {
-  if (!thread_.joinable()) return;
+  if (!thread_.running()) return;
   std::uint64_t one = 1;
-  (void)!::write(stop_fd_, &one, sizeof one);
-  thread_.join();
+  (void)!::write(stop_fd_, &one, sizeof one);  // wakes its poll()
+  thread_.stop();
 }
 
 bool Invalidator::watch(const std::string& rel, fuse_ino_t ino) {
@@ -62,7 +62,7 @@ bool Invalidator::watch(const std::string& rel, fuse_ino_t ino) {
   if (by_rel_.size() >= max_watches_) return false;
   // Watched through a descriptor opened beneath SOURCE: a name swapped for a symlink since
   // the lookup can never make us watch a directory outside it.
-  extract::FileDescriptor dir(source_.open_directory_path(rel));
+  extract::FileDescriptor dir = source_.open_directory_path(rel);
   if (!dir.valid()) return false;
   std::string path = "/proc/self/fd/" + std::to_string(dir.get());
   int wd = ::inotify_add_watch(inotify_fd_, path.c_str(), kEvents);

@@ -6,10 +6,10 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "extraction/background_thread.hpp"
 #include "extraction/source_tree.hpp"
 
 namespace metafs::fs {
@@ -63,7 +63,7 @@ class Invalidator {
   int inotify_fd_ = -1;
   int stop_fd_ = -1;  // eventfd that wakes the thread to stop
   fuse_session* session_ = nullptr;
-  std::thread thread_;
+  extraction::BackgroundThread thread_;
   std::atomic<std::uint64_t> notifications_{0};
 
   struct Watch {

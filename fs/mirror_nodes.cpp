@@ -1,10 +1,10 @@
 // Mirrored paths: directories, symlinks and plain files of SOURCE, and data files shown as
 // directories of their view.
 #include <dirent.h>
-#include <unistd.h>
 
 #include <cerrno>
 
+#include "extraction/dir_stream.hpp"
 #include "filesystem.hpp"
 
 namespace metafs::fs {
@@ -92,24 +92,20 @@ class MirrorNodes final : public NodeKind {
       add_view_entries(*view, extraction::DataView::kRootEntry, listing);
       return 0;
     }
-    int fd;
+    extract::FileDescriptor fd;
     {
       AsCaller as(caller);  // the listing is read with the caller's rights, as it is shown
       if (!as.ok()) return EACCES;
       fd = fs_.source_.open_dir(node.rel_path);
     }
-    if (fd < 0) return -fd;
+    if (!fd.valid()) return -fd.release();
     struct stat opened {};
-    if (::fstat(fd, &opened) != 0 || (!node.rel_path.empty() && !node.shows(opened))) {
-      ::close(fd);
+    if (::fstat(fd.get(), &opened) != 0 || (!node.rel_path.empty() && !node.shows(opened))) {
       return ESTALE;  // another directory has this name now
     }
-    DIR* dir = ::fdopendir(fd);
-    if (dir == nullptr) {
-      int err = errno;
-      ::close(fd);
-      return err;
-    }
+    extraction::DirStream stream(std::move(fd));
+    if (!stream.ok()) return stream.error();
+    DIR* dir = stream.get();
     if (node.ino == InodeTable::kRootIno) {
       listing->entries.push_back({kControlDirName, InodeTable::kControlDirIno, S_IFDIR});
     }
@@ -123,21 +119,18 @@ class MirrorNodes final : public NodeKind {
       if (type == S_IFREG) type = 0;
       listing->entries.push_back({std::move(name), d->d_ino, type});
     }
-    int err = errno;
-    ::closedir(dir);
-    return err;
+    return errno;
   }
 
   int open(const Node& node, const std::function<Caller()>& caller, extract::FileDescriptor* fd,
            OpenedFile* opened) override {
-    int rc;
+    extract::FileDescriptor file;
     {
       AsCaller as(caller());
       if (!as.ok()) return EACCES;
-      rc = fs_.source_.open_file(node.rel_path);
+      file = fs_.source_.open_file(node.rel_path);
     }
-    if (rc < 0) return -rc;
-    extract::FileDescriptor file(rc);
+    if (!file.valid()) return -file.release();
     struct stat st {};
     if (::fstat(file.get(), &st) != 0) return errno;
     if (!S_ISREG(st.st_mode)) return EACCES;  // a FIFO or device swapped in

@@ -47,13 +47,13 @@ extraction::PrefetchOptions prefetch_options_for(const Options& options) {
 extraction::BackendSettings backend_settings_for(const Options& options) {
   extraction::BackendSettings backend;
   backend.in_process = options.isolation == "none";
-  backend.workers = options.workers;
-  backend.timeout_seconds = options.extract_timeout;
-  backend.worker_memory = options.worker_memory;
-  backend.recycle_after = options.worker_recycle;
-  backend.uid = options.worker_uid;
-  backend.gid = options.worker_gid;
-  backend.account = options.worker_user;
+  backend.pool.workers = options.workers;
+  backend.pool.timeout_seconds = options.extract_timeout;
+  backend.pool.memory_bytes = options.worker_memory;
+  backend.pool.recycle_after = options.worker_recycle;
+  backend.pool.uid = options.worker_uid;
+  backend.pool.account = options.worker_user;
+  backend.pool.gid = options.worker_gid;
   return backend;
 }
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cache_dir.hpp"
+#include "extraction/dir_stream.hpp"
 #include "extraction/extraction_backend.hpp"
 #include "extraction/extraction_service.hpp"
 #include "extraction/source_tree.hpp"
@@ -162,13 +163,9 @@ std::vector<std::string> list_files(const extraction::SourceTree& source, bool p
   while (!pending.empty() && !g_interrupted) {
     std::string dir_rel = std::move(pending.back());
     pending.pop_back();
-    int fd = source.open_dir(dir_rel);
-    if (fd < 0) continue;  // unreadable: the mount shows it as an error too
-    DIR* dir = ::fdopendir(fd);
-    if (dir == nullptr) {
-      ::close(fd);
-      continue;
-    }
+    extraction::DirStream stream(source.open_dir(dir_rel));
+    if (!stream.ok()) continue;  // unreadable: the mount shows it as an error too
+    DIR* dir = stream.get();
     while (struct dirent* d = ::readdir(dir)) {
       std::string name = d->d_name;
       if (name == "." || name == "..") continue;
@@ -186,7 +183,6 @@ std::vector<std::string> list_files(const extraction::SourceTree& source, bool p
         files.push_back(std::move(rel));
       }
     }
-    ::closedir(dir);
     if (progress && Clock::now() - last_report > std::chrono::milliseconds(500)) {
       last_report = Clock::now();
       std::fprintf(stderr, "\rmetafs-index: listing: %zu files", files.size());

@@ -135,7 +135,7 @@ int serve(const ServeOptions& options) {
   int channel = take_channel();
   if (channel < 0) {
     std::perror("metafs-extract --serve: descriptor set-up");
-    return 3;
+    return kWorkerExitNoSandbox;
   }
   std::set_new_handler(note_allocation_failure);
   // Read-only access needs no locks (netCDF-C would ask HDF5 for them).
@@ -154,30 +154,31 @@ int serve(const ServeOptions& options) {
     // Changing credentials cleared the parent-death signal: set it again, then make sure the
     // daemon did not die before it was set.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (options.parent_pid > 0 && ::getppid() != options.parent_pid) return 0;
+    if (options.parent_pid > 0 && ::getppid() != options.parent_pid) return kWorkerExitDone;
     apply_limits(limits);
     install_seccomp(limits);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "metafs-extract --serve: cannot enter the sandbox: %s\n", e.what());
-    return 3;
+    return kWorkerExitNoSandbox;
   }
 
-  if (!send_reply(channel, ReplyStatus::kReady, {})) return 2;
+  if (!send_reply(channel, ReplyStatus::kReady, {})) return kWorkerExitChannelBroken;
   std::string header(kFrameHeaderBytes, '\0');
   for (;;) {
     FileDescriptor descriptor;
-    if (!read_header(channel, header, descriptor)) return 0;  // the daemon hung up
+    if (!read_header(channel, header, descriptor)) return kWorkerExitDone;  // the daemon hung up
     auto request_header = decode_request_header(header);
-    if (!request_header) return 2;
+    if (!request_header) return kWorkerExitChannelBroken;
     Request request;
     request.detected = request_header->detected;
     request.hdf5_view = request_header->hdf5_view;
     request.name.resize(request_header->name_bytes);
-    if (!read_exact(channel, request.name.data(), request.name.size())) return 2;
+    if (!read_exact(channel, request.name.data(), request.name.size()))
+      return kWorkerExitChannelBroken;
     allow_cpu_seconds(per_file_cpu);
     FaultPlan::Kind fault = faults.for_path(request.name);
     SourceFile file(std::move(descriptor), request.name);
-    if (!answer(channel, registry, request, file, fault)) return 2;
+    if (!answer(channel, registry, request, file, fault)) return kWorkerExitChannelBroken;
   }
 }
 

@@ -34,6 +34,13 @@ inline constexpr std::size_t kMaxNameBytes = 16 * 1024;
 // The daemon never accepts more than this from a worker (the codec's own body cap).
 inline constexpr std::size_t kMaxReplyBytes = 64 * 1024 * 1024;
 
+// How `metafs-extract --serve` exits: the daemon hung up (or died before the sandbox was set),
+// the channel broke, or the worker could not set itself up (descriptors, sandbox: the daemon
+// reports that one as such).
+inline constexpr int kWorkerExitDone = 0;
+inline constexpr int kWorkerExitChannelBroken = 2;
+inline constexpr int kWorkerExitNoSandbox = 3;
+
 enum class ReplyStatus : std::uint8_t { kOk = 0, kOutOfMemory = 1, kFailed = 2, kReady = 3 };
 
 struct Request {
