@@ -172,7 +172,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--max-watches", options.max_watches,
                  "Source directories watched for changes at most (inotify)")
       ->capture_default_str();
-  app.set_version_flag("-V,--version", std::string("metafs ") + kVersion);
+  app.set_version_flag("-V,--version", [] { return version_text("metafs"); });
   app.footer(
       "Examples:\n"
       "  metafs /data/archive /mnt/meta\n"
