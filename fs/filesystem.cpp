@@ -109,6 +109,7 @@ ControlFiles::Extra Filesystem::control_extra() const {
       c.memory_bytes_budget + v.budget);
   add("memory_entries", "Entries held in memory.", false, c.memory_entries + v.entries);
   extra.pressure_level = std::string(cache::pressure_level_name(c.pressure));
+  extra.pressure_trigger = std::string(cache::pressure_trigger_name(c.pressure_trigger));
   return extra;
 }
 
