@@ -5,7 +5,8 @@
 
 namespace metafs {
 
-inline constexpr const char* kVersion = "0.1.0";
+// project(VERSION) in CMakeLists.txt, through metafs_version's compile definitions.
+inline constexpr const char* kVersion = METAFS_VERSION;
 
 // What --version prints in all three tools: "`program` <version>", then one "<library>
 // <version>" line for each library they run with (libfuse, DCMTK, CFITSIO, HDF5, netCDF-C,
