@@ -51,4 +51,10 @@ unsigned LmdbEnv::page_size() const {
   return st.ms_psize;
 }
 
+std::string lmdb_library_version() {
+  int major = 0, minor = 0, patch = 0;
+  mdb_version(&major, &minor, &patch);
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
 }  // namespace metafs::cache

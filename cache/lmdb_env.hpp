@@ -19,6 +19,9 @@ class LmdbError : public std::runtime_error {
   int code_;
 };
 
+// The LMDB library's version ("0.9.24", from mdb_version()).
+std::string lmdb_library_version();
+
 // True for the codes that mean the file itself is damaged or not an LMDB file of ours.
 bool is_corruption(int code);
 

@@ -216,6 +216,7 @@ CacheStats MetadataCache::stats() const {
   s.memory_bytes_limit = d.options.memory_limit;
   s.memory_bytes_budget = trees.budget;
   s.pressure = d.monitor.level();
+  s.pressure_trigger = d.monitor.trigger();
   s.errors = d.errors;
   s.dropped = d.dropped;
   if (d.store) {

@@ -37,7 +37,8 @@ struct CacheStats {
   std::uint64_t memory_bytes_budget = 0;  // the limit scaled down by memory pressure
   std::uint64_t memory_entries = 0;
   PressureLevel pressure = PressureLevel::kNormal;
-  std::uint64_t writes = 0;   // records committed to disk
+  PressureTrigger pressure_trigger = PressureTrigger::kNone;  // the source that set it
+  std::uint64_t writes = 0;                                   // records committed to disk
   std::uint64_t dropped = 0;  // records not stored (too large, queue full, no room)
   std::uint64_t errors = 0;   // disk errors and undecodable records (served as misses)
   bool disk_enabled = false;  // false: disabled by option or by a bad directory

@@ -226,4 +226,8 @@ Extraction decode_extraction(std::string_view bytes) {
   return decode_body(body);
 }
 
+std::string zstd_library_version() {
+  return ZSTD_versionString();
+}
+
 }  // namespace metafs::extract

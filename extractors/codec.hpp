@@ -41,4 +41,7 @@ std::string encode_extraction(const Extraction& extraction);
 // not an earlier directory, duplicate or invalid names, a tree deeper than kMaxTreeDepth.
 Extraction decode_extraction(std::string_view bytes);
 
+// The zstd library's version (ZSTD_versionString()).
+std::string zstd_library_version();
+
 }  // namespace metafs::extract

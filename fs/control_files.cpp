@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <ctime>
+#include <string_view>
+#include <utility>
 
 #include "version.hpp"
 
@@ -29,12 +31,14 @@ const char* ControlFiles::name(ControlFile file) {
       return "stats.json";
     case ControlFile::kMetrics:
       return "metrics";
+    case ControlFile::kOpenMetrics:
+      return "openmetrics";
   }
   return "";
 }
 
 bool ControlFiles::from_name(const std::string& text, ControlFile* file) {
-  for (ControlFile f : {ControlFile::kVersion, ControlFile::kStats, ControlFile::kMetrics}) {
+  for (ControlFile f : kControlFiles) {
     if (text == name(f)) {
       *file = f;
       return true;
@@ -50,7 +54,9 @@ std::string ControlFiles::render(ControlFile file) const {
     case ControlFile::kStats:
       return stats_json();
     case ControlFile::kMetrics:
-      return metrics();
+      return metrics(false);
+    case ControlFile::kOpenMetrics:
+      return metrics(true);
   }
   return "";
 }
@@ -84,7 +90,10 @@ std::string ControlFiles::stats_json() const {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) add(m.name.c_str(), std::to_string(m.value));
     if (extra.pressure) {
-      add("pressure_level", "\"" + std::string(cache::pressure_level_name(*extra.pressure)) + "\"");
+      add("memory_pressure",
+          "\"" + std::string(cache::pressure_level_name(*extra.pressure)) + "\"");
+      add("memory_pressure_trigger",
+          "\"" + std::string(cache::pressure_trigger_name(extra.pressure_trigger)) + "\"");
     }
   }
   out += "  \"extraction_seconds\": {\"count\": " + std::to_string(latency.count) +
@@ -94,51 +103,135 @@ std::string ControlFiles::stats_json() const {
   return out;
 }
 
-std::string ControlFiles::metrics() const {
-  auto latency = stats_.extraction_latency.snapshot();
+namespace {
+
+// One metric family of /.metafs/metrics, written in either text format.
+struct Family {
+  std::string name;  // a counter's without "_total"
+  std::string help;
+  const char* type;                                          // "counter", "gauge", "histogram"
+  std::vector<std::pair<std::string, std::string>> samples;  // name suffix + labels, value
+};
+
+// The unit a name ends in (Prometheus: base units, last), for OpenMetrics' # UNIT.
+const char* unit_of(const std::string& name) {
+  for (const char* unit : {"bytes", "seconds"}) {
+    std::string suffix = std::string("_") + unit;
+    if (name.size() > suffix.size() && name.ends_with(suffix)) return unit;
+  }
+  return nullptr;
+}
+
+// Prometheus text 0.0.4 (what node_exporter's textfile collector and Prometheus read): a
+// counter's family is named with its "_total". OpenMetrics 1.0 names the family without
+// it, adds # UNIT and ends with # EOF. No one text satisfies both parsers' counters.
+std::string write_families(const std::vector<Family>& families, bool open_metrics) {
   std::string out;
-  auto counter = [&](const char* name, const char* help, std::uint64_t value) {
-    out += std::string("# HELP metafs_") + name + " " + help + "\n";
-    out += std::string("# TYPE metafs_") + name + " counter\n";
-    out += std::string("metafs_") + name + " " + std::to_string(value) + "\n";
+  for (const Family& f : families) {
+    bool counter = std::string_view(f.type) == "counter";
+    std::string family = f.name + (counter && !open_metrics ? "_total" : "");
+    out += "# HELP " + family + " " + f.help + "\n";
+    out += "# TYPE " + family + " " + f.type + "\n";
+    if (const char* unit = unit_of(family); unit && open_metrics) {
+      out += "# UNIT " + family + " " + unit + "\n";
+    }
+    for (const auto& [suffix, value] : f.samples) {
+      out += f.name + (counter ? "_total" : "") + suffix + " " + value + "\n";
+    }
+  }
+  if (open_metrics) out += "# EOF\n";
+  return out;
+}
+
+// Prometheus puts the unit last: "cache_bytes_used" (stats.json) is metafs_cache_used_bytes.
+std::string metric_name(const std::string& stats_name) {
+  std::string name = stats_name;
+  if (auto at = name.find("_bytes_"); at != std::string::npos) {
+    name.erase(at, 6);
+    name += "_bytes";
+  }
+  return "metafs_" + name;
+}
+
+constexpr const char* kPressureTriggers[] = {"none", "psi", "memory.high", "MemAvailable"};
+
+}  // namespace
+
+std::string ControlFiles::metrics(bool open_metrics) const {
+  auto latency = stats_.extraction_latency.snapshot();
+  std::vector<Family> families;
+  auto add = [&](std::string name, std::string help, const char* type, std::string value) {
+    families.push_back({std::move(name), std::move(help), type, {{"", std::move(value)}}});
   };
-  counter("lookups_total", "FUSE lookups answered.", stats_.lookups.load());
-  counter("reads_total", "FUSE reads answered.", stats_.reads.load());
-  counter("detections_total", "Files whose format was detected.", stats_.detections.load());
-  counter("extractions_total", "Metadata extractions run.", stats_.extractions.load());
-  counter("extraction_errors_total", "Extractions that ended with an error.", stats_.errors.load());
-  counter("prefetched_total", "Views made ready ahead of a request (--prefetch).",
+  auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+    add(std::string("metafs_") + name, help, "counter", std::to_string(value));
+  };
+  families.push_back({"metafs_build_info",
+                      "The metafs version (always 1).",
+                      "gauge",
+                      {{std::string("{version=\"") + kVersion + "\"}", "1"}}});
+  add("metafs_uptime_seconds", "Seconds since the daemon started.", "gauge",
+      number(std::chrono::duration<double>(std::chrono::steady_clock::now() - stats_.started)
+                 .count()));
+  counter("lookups", "FUSE lookups answered.", stats_.lookups.load());
+  counter("getattrs", "FUSE getattrs answered.", stats_.getattrs.load());
+  counter("reads", "FUSE reads answered.", stats_.reads.load());
+  counter("readdirs", "Directories opened for listing.", stats_.readdirs.load());
+  counter("readdir_replies", "Listing requests answered.", stats_.readdir_replies.load());
+  counter("detections", "Files whose format was detected.", stats_.detections.load());
+  counter("extractions", "Metadata extractions run.", stats_.extractions.load());
+  counter("extraction_errors", "Extractions that ended with an error.", stats_.errors.load());
+  counter("view_hits", "Views served from memory without asking the cache.",
+          stats_.view_hits.load());
+  counter("prefetched", "Views made ready ahead of a request (--prefetch).",
           stats_.prefetched.load());
-  counter("retried_total",
+  counter("retried",
           "Extraction results not kept as a file's verdict (cannot open, killed from outside, "
           "first crash): tried again on a later lookup.",
           stats_.retried.load());
   if (extra_) {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) {
-      std::string name = "metafs_" + m.name + (m.counter ? "_total" : "");
-      out += "# HELP " + name + " " + m.help + "\n";
-      out += "# TYPE " + name + (m.counter ? " counter\n" : " gauge\n");
-      out += name + " " + std::to_string(m.value) + "\n";
+      add(metric_name(m.name), m.help, m.counter ? "counter" : "gauge", std::to_string(m.value));
     }
     if (extra.pressure) {
-      out +=
-          "# HELP metafs_pressure_level Memory pressure: 0 normal, 1 elevated, 2 high, 3 "
-          "critical.\n";
-      out += "# TYPE metafs_pressure_level gauge\n";
-      out += "metafs_pressure_level " + std::to_string(static_cast<int>(*extra.pressure)) + "\n";
+      add("metafs_memory_pressure_level",
+          "Memory pressure: 0 normal, 1 elevated, 2 high, 3 critical.", "gauge",
+          std::to_string(static_cast<int>(*extra.pressure)));
+      // Every trigger, 1 for the current one: a series does not vanish when it changes.
+      Family trigger{"metafs_memory_pressure_trigger",
+                     "The source that set the pressure level (1), the others 0.",
+                     "gauge",
+                     {}};
+      for (const char* name : kPressureTriggers) {
+        trigger.samples.push_back(
+            {std::string("{trigger=\"") + name + "\"}",
+             cache::pressure_trigger_name(extra.pressure_trigger) == name ? "1" : "0"});
+      }
+      families.push_back(std::move(trigger));
     }
   }
-  out += "# HELP metafs_extraction_seconds Time to extract one file's metadata.\n";
-  out += "# TYPE metafs_extraction_seconds histogram\n";
+  Family histogram{
+      "metafs_extraction_seconds", "Time to extract one file's metadata.", "histogram", {}};
   for (std::size_t i = 0; i < LatencyRecorder::kBucketSeconds.size(); ++i) {
-    out += "metafs_extraction_seconds_bucket{le=\"" + number(LatencyRecorder::kBucketSeconds[i]) +
-           "\"} " + std::to_string(latency.cumulative[i]) + "\n";
+    histogram.samples.push_back(
+        {"_bucket{le=\"" + number(LatencyRecorder::kBucketSeconds[i]) + "\"}",
+         std::to_string(latency.cumulative[i])});
   }
-  out += "metafs_extraction_seconds_bucket{le=\"+Inf\"} " + std::to_string(latency.count) + "\n";
-  out += "metafs_extraction_seconds_sum " + number(latency.sum_seconds) + "\n";
-  out += "metafs_extraction_seconds_count " + std::to_string(latency.count) + "\n";
-  return out;
+  histogram.samples.push_back({"_bucket{le=\"+Inf\"}", std::to_string(latency.count)});
+  histogram.samples.push_back({"_sum", number(latency.sum_seconds)});
+  histogram.samples.push_back({"_count", std::to_string(latency.count)});
+  families.push_back(std::move(histogram));
+  Family recent{"metafs_extraction_recent_seconds",
+                "Percentiles of the last few thousand extractions (quantile 1: the longest).",
+                "gauge",
+                {}};
+  for (auto [quantile, value] : {std::pair{"0.5", latency.p50}, std::pair{"0.95", latency.p95},
+                                 std::pair{"0.99", latency.p99}, std::pair{"1", latency.max}}) {
+    recent.samples.push_back({std::string("{quantile=\"") + quantile + "\"}", number(value)});
+  }
+  families.push_back(std::move(recent));
+  return write_families(families, open_metrics);
 }
 
 struct stat ControlFiles::refresh(ControlFile file) {

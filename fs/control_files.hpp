@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,7 @@ class ControlFiles {
   struct Extra {
     std::vector<Metric> metrics;
     std::optional<cache::PressureLevel> pressure;  // none without a cache
+    cache::PressureTrigger pressure_trigger = cache::PressureTrigger::kNone;  // what set it
   };
   // `extra` adds what other parts know (the cache, memory, inodes).
   using ExtraSource = std::function<Extra()>;
@@ -53,12 +55,13 @@ class ControlFiles {
   static struct stat attributes_of(const Snapshot& snapshot);
   std::string render(ControlFile file) const;
   std::string stats_json() const;
-  std::string metrics() const;
+  // Prometheus text 0.0.4, or OpenMetrics 1.0 (`open_metrics`).
+  std::string metrics(bool open_metrics) const;
 
   const Stats& stats_;
   ExtraSource extra_;
   std::mutex mutex_;
-  std::shared_ptr<const Snapshot> snapshots_[3];
+  std::shared_ptr<const Snapshot> snapshots_[std::size(kControlFiles)];
 };
 
 }  // namespace metafs::fs

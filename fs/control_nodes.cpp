@@ -36,7 +36,7 @@ class ControlDirNode final : public NodeKind {
   int readlink(const Node&, std::string*) override { return EINVAL; }
 
   int opendir(const Node&, const Caller&, DirListing* listing) override {
-    for (ControlFile file : {ControlFile::kVersion, ControlFile::kStats, ControlFile::kMetrics}) {
+    for (ControlFile file : kControlFiles) {
       listing->entries.push_back({ControlFiles::name(file),
                                   InodeTable::kFirstControlFileIno + static_cast<fuse_ino_t>(file),
                                   S_IFREG});

@@ -109,6 +109,7 @@ ControlFiles::Extra Filesystem::control_extra() const {
       c.memory_bytes_budget + v.budget);
   add("memory_entries", "Entries held in memory.", false, c.memory_entries + v.entries);
   extra.pressure = c.pressure;
+  extra.pressure_trigger = c.pressure_trigger;
   return extra;
 }
 

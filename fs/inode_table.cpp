@@ -44,7 +44,7 @@ InodeTable::InodeTable() {
   control->ino = kControlDirIno;
   control->kind = Node::Kind::kControlDir;
   add_permanent(control);
-  for (ControlFile file : {ControlFile::kVersion, ControlFile::kStats, ControlFile::kMetrics}) {
+  for (ControlFile file : kControlFiles) {
     auto node = std::make_shared<Node>();
     node->ino = kFirstControlFileIno + static_cast<fuse_ino_t>(file);
     node->kind = Node::Kind::kControlFile;

@@ -14,7 +14,9 @@
 namespace metafs::fs {
 
 // The control files in /.metafs.
-enum class ControlFile : std::uint8_t { kVersion, kStats, kMetrics };
+enum class ControlFile : std::uint8_t { kVersion, kStats, kMetrics, kOpenMetrics };
+inline constexpr ControlFile kControlFiles[] = {ControlFile::kVersion, ControlFile::kStats,
+                                                ControlFile::kMetrics, ControlFile::kOpenMetrics};
 
 // What an inode number stands for.
 struct Node {

@@ -278,7 +278,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_option("--log-file", log_file,
                  "Log to FILE (appended; re-opened on SIGHUP, for logrotate) instead of the "
                  "terminal, the journal or syslog");
-  app.set_version_flag("-V,--version", std::string("metafs ") + kVersion);
+  app.set_version_flag("-V,--version", [] { return version_text("metafs"); });
   app.footer(
       "Examples:\n"
       "  metafs /data/archive /mnt/meta\n"

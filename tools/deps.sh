@@ -12,6 +12,7 @@ METAFS_BUILD_PACKAGES=(
 METAFS_TEST_PACKAGES=(
   dcmtk netcdf-bin hdf5-tools libcfitsio-bin fitsverify systemd gzip acl
   python3 python3-astropy python3-h5py python3-netcdf4 python3-numpy man-db
+  python3-prometheus-client
 )
 
 metafs_install_packages() {

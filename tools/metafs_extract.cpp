@@ -17,6 +17,7 @@
 #include "entry_name.hpp"
 #include "registry.hpp"
 #include "render.hpp"
+#include "version.hpp"
 #include "worker_loop.hpp"
 
 namespace {
@@ -168,7 +169,7 @@ int main(int argc, char** argv) {
   app.add_option("--parent-pid", serve_options.parent_pid,
                  "--serve: the daemon's pid: the worker ends when it is gone")
       ->group("");
-  app.set_version_flag("-V,--version", std::string("metafs-extract ") + METAFS_VERSION);
+  app.set_version_flag("-V,--version", [] { return metafs::version_text("metafs-extract"); });
   app.footer(
       "Examples:\n"
       "  metafs-extract scan.dcm                      metadata.txt of one file\n"

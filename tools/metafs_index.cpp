@@ -36,6 +36,7 @@
 #include "service_setup.hpp"
 #include "session.hpp"
 #include "stats.hpp"
+#include "version.hpp"
 
 namespace {
 
@@ -112,6 +113,7 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
   bool no_progress = false;
   app.add_flag("--no-progress", no_progress, "No progress line");
   app.add_flag("--json", settings->json, "Print the summary as JSON on stdout");
+  app.set_version_flag("-V,--version", [] { return metafs::version_text("metafs-index"); });
   app.footer(
       "Examples:\n"
       "  metafs-index /data/archive && metafs /data/archive /mnt/meta\n"

@@ -2,6 +2,7 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcobject.h>
+#include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/oflog/oflog.h>
 #include <fcntl.h>
@@ -64,6 +65,10 @@ class DicomExtractor final : public Extractor {
 
 std::unique_ptr<Extractor> make_dicom_extractor() {
   return std::make_unique<DicomExtractor>();
+}
+
+std::string dicom_library_version() {
+  return OFFIS_DCMTK_VERSION_STRING;
 }
 
 }  // namespace metafs::extract

@@ -1,5 +1,8 @@
 #include "fits/fits_extractor.hpp"
 
+#include <fitsio.h>
+
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -136,6 +139,14 @@ class FitsExtractor final : public Extractor {
 
 std::unique_ptr<Extractor> make_fits_extractor() {
   return std::make_unique<FitsExtractor>();
+}
+
+std::string fits_library_version() {
+  float number = 0;
+  fits_get_version(&number);  // major + minor / 100 + micro / 10000
+  long v = std::lround(number * 10000);
+  return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
+         std::to_string(v % 100);
 }
 
 }  // namespace metafs::extract

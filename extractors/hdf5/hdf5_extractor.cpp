@@ -65,6 +65,12 @@ std::unique_ptr<Extractor> make_hdf5_extractor(const hdf5::Limits& limits) {
   return std::make_unique<Hdf5Extractor>(limits);
 }
 
+std::string hdf5_library_version() {
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
+}
+
 }  // namespace metafs::extract
 
 namespace metafs::extract {

@@ -10,6 +10,9 @@
 namespace metafs::extract {
 
 std::unique_ptr<Extractor> make_hdf5_extractor();
+
+// The HDF5 version this extractor reads with (H5get_libversion()).
+std::string hdf5_library_version();
 // The same with other listing limits (tests use small ones).
 std::unique_ptr<Extractor> make_hdf5_extractor(const hdf5::Limits& limits);
 

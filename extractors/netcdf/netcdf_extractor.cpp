@@ -159,4 +159,9 @@ std::unique_ptr<Extractor> make_netcdf_extractor() {
   return std::make_unique<NetcdfExtractor>();
 }
 
+std::string netcdf_library_version() {
+  std::string text = nc_inq_libvers();  // "4.9.0 of Jan  1 2023 12:00:00 $"
+  return text.substr(0, text.find(' '));
+}
+
 }  // namespace metafs::extract
