@@ -391,6 +391,30 @@ TEST(Hdf5Extractor, EmptyDataspacesAndEmptyStrings) {
   EXPECT_EQ(text.kind, ValueKind::kString);
 }
 
+// The same through a real file, as h5py writes and reads it: metadata.json holds [] for the
+// 0-element attribute (h5py: an empty array), "" for the null dataspace (h5py.Empty) and for
+// the empty string.
+TEST(Hdf5Extractor, EmptyListsReachMetadataJson) {
+  TempDir dir;
+  fs::path file = dir.path() / "empty.h5";
+  std::string script =
+      "import h5py, numpy as np, sys\n"
+      "with h5py.File(sys.argv[1], 'w') as f:\n"
+      "    f.attrs['zero'] = np.zeros((0,), dtype='i4')\n"
+      "    f.attrs['null'] = h5py.Empty('f4')\n"
+      "    f.attrs['blank'] = ''\n";
+  std::string out = run_command("/usr/bin/python3 -c " + shell_quote(script) + " " +
+                                shell_quote(file.string()) + " 2>&1");
+  ASSERT_TRUE(fs::exists(file)) << out;
+  Extraction got = extract(file);
+  ASSERT_FALSE(got.failed()) << got.error;
+  auto json = nlohmann::json::parse(render_json(got.tree));
+  const auto& attributes = json["%attributes"];
+  EXPECT_EQ(attributes["zero"], nlohmann::json::array()) << json.dump();
+  EXPECT_EQ(attributes["null"], "") << json.dump();
+  EXPECT_EQ(attributes["blank"], "") << json.dump();
+}
+
 // VAX floats and variable-length strings of big-endian characters keep h5dump's type names.
 TEST(Hdf5Extractor, UnusualTypeNamesAreH5dashH) {
   TempDir dir;
