@@ -86,7 +86,13 @@ void add_attribute_value(MetaTree& tree, NodeId parent, std::string_view name,
     return;
   }
   if (att.length() == 0) {
-    tree.add_value(parent, name, "");
+    // An empty text is ""; an empty array of numbers or strings is [] (netCDF4-python reads
+    // an empty array; ncdump prints "" for both, in header.txt).
+    if (att.type() == NC_CHAR) {
+      tree.add_value(parent, name, "");
+    } else {
+      tree.add_list(parent, name, {}, ValueKind::kString, ", ");
+    }
     return;
   }
   if (att.type() == NC_CHAR) {
