@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "extraction/data_view.hpp"
 #include "entry_name.hpp"
+#include "extraction/data_view.hpp"
 
 namespace metafs::extraction {
 namespace {

@@ -249,14 +249,13 @@ TEST(Service, InstalledUnitNamesThePrefixInstalledTo) {
   TempDir tmp;
   fs::path build = fs::path(METAFS_BIN_DIR).parent_path();
   int status = -1;
-  std::string out = run_command("DESTDIR=" + shell_quote(tmp.path().string()) +
-                                    " cmake --install " + shell_quote(build.string()) +
-                                    " --prefix /opt/metafs 2>&1",
-                                &status);
+  std::string out =
+      run_command("DESTDIR=" + shell_quote(tmp.path().string()) + " cmake --install " +
+                      shell_quote(build.string()) + " --prefix /opt/metafs 2>&1",
+                  &status);
   ASSERT_EQ(status, 0) << out;
   std::string text = read_file(tmp.path() / "opt/metafs/lib/systemd/system/metafs@.service");
-  EXPECT_NE(text.find("ExecStart=/opt/metafs/bin/metafs --foreground"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("ExecStart=/opt/metafs/bin/metafs --foreground"), std::string::npos) << text;
   EXPECT_TRUE(fs::exists(tmp.path() / "opt/metafs/bin/metafs"));
   EXPECT_TRUE(fs::exists(tmp.path() / "etc/metafs/metafs.conf.example"));
 }
