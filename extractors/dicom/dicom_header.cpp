@@ -42,7 +42,22 @@ std::string render_header(DicomHeaders& headers) {
   headers.file.print(out, DCMTypes::PF_shortenLongTagValues);
   std::string text = out.str();
   if (headers.stop) text += stop_element_line(*headers.stop);
-  return is_valid_utf8(text) ? text : utf8_or_escaped(text);
+  if (!is_valid_utf8(text)) text = utf8_or_escaped(text);
+  // header.txt is text: dcmdump prints a NUL padding byte (DS "-1024\0", written by some
+  // scanners) as it is, and grep then calls the file binary. Escaped as metadata.txt does.
+  if (text.find('\0') != std::string::npos) {
+    std::string escaped;
+    escaped.reserve(text.size() + 16);
+    for (char c : text) {
+      if (c == '\0') {
+        escaped.append("\\x00");
+      } else {
+        escaped.push_back(c);
+      }
+    }
+    text = std::move(escaped);
+  }
+  return text;
 }
 
 }  // namespace metafs::extract::dicom

@@ -275,6 +275,23 @@ TEST(DicomExtractor, AnUndecodableByteNeverSplitsAValue) {
   EXPECT_EQ(escaped["StudyDescription"], nlohmann::json({"K\\xF6rper", "Sch\\xE4del"}));
 }
 
+// header.txt is text: a value padded with NUL (DS "-1024\0", as in D_CLUNIE_CT1_RLE_FRAGS)
+// shows the pad as \x00, as metadata.txt does, and grep sees no binary file.
+TEST(DicomExtractor, HeaderTextHasNoNulBytes) {
+  test::TempDir dir;
+  fs::path file = dir.path() / "nul_padded.dcm";
+  test::DicomBuilder builder;
+  builder.text(0x0028, 0x1052, "DS", std::string("-1024\0", 6));
+  test::write_file(file, builder.bytes());
+  std::string header = extract(file).extraction.header;
+  EXPECT_EQ(header.find('\0'), std::string::npos);
+  EXPECT_NE(header.find("[-1024\\x00]"), std::string::npos) << header;
+  std::string grep =
+      run_command("grep -c RescaleIntercept " + shell_quote(file.string()) +
+                  " >/dev/null; printf %s " + shell_quote(header) + " | grep -c RescaleIntercept");
+  EXPECT_EQ(grep, "1\n");
+}
+
 // Encapsulated Pixel Data inside a sequence (an icon image) is summarised as at the top level,
 // with the fragments dcmdump lists (regressions/dicom: it was an empty value).
 TEST(DicomExtractor, EncapsulatedPixelDataInASequenceIsSummarised) {
