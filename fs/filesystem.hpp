@@ -50,6 +50,10 @@ struct ReadSource {
 // How the kernel may cache a file opened by Filesystem::open.
 struct OpenedFile {
   bool keep_cache = false;
+  // Reads go to the daemon whatever the size says: a file whose size is 0 may still hold
+  // bytes (procfs and sysfs files bind-mounted into SOURCE), and the kernel would otherwise
+  // read nothing past its size.
+  bool direct_io = false;
 };
 
 // The filesystem's state and the work of every operation. Each do-function returns 0 or a

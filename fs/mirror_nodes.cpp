@@ -136,7 +136,11 @@ class MirrorNodes final : public NodeKind {
     if (!S_ISREG(st.st_mode)) return EACCES;  // a FIFO or device swapped in
     if (!node.shows(st)) return ESTALE;       // another file has this name now
     *fd = std::move(file);
-    opened->keep_cache = true;  // dropped by the kernel when size or mtime change
+    if (st.st_size == 0) {
+      opened->direct_io = true;  // read to end of file, as the source does
+    } else {
+      opened->keep_cache = true;  // dropped by the kernel when size or mtime change
+    }
     return 0;
   }
 

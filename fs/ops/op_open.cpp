@@ -21,6 +21,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     fi->keep_cache = opened.keep_cache ? 1 : 0;
+    fi->direct_io = opened.direct_io ? 1 : 0;
     fi->fh = fd.valid() ? static_cast<std::uint64_t>(fd.get()) + 1 : 0;
     if (fuse_reply_open(req, fi) == 0) fd.release();
   });
