@@ -10,7 +10,6 @@
 #include "cache_log.hpp"
 #include "codec.hpp"
 #include "lmdb_store.hpp"
-#include "memory_lru.hpp"
 
 namespace metafs::cache {
 
@@ -22,23 +21,13 @@ namespace {
 using extract::Extraction;
 using extract::Format;
 
-// Detection results are tiny; they get a slice of the memory budget of their own so that a
-// directory listing of many files does not evict the trees.
-constexpr std::uint64_t kFormatBudgetDivisor = 16;
-constexpr std::uint64_t kMaxFormatBudget = 16u << 20;
-constexpr std::size_t kFormatEntryOverhead = 128;
-
-std::uint64_t format_budget(std::uint64_t memory_budget) {
-  return std::min(memory_budget / kFormatBudgetDivisor, kMaxFormatBudget);
-}
+}  // namespace
 
 void give_memory_back() {
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif
 }
-
-}  // namespace
 
 std::uint64_t memory_budget_at(PressureLevel level, std::uint64_t limit) {
   switch (level) {
@@ -54,26 +43,12 @@ std::uint64_t memory_budget_at(PressureLevel level, std::uint64_t limit) {
   return limit;
 }
 
-std::size_t extraction_memory_bytes(const Extraction& x) {
-  std::size_t bytes = sizeof(Extraction) + x.tree.memory_bytes() + x.header.capacity() +
-                      x.error.capacity() + x.extra_files.capacity() * sizeof(x.extra_files[0]);
-  for (const auto& [name, content] : x.extra_files) bytes += name.capacity() + content.capacity();
-  return bytes;
-}
-
 struct MetadataCache::Impl {
-  explicit Impl(CacheOptions o)
-      : options(std::move(o)),
-        trees(options.memory_limit),
-        formats(format_budget(options.memory_limit)),
-        monitor(options.pressure) {}
+  explicit Impl(CacheOptions o) : options(std::move(o)), monitor(options.pressure) {}
 
   CacheOptions options;
   std::unique_ptr<LmdbStore> store;  // null when disabled
-  MemoryLru<CacheKey, std::shared_ptr<const Extraction>> trees;
-  MemoryLru<CacheKey, Format> formats;
-  std::atomic<std::uint64_t> hits{0}, memory_hits{0}, misses{0}, errors{0}, dropped{0};
-  // Last: stopped first, so no callback runs into destroyed members.
+  std::atomic<std::uint64_t> hits{0}, misses{0}, errors{0}, dropped{0};
   PressureMonitor monitor;
 
   bool disk() const { return store && store->enabled(); }
@@ -94,13 +69,6 @@ struct MetadataCache::Impl {
     cache_log().warn("dropping an unreadable cache record: {}", why);
     store->erase(lmdb);
   }
-
-  void on_pressure(PressureLevel level) {
-    std::uint64_t budget = memory_budget_at(level, options.memory_limit);
-    trees.set_budget(budget);
-    formats.set_budget(format_budget(budget));
-    if (level != PressureLevel::kNormal) give_memory_back();
-  }
 };
 
 MetadataCache::MetadataCache(CacheOptions options)
@@ -113,11 +81,7 @@ MetadataCache::MetadataCache(CacheOptions options)
   } else {
     cache_log().info("persistent cache disabled; caching in memory only");
   }
-  if (impl_->options.watch_pressure) {
-    Impl* impl = impl_.get();
-    impl_->monitor.subscribe([impl](PressureLevel level) { impl->on_pressure(level); });
-    impl_->monitor.start();
-  }
+  if (impl_->options.watch_pressure) impl_->monitor.start();
 }
 
 MetadataCache::~MetadataCache() {
@@ -127,19 +91,12 @@ MetadataCache::~MetadataCache() {
 
 std::shared_ptr<const Extraction> MetadataCache::get(const CacheKey& key) {
   Impl& d = *impl_;
-  if (auto hit = d.trees.get(key)) {
-    ++d.hits;
-    ++d.memory_hits;
-    if (d.disk()) d.store->touch(lmdb_key(key, RecordKind::kExtraction));
-    return *hit;
-  }
   if (d.disk()) {
     std::string lmdb = lmdb_key(key, RecordKind::kExtraction);
     std::optional<std::string> record = d.store->get(lmdb);
     if (auto payload = d.payload_of(record, key, lmdb)) {
       try {
         auto x = std::make_shared<const Extraction>(decode_extraction(*payload));
-        d.trees.put(key, x, extraction_memory_bytes(*x));
         ++d.hits;
         return x;
       } catch (const CodecError& e) {
@@ -153,9 +110,7 @@ std::shared_ptr<const Extraction> MetadataCache::get(const CacheKey& key) {
 
 void MetadataCache::put(const CacheKey& key, std::shared_ptr<const Extraction> extraction) {
   Impl& d = *impl_;
-  if (!extraction) return;
-  d.trees.put(key, extraction, extraction_memory_bytes(*extraction));
-  if (!d.disk()) return;
+  if (!extraction || !d.disk()) return;
   try {
     d.store->put(lmdb_key(key, RecordKind::kExtraction),
                  encode_record(key, encode_extraction(*extraction)));
@@ -170,12 +125,6 @@ void MetadataCache::put(const CacheKey& key, std::shared_ptr<const Extraction> e
 
 std::optional<Format> MetadataCache::get_format(const CacheKey& key) {
   Impl& d = *impl_;
-  if (auto hit = d.formats.get(key)) {
-    ++d.hits;
-    ++d.memory_hits;
-    if (d.disk()) d.store->touch(lmdb_key(key, RecordKind::kFormat));
-    return *hit;
-  }
   if (d.disk()) {
     std::string lmdb = lmdb_key(key, RecordKind::kFormat);
     std::optional<std::string> record = d.store->get(lmdb);
@@ -183,7 +132,6 @@ std::optional<Format> MetadataCache::get_format(const CacheKey& key) {
       if (payload->size() == 1 &&
           static_cast<std::uint8_t>((*payload)[0]) <= static_cast<std::uint8_t>(Format::kNetcdf)) {
         auto format = static_cast<Format>((*payload)[0]);
-        d.formats.put(key, format, key.source_path.size() + kFormatEntryOverhead);
         ++d.hits;
         return format;
       }
@@ -196,7 +144,6 @@ std::optional<Format> MetadataCache::get_format(const CacheKey& key) {
 
 void MetadataCache::put_format(const CacheKey& key, Format format) {
   Impl& d = *impl_;
-  d.formats.put(key, format, key.source_path.size() + kFormatEntryOverhead);
   if (!d.disk()) return;
   d.store->put(lmdb_key(key, RecordKind::kFormat),
                encode_record(key, std::string(1, static_cast<char>(format))));
@@ -206,15 +153,7 @@ CacheStats MetadataCache::stats() const {
   const Impl& d = *impl_;
   CacheStats s;
   s.hits = d.hits;
-  s.memory_hits = d.memory_hits;
   s.misses = d.misses;
-  MemoryLruStats trees = d.trees.stats();
-  MemoryLruStats formats = d.formats.stats();
-  s.memory_evictions = trees.evictions + formats.evictions;
-  s.memory_bytes_used = trees.bytes + formats.bytes;
-  s.memory_entries = trees.entries + formats.entries;
-  s.memory_bytes_limit = d.options.memory_limit;
-  s.memory_bytes_budget = trees.budget;
   s.pressure = d.monitor.level();
   s.pressure_trigger = d.monitor.trigger();
   s.errors = d.errors;

@@ -30,7 +30,7 @@ struct DataVersion {
   FileVersion file() const { return FileVersion::of(rel, st); }
 
   // The view of a passing failure: kept here, for the inodes of this attempt only, never in
-  // the memory LRU or the cache, so a later attempt of the same version cannot find it.
+  // the view LRU or the cache, so a later attempt of the same version cannot find it.
   std::shared_ptr<const DataView> passing_view() const {
     std::lock_guard lock(passing_mutex_);
     return passing_view_;

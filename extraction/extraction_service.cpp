@@ -53,6 +53,8 @@ ExtractionService::ExtractionService(const SourceTree& source, ServiceOptions op
       max_detections_(std::max<std::size_t>(1024, options.detection_memory / kDetectionBytes)) {
   pressure_subscription_ = cache_.pressure_monitor().subscribe([this](cache::PressureLevel level) {
     views_.set_budget(cache::memory_budget_at(level, options_.view_memory));
+    // The views are the one memory tier of decoded trees: what they just let go goes back.
+    if (level != cache::PressureLevel::kNormal) cache::give_memory_back();
   });
 }
 

@@ -89,10 +89,11 @@ ControlFiles::Extra Filesystem::control_extra() const {
   cache::CacheStats c = cache_->stats();
   cache::MemoryLruStats v = service_->view_stats();
   add("cache_hits", "Extractions answered by the cache.", true, c.hits);
-  add("cache_memory_hits", "Cache hits answered from memory.", true, c.memory_hits);
+  // Memory is the service's views alone now (see view_hits); kept so scrapers still find it.
+  add("cache_memory_hits", "Always 0: memory hits are view_hits.", true, 0);
   add("cache_misses", "Extractions the cache did not have.", true, c.misses);
   add("evictions", "Entries evicted from the disk cache.", true, c.evictions);
-  add("memory_evictions", "Entries dropped from memory.", true, c.memory_evictions + v.evictions);
+  add("memory_evictions", "Entries dropped from memory.", true, v.evictions);
   add("cache_entries", "Records in the disk cache.", false, c.entries);
   add("cache_bytes_used", "Bytes of the disk cache in use.", false, c.disk_bytes_used);
   add("cache_file_bytes", "Size of the cache file.", false, c.disk_file_bytes);
@@ -101,13 +102,11 @@ ControlFiles::Extra Filesystem::control_extra() const {
   add("cache_dropped", "Records not stored.", true, c.dropped);
   add("cache_errors", "Disk cache errors.", true, c.errors);
   add("cache_enabled", "1 when the disk cache is in use.", false, c.disk_enabled ? 1 : 0);
-  add("memory_bytes_used", "Bytes of metadata held in memory.", false,
-      c.memory_bytes_used + v.bytes);
+  add("memory_bytes_used", "Bytes of metadata held in memory.", false, v.bytes);
   add("memory_bytes_limit", "Limit of metadata in memory (--memory-limit).", false,
       options_.memory_limit);
-  add("memory_bytes_budget", "Memory limit after pressure scaling.", false,
-      c.memory_bytes_budget + v.budget);
-  add("memory_entries", "Entries held in memory.", false, c.memory_entries + v.entries);
+  add("memory_bytes_budget", "Memory limit after pressure scaling.", false, v.budget);
+  add("memory_entries", "Entries held in memory.", false, v.entries);
   extra.pressure = c.pressure;
   extra.pressure_trigger = c.pressure_trigger;
   return extra;

@@ -20,7 +20,6 @@ cache::CacheOptions cache_options_for(const Options& options) {
   cache::CacheOptions cache;
   cache.dir = options.cache_dir;
   cache.disk_limit = options.cache_size;
-  cache.memory_limit = shared_memory(options) / 16 * 3;
   cache.enabled = !options.no_cache;
   return cache;
 }
@@ -28,7 +27,8 @@ cache::CacheOptions cache_options_for(const Options& options) {
 extraction::ServiceOptions service_options_for(const Options& options) {
   extraction::ServiceOptions service;
   service.concurrency = options.workers;
-  service.view_memory = shared_memory(options) / 16 * 9;
+  // The views are the only memory tier of decoded trees (the cache keeps none in memory).
+  service.view_memory = shared_memory(options) / 16 * 12;
   service.detection_memory = shared_memory(options) / 16;
   return service;
 }

@@ -34,4 +34,21 @@ void checked(fuse_req_t req, const char* op, Body&& body) noexcept {
   }
 }
 
+// The boundary of the requests that take no reply (forget, forget_multi): the kernel has
+// dropped its references whatever happens here, so anything `body` throws is logged (a
+// lookup count left behind costs memory, never a wrong answer) and the caller still ends the
+// request with fuse_reply_none.
+template <typename Body>
+void checked_no_reply(const char* op, Body&& body) noexcept {
+  try {
+    body();
+  } catch (const std::bad_alloc&) {
+    // Nothing to log with: the count stays behind.
+  } catch (const std::exception& e) {
+    log::fs()->error("{}: {}", op, e.what());
+  } catch (...) {
+    log::fs()->error("{}: unknown exception", op);
+  }
+}
+
 }  // namespace metafs::fs

@@ -21,13 +21,17 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   });
 }
 
-void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-  filesystem_of(req).forget(ino, nlookup);
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) noexcept {
+  checked_no_reply("forget", [&] { filesystem_of(req).forget(ino, nlookup); });
   fuse_reply_none(req);
 }
 
-void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
-  for (size_t i = 0; i < count; ++i) filesystem_of(req).forget(forgets[i].ino, forgets[i].nlookup);
+void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) noexcept {
+  // One boundary per inode: a forget that throws does not keep the others' counts.
+  for (size_t i = 0; i < count; ++i) {
+    checked_no_reply("forget_multi",
+                     [&] { filesystem_of(req).forget(forgets[i].ino, forgets[i].nlookup); });
+  }
   fuse_reply_none(req);
 }
 

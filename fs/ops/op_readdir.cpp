@@ -1,4 +1,5 @@
 #include <memory>
+#include <type_traits>
 
 #include "caller_credentials.hpp"
 #include "ops/checked_reply.hpp"
@@ -77,7 +78,9 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_
   checked(req, "readdirplus", [&] { serve(req, size, offset, fi, true); });
 }
 
-void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+// Needs no boundary: deleting a listing and replying throw nothing.
+void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) noexcept {
+  static_assert(std::is_nothrow_destructible_v<DirListing>);
   delete listing_of(fi);
   fuse_reply_err(req, 0);
 }

@@ -9,14 +9,16 @@ const fuse_lowlevel_ops& operations();
 
 void op_init(void* userdata, fuse_conn_info* conn);
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
-void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
-void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets);
+// forget, forget_multi and releasedir take no checked() (no error reply is possible): they
+// are noexcept, through checked_no_reply or because nothing in them throws.
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) noexcept;
+void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) noexcept;
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_readlink(fuse_req_t req, fuse_ino_t ino);
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
 void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
-void op_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+void op_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept;
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
 void op_statfs(fuse_req_t req, fuse_ino_t ino);
 // Only the access ACL, which the kernel enforces (FUSE_CAP_POSIX_ACL).

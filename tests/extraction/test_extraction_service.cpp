@@ -84,7 +84,6 @@ class ExtractionServiceTest : public ::testing::Test {
     metafs::cache::CacheOptions cache_options;
     cache_options.dir = dir_.path() / "cache";
     cache_options.enabled = disk;
-    cache_options.memory_limit = 0;  // the service's own views are the memory tier seen here
     cache_options.watch_pressure = false;
     cache_ = std::make_unique<metafs::cache::MetadataCache>(cache_options);
     auto backend = std::make_unique<FakeBackend>(gate_open);
@@ -183,6 +182,25 @@ TEST_F(ExtractionServiceTest, AnEvictedViewIsDecodedAgainFromTheCacheNotExtracte
   EXPECT_EQ(second->extraction().header, first->extraction().header);
   EXPECT_EQ(backend_->started().size(), 1u);
   EXPECT_EQ(counters_.extractions.load(), 1u);
+}
+
+TEST_F(ExtractionServiceTest, PressureShrinksTheViewsTheOneMemoryTier) {
+  start(true, 1, true);
+  std::vector<std::shared_ptr<const DataView>> held;
+  for (const char* name : {"a.fits", "b.fits", "c.fits"})
+    held.push_back(service_->view(*version(name)));
+  EXPECT_EQ(service_->view_stats().entries, 3u);
+  cache_->pressure_monitor().set_level(metafs::cache::PressureLevel::kHigh);
+  EXPECT_EQ(service_->view_stats().budget, (1u << 20) / 4);
+  cache_->pressure_monitor().set_level(metafs::cache::PressureLevel::kCritical);
+  EXPECT_EQ(service_->view_stats().bytes, 0u);
+  EXPECT_EQ(service_->view_stats().entries, 0u);
+  // Evicted from memory, still on disk: served again without extracting.
+  cache_->flush();
+  EXPECT_NE(service_->held_view(*version("b.fits")), nullptr);
+  EXPECT_EQ(counters_.extractions.load(), 3u);
+  cache_->pressure_monitor().set_level(metafs::cache::PressureLevel::kNormal);
+  EXPECT_EQ(service_->view_stats().budget, 1u << 20);
 }
 
 }  // namespace
