@@ -246,8 +246,8 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   app.add_flag("-d,--debug", options.debug,
                "Print every FUSE request and debug logs (implies --foreground)");
   app.add_option("-o", fuse_options,
-                 "Mount options, comma-separated: allow_other, default_permissions, ... "
-                 "(the mount is always read-only)")
+                 "Mount options, comma-separated: allow_other, default_permissions, nonempty "
+                 "(mount over a non-empty directory), ... (the mount is always read-only)")
       ->type_name("OPT[,OPT...]");
   app.add_flag("--no-cache", options.no_cache, "Keep no cache on disk");
   declare_shared_options(app, options, sizes);
