@@ -153,7 +153,10 @@ std::string metric_name(const std::string& stats_name) {
   return "metafs_" + name;
 }
 
-constexpr const char* kPressureTriggers[] = {"none", "psi", "memory.high", "MemAvailable"};
+// Every trigger the pressure monitor names (cache/pressure_level.hpp), in enum order.
+constexpr cache::PressureTrigger kPressureTriggers[] = {
+    cache::PressureTrigger::kNone, cache::PressureTrigger::kPsi,
+    cache::PressureTrigger::kMemoryHigh, cache::PressureTrigger::kMemAvailable};
 
 }  // namespace
 
@@ -203,10 +206,10 @@ std::string ControlFiles::metrics(bool open_metrics) const {
                      "The source that set the pressure level (1), the others 0.",
                      "gauge",
                      {}};
-      for (const char* name : kPressureTriggers) {
+      for (cache::PressureTrigger each : kPressureTriggers) {
         trigger.samples.push_back(
-            {std::string("{trigger=\"") + name + "\"}",
-             cache::pressure_trigger_name(extra.pressure_trigger) == name ? "1" : "0"});
+            {"{trigger=\"" + std::string(cache::pressure_trigger_name(each)) + "\"}",
+             each == extra.pressure_trigger ? "1" : "0"});
       }
       families.push_back(std::move(trigger));
     }
