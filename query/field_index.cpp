@@ -40,6 +40,16 @@ std::string IndexFields::fingerprint() const {
   return out;
 }
 
+std::optional<IndexFields> index_fields_of(std::string_view fingerprint) {
+  constexpr std::string_view kVersion = "1:";
+  if (fingerprint.substr(0, kVersion.size()) != kVersion) return std::nullopt;
+  try {
+    return parse_index_fields(fingerprint.substr(kVersion.size()));
+  } catch (const QueryError&) {
+    return std::nullopt;
+  }
+}
+
 IndexFields default_index_fields() {
   IndexFields fields;
   for (const char* p : kDefaultPatterns) fields.patterns.push_back(parse_field_path(p));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,9 @@ struct IndexFields {
   // The patterns as one line: names the index's contents (a change rebuilds it).
   std::string fingerprint() const;
 };
+
+// The fields an index with `fingerprint` holds; std::nullopt for an unknown fingerprint.
+std::optional<IndexFields> index_fields_of(std::string_view fingerprint);
 
 // DICOM patient/study/series/instance identity, modality and dates; FITS OBJECT, DATE-OBS,
 // TELESCOP, INSTRUME, FILTER, EXPTIME of every HDU; netCDF global attributes, variable names,
