@@ -19,6 +19,8 @@
 namespace fs = std::filesystem;
 using metafs::test::binary;
 using metafs::test::corpus_dir;
+using metafs::test::MountRunner;
+using metafs::test::read_file;
 using metafs::test::run_command;
 using metafs::test::shell_quote;
 using metafs::test::TempDir;
@@ -207,6 +209,69 @@ TEST_F(QueryTest, OnlyWhatTheAskerMayRead) {
             (src_ / "sub/ct1.dcm").string() + "\n" + (src_ / "sub/deeper/ct5.dcm").string() + "\n");
   out = user.run(command("PatientID=1CT1 --columns PatientID"), &status);
   EXPECT_EQ(out.find("secret"), std::string::npos) << out;
+}
+
+// The names in a query directory of the mount, each checked to lead to its data directory.
+std::set<std::string> listed(const fs::path& dir) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    EXPECT_TRUE(entry.is_symlink()) << entry.path();
+    EXPECT_TRUE(fs::is_directory(entry.path())) << entry.path() << " does not lead to a directory";
+    out.insert(entry.path().filename().string());
+  }
+  EXPECT_FALSE(ec) << dir << ": " << ec.message();
+  return out;
+}
+
+TEST_F(QueryTest, QueryDirectoriesInTheMount) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test runs as root (it creates a user)";
+  TestUser user("m");
+  fs::copy_file(src_ / "sub/ct1.dcm", src_ / "secret.dcm");
+  fs::permissions(src_ / "secret.dcm", fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(src_ / "sub", fs::perms::owner_all | fs::perms::group_read |
+                                    fs::perms::group_exec | fs::perms::others_read |
+                                    fs::perms::others_exec);
+  fs::permissions(src_ / "sub/deeper", fs::perms::owner_all | fs::perms::group_read |
+                                           fs::perms::group_exec | fs::perms::others_read |
+                                           fs::perms::others_exec);
+  index();
+  MountRunner mount(src_, {"-o", "allow_other", "--cache-dir", cache_.string()},
+                    tmp_.path() / "mnt");
+  ASSERT_TRUE(mount.mounted()) << mount.log();
+  fs::path q = mount.mountpoint() / ".metafs" / "query";
+  EXPECT_EQ(listed(q / "Modality=CT"),
+            Paths({"secret.dcm", "sub%2Fct1.dcm", "sub%2Fdeeper%2Fct5.dcm"}));
+  EXPECT_EQ(fs::read_symlink(q / "Modality=CT" / "sub%2Fct1.dcm"), "../../../sub/ct1.dcm");
+  EXPECT_EQ(read_file(q / "Modality=CT" / "sub%2Fct1.dcm" / "fields" / "PatientID"), "1CT1\n");
+  // '&' joins, %2F is '/' in a field path.
+  EXPECT_EQ(listed(q / "Modality=CT&Rows>=500&PatientID=10"), Paths({"sub%2Fdeeper%2Fct5.dcm"}));
+  EXPECT_EQ(listed(q / "*%2FTELESCOP=XTE"), Paths({"checksum.fits"}));
+  EXPECT_EQ(listed(q / "variables%2F*%2Fattributes%2Funits=rad"), Paths({"cloud.nc"}));
+  EXPECT_EQ(listed(q / "Modality=XX"), Paths());
+  EXPECT_FALSE(fs::exists(q / "Modality=MR" / "sub%2Fct1.dcm"));  // a lookup checks the match
+  std::error_code ec;
+  fs::directory_iterator bad(q / "Modality~(", ec);
+  EXPECT_EQ(ec.value(), EINVAL);
+  std::string errors = read_file(mount.mountpoint() / ".metafs" / "errors");
+  EXPECT_EQ(errors.rfind("broken.fits\t", 0), 0u) << errors;
+
+  // Another user: the 0600 file is neither listed nor found by name.
+  int status = -1;
+  std::string out = user.run("ls " + shell_quote((q / "Modality=CT").string()), &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, "sub%2Fct1.dcm\nsub%2Fdeeper%2Fct5.dcm\n");
+  out = user.run("stat " + shell_quote((q / "Modality=CT" / "secret.dcm").string()), &status);
+  EXPECT_NE(status, 0) << out;
+  out = user.run("ls " + shell_quote((q / "Modality=CT").string()), &status);
+  EXPECT_EQ(out.find("secret"), std::string::npos);
+
+  // An edited file leaves one result and enters another once the mount has looked at it.
+  fs::copy_file(src_ / "mr.dcm", src_ / "sub/ct1.dcm", fs::copy_options::overwrite_existing);
+  EXPECT_EQ(listed(q / "Modality=CT"), Paths({"secret.dcm", "sub%2Fdeeper%2Fct5.dcm"}));
+  EXPECT_EQ(read_file(mount.mountpoint() / "sub/ct1.dcm/fields/Modality"), "MR\n");
+  EXPECT_EQ(listed(q / "Modality=MR"), Paths({"mr.dcm", "sub%2Fct1.dcm"}));
+  EXPECT_TRUE(mount.alive()) << mount.log();
 }
 
 }  // namespace
