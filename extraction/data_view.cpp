@@ -39,7 +39,7 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
     EntryId error = add(kRootEntry, "error", EntryType::kFile, Content::kOwned);
     entries_[error].text = shared_text(x.error + "\n");
   }
-  EntryId fields = add(kRootEntry, "fields", EntryType::kDirectory, Content::kNone);
+  EntryId fields = add(kRootEntry, std::string(kFieldsName), EntryType::kDirectory, Content::kNone);
   entries_[fields].tree_node = MetaTree::kRoot;
   entries_[fields].tree_dir = true;
   add(kRootEntry, "header.txt", EntryType::kFile, Content::kHeader);

@@ -24,6 +24,8 @@ class DataView {
   using EntryId = std::uint32_t;
   static constexpr EntryId kRootEntry = 0;  // the data directory itself
   static constexpr EntryId kNoEntry = UINT32_MAX;
+  // The metadata tree's directory at the view's top.
+  static constexpr std::string_view kFieldsName = "fields";
 
   enum class EntryType : std::uint8_t { kDirectory, kFile, kLink };
 

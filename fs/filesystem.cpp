@@ -11,11 +11,13 @@
 namespace metafs::fs {
 namespace {
 
-// A scientific file shown as a directory: read permission gives search permission too.
-void present_as_directory(struct stat* st) {
+// A scientific file shown as a directory: read permission gives search permission too. Its
+// link count is that of a directory with the subdirectories it lists (fields/ only when
+// visible), so a walker that trusts st_nlink misses nothing it lists.
+void present_as_directory(struct stat* st, bool fields_visible) {
   mode_t read_bits = st->st_mode & (S_IRUSR | S_IRGRP | S_IROTH);
   st->st_mode = S_IFDIR | read_bits | (read_bits >> 2);
-  st->st_nlink = 2;
+  st->st_nlink = fields_visible ? 3 : 2;
 }
 
 }  // namespace
@@ -119,7 +121,7 @@ int Filesystem::mirror_attributes(const std::string& rel, struct stat* st,
   *format = extract::Format::kNone;
   if (S_ISREG(st->st_mode)) {
     *format = service_->detect(rel, *st);
-    if (*format != extract::Format::kNone) present_as_directory(st);
+    if (*format != extract::Format::kNone) present_as_directory(st, options_.fields_visible);
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "caller_credentials.hpp"
@@ -37,9 +38,10 @@ struct DirListing {
   bool immutable = false;
 };
 
-// Adds the children of view entry `dir` to `listing`.
+// Adds the children of view entry `dir` to `listing`, but not one named `unlisted` (fields/
+// at a data directory's top, unless --fields=visible: it stays reachable by lookup).
 void add_view_entries(const extraction::DataView& view, extraction::DataView::EntryId dir,
-                      DirListing* listing);
+                      DirListing* listing, std::string_view unlisted = {});
 
 // What read() serves from memory: a virtual or control file's bytes. (A mirrored file is read
 // through the descriptor open() gave.)

@@ -89,7 +89,8 @@ class MirrorNodes final : public NodeKind {
       std::shared_ptr<const extraction::DataVersion> version;
       std::shared_ptr<const extraction::DataView> view;
       if (int err = fs_.data_view(node.rel_path, st, &version, &view)) return err;
-      add_view_entries(*view, extraction::DataView::kRootEntry, listing);
+      add_view_entries(*view, extraction::DataView::kRootEntry, listing,
+                       fs_.options_.fields_visible ? "" : extraction::DataView::kFieldsName);
       return 0;
     }
     extract::FileDescriptor fd;

@@ -5,8 +5,9 @@
 namespace metafs::fs {
 
 void add_view_entries(const extraction::DataView& view, extraction::DataView::EntryId dir,
-                      DirListing* listing) {
+                      DirListing* listing, std::string_view unlisted) {
   for (extraction::DataView::EntryId child : view.children(dir)) {
+    if (!unlisted.empty() && view.name(child) == unlisted) continue;
     mode_t type = view.type(child) == extraction::DataView::EntryType::kDirectory ? S_IFDIR
                   : view.type(child) == extraction::DataView::EntryType::kLink    ? S_IFLNK
                                                                                   : S_IFREG;
