@@ -232,7 +232,8 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   CLI::App app{
       "metafs: mount SOURCE at MOUNTPOINT read-only, showing every DICOM, FITS, HDF5 and NetCDF\n"
       "file as a directory of small metadata files (format, fields/, metadata.txt,\n"
-      "metadata.json, header.txt). Other files are passed through unchanged.\n"
+      "metadata.json, header.txt) and the file itself (X/X, identical bytes). Other files are\n"
+      "passed through unchanged.\n"
       "Unmount with: fusermount3 -u MOUNTPOINT"};
   app.get_formatter()->column_width(34);
   std::string source, mountpoint, log_file;

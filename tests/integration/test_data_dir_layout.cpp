@@ -1,17 +1,23 @@
 // What a data file's directory lists and what it holds by name, through a real mount: fields/
-// is kept out of listings (--fields=hidden, the default) yet reachable by name.
+// is kept out of listings (--fields=hidden, the default) yet reachable by name; the original
+// file is there too, read as the source file is, by those who may read it.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "corpus.hpp"
 #include "mount_runner.hpp"
+#include "test_user.hpp"
 
 namespace fs = std::filesystem;
 using metafs::test::binary;
@@ -21,6 +27,7 @@ using metafs::test::read_file;
 using metafs::test::run_command;
 using metafs::test::shell_quote;
 using metafs::test::TempDir;
+using metafs::test::TestUser;
 
 namespace {
 
@@ -154,6 +161,148 @@ TEST(DataDirLayoutOptions, FieldsTakesHiddenOrVisible) {
   std::string help = run_command(shell_quote(binary("metafs").string()) + " --help");
   EXPECT_NE(help.find("--fields"), std::string::npos);
   EXPECT_NE(help.find("fields/ is hidden from listings"), std::string::npos);
+}
+
+// The original file inside its directory: the source's bytes, size, times and mode.
+TEST_F(DataDirLayoutTest, OriginalIsTheSourceFileByteForByte) {
+  mount();
+  for (const DataFile& file : kDataFiles) {
+    const fs::path source = src_ / "dir" / file.name;
+    const fs::path original = mnt_ / "dir" / file.name / file.name;
+    EXPECT_EQ(names_in(mnt_ / "dir" / file.name).count(file.name), 1u) << file.name;
+    struct stat a {
+    }, b{};
+    ASSERT_EQ(::stat(source.c_str(), &a), 0);
+    ASSERT_EQ(::stat(original.c_str(), &b), 0) << file.name;
+    EXPECT_TRUE(S_ISREG(b.st_mode)) << file.name;
+    EXPECT_EQ(b.st_mode, a.st_mode) << file.name;
+    EXPECT_EQ(b.st_size, a.st_size) << file.name;
+    EXPECT_EQ(b.st_uid, a.st_uid) << file.name;
+    EXPECT_EQ(b.st_mtim.tv_sec, a.st_mtim.tv_sec) << file.name;
+    EXPECT_EQ(b.st_mtim.tv_nsec, a.st_mtim.tv_nsec) << file.name;
+    // du counts the file's blocks once: on the original, not on its directory.
+    EXPECT_EQ(b.st_blocks, a.st_blocks) << file.name;
+    struct stat dir {};
+    ASSERT_EQ(::stat((mnt_ / "dir" / file.name).c_str(), &dir), 0);
+    EXPECT_EQ(dir.st_blocks, 0) << file.name;
+    int status = -1;
+    run_command("cmp " + shell_quote(source.string()) + " " + shell_quote(original.string()),
+                &status);
+    EXPECT_EQ(status, 0) << file.name << " differs through the mount";
+    const fs::path copy = tmp_.path() / (std::string("copy-") + file.name);
+    run_command("cp " + shell_quote(original.string()) + " " + shell_quote(copy.string()), &status);
+    EXPECT_EQ(status, 0) << file.name;
+    EXPECT_EQ(read_file(copy), read_file(source)) << file.name;
+  }
+}
+
+// The format's own tools read the original as they read the source file: the same output
+// (but for the path each prints) and the same exit status.
+TEST_F(DataDirLayoutTest, FormatToolsReadTheOriginal) {
+  mount();
+  const std::pair<const char*, const char*> tools[] = {{"dcmdump", "mr.dcm"},
+                                                       {"ncdump -h", "classic.nc"},
+                                                       {"h5dump -H", "tall.h5"},
+                                                       {"h5ls -r", "tall.h5"},
+                                                       {"fitsverify", "image.fits"}};
+  for (const auto& [tool, name] : tools) {
+    const fs::path source = src_ / "dir" / name;
+    const fs::path original = mnt_ / "dir" / name / name;
+    int native_status = -1, mounted_status = -1;
+    std::string native = run_command(
+        std::string(tool) + " " + shell_quote(source.string()) + " 2>&1", &native_status);
+    std::string mounted = run_command(
+        std::string(tool) + " " + shell_quote(original.string()) + " 2>&1", &mounted_status);
+    EXPECT_EQ(mounted_status, native_status) << tool << "\n" << mounted;
+    EXPECT_EQ(mounted_status, 0) << tool << "\n" << mounted;
+    auto strip = [](std::string text, const std::string& path) {
+      for (std::size_t at; (at = text.find(path)) != std::string::npos;)
+        text.erase(at, path.size());
+      return text;
+    };
+    EXPECT_EQ(strip(mounted, original.string()), strip(native, source.string())) << tool;
+  }
+}
+
+// A data file whose name is one of its view's own names keeps the view's file under that
+// name; the original is then `original`. A name SOURCE holds is never too long to show.
+TEST_F(DataDirLayoutTest, OriginalGivesWayToTheViewsOwnNames) {
+  fs::create_directories(src_ / "odd");
+  fs::copy_file(corpus_dir() / "dicom" / "fo-dicom_mr.dcm", src_ / "odd" / "metadata.json");
+  fs::copy_file(corpus_dir() / "fits" / "test_i10.fits", src_ / "odd" / "format");
+  fs::copy_file(corpus_dir() / "fits" / "test_i10.fits", src_ / "odd" / "fields");
+  const std::string long_name = std::string(250, 'l') + ".fits";  // 255 bytes: NAME_MAX
+  fs::copy_file(corpus_dir() / "fits" / "test_i10.fits", src_ / "odd" / long_name);
+  mount();
+  const fs::path odd = mnt_ / "odd";
+  nlohmann::json json =
+      nlohmann::json::parse(read_file(odd / "metadata.json" / "metadata.json"), nullptr, false);
+  EXPECT_TRUE(json.is_object());  // the view's JSON, not the DICOM file
+  EXPECT_EQ(read_file(odd / "format" / "format"), "fits\n");
+  EXPECT_TRUE(fs::is_directory(odd / "fields" / "fields"));
+  for (const char* name : {"metadata.json", "format", "fields"}) {
+    EXPECT_EQ(names_in(odd / name).count("original"), 1u) << name;
+    EXPECT_EQ(read_file(odd / name / "original"), read_file(src_ / "odd" / name)) << name;
+  }
+  EXPECT_EQ(names_in(odd / long_name).count(long_name), 1u);
+  EXPECT_EQ(read_file(odd / long_name / long_name), read_file(src_ / "odd" / long_name));
+  EXPECT_FALSE(fs::exists(odd / long_name / "original"));
+}
+
+// An edited data file: its original shows the new bytes (the old version's inode is stale, the
+// kernel looks the name up again), never the old ones from a cache.
+TEST_F(DataDirLayoutTest, OriginalFollowsAnEditedFile) {
+  mount();
+  const fs::path source = src_ / "dir" / "image.fits";
+  const fs::path original = mnt_ / "dir" / "image.fits" / "image.fits";
+  ASSERT_EQ(read_file(original), read_file(source));
+  std::string edited = read_file(corpus_dir() / "fits" / "vla_logical_null.fits");
+  ASSERT_NE(edited, read_file(source));
+  metafs::test::write_file(source, edited);  // in place: the same inode
+  std::string seen;
+  for (int i = 0; i < 50 && seen != edited; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    seen = read_file(original);
+  }
+  EXPECT_EQ(seen, edited) << "still the old bytes after 5 s";
+}
+
+// With -o allow_other, the original is read as the source file: nobody reads a 0600 file (or
+// one an ACL denies them) through the mount.
+TEST_F(DataDirLayoutTest, OriginalIsReadOnlyByThoseWhoMayReadTheSource) {
+  fs::permissions(tmp_.path(), fs::perms(0755));  // others must reach the mount point
+  ::chmod(src_.c_str(), 0755);
+  ::chmod((src_ / "dir").c_str(), 0755);
+  ::chmod((src_ / "dir" / "mr.dcm").c_str(), 0600);
+  ::chmod((src_ / "dir" / "image.fits").c_str(), 0644);
+  ::chmod((src_ / "dir" / "classic.nc").c_str(), 0644);
+  TestUser user("orig");
+  TestUser denied("deny");
+  int status = -1;
+  std::string out = run_command("setfacl -m " + shell_quote("u:" + denied.name() + ":---") + " " +
+                                    shell_quote((src_ / "dir" / "classic.nc").string()) + " 2>&1",
+                                &status);
+  ASSERT_EQ(status, 0) << out;
+  mount_ = std::make_unique<MountRunner>(src_, std::vector<std::string>{"-o", "allow_other"},
+                                         tmp_.path() / "mnt");
+  ASSERT_TRUE(mount_->mounted());
+  mnt_ = mount_->mountpoint();
+  auto cat = [&](const TestUser& who, const std::string& rel, int* code) {
+    return who.run("cat " + shell_quote((mnt_ / "dir" / rel).string()), code);
+  };
+  out = cat(user, "image.fits/image.fits", &status);
+  EXPECT_EQ(status, 0) << out;  // readable in SOURCE: readable here
+  out = cat(user, "mr.dcm/mr.dcm", &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
+  // Root reads it: the bytes are there, the user is refused.
+  EXPECT_EQ(read_file(mnt_ / "dir" / "mr.dcm" / "mr.dcm"), read_file(src_ / "dir" / "mr.dcm"));
+  // An ACL in SOURCE denies one user the file, not the other.
+  out = cat(user, "classic.nc/classic.nc", &status);
+  EXPECT_EQ(status, 0) << out;
+  out = cat(denied, "classic.nc/classic.nc", &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
 }
 
 }  // namespace
