@@ -302,6 +302,12 @@ TEST_F(DataDirLayoutTest, OriginalIsReadOnlyByThoseWhoMayReadTheSource) {
   EXPECT_EQ(status, 0) << out;
   out = cat(denied, "classic.nc/classic.nc", &status);
   EXPECT_NE(status, 0);
+  // The original shows the source's own ACL, as a plain file does.
+  auto getfacl = [](const fs::path& path) {
+    return run_command("getfacl -n --omit-header " + shell_quote(path.string()) + " 2>&1");
+  };
+  EXPECT_EQ(getfacl(mnt_ / "dir" / "classic.nc" / "classic.nc"),
+            getfacl(src_ / "dir" / "classic.nc"));
   EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
 }
 
