@@ -267,6 +267,22 @@ TEST_F(DataDirLayoutTest, OriginalFollowsAnEditedFile) {
   EXPECT_EQ(seen, edited) << "still the old bytes after 5 s";
 }
 
+// The same where nothing tells the kernel (no inotify watch) and it keeps names for long: the
+// open of the old version's original fails ESTALE, the kernel looks the name up again and
+// opens the new version's at once.
+TEST_F(DataDirLayoutTest, AnUnwatchedOriginalFollowsAnEditedFileAtTheNextOpen) {
+  mount({"--max-watches", "0", "--entry-timeout", "300", "--attr-timeout", "300"});
+  const fs::path source = src_ / "dir" / "image.fits";
+  const fs::path original = mnt_ / "dir" / "image.fits" / "image.fits";
+  ASSERT_EQ(read_file(original), read_file(source));
+  std::string edited = read_file(corpus_dir() / "fits" / "vla_logical_null.fits");
+  metafs::test::write_file(source, edited);
+  EXPECT_EQ(read_file(original), edited);
+  int status = -1;
+  std::string out = run_command("fitsverify -q " + shell_quote(original.string()), &status);
+  EXPECT_EQ(status, 0) << out;
+}
+
 // With -o allow_other, the original is read as the source file: nobody reads a 0600 file (or
 // one an ACL denies them) through the mount.
 TEST_F(DataDirLayoutTest, OriginalIsReadOnlyByThoseWhoMayReadTheSource) {
