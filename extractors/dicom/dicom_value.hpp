@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "meta_tree.hpp"
@@ -41,6 +42,30 @@ struct DecodedValue {
 // Decodes a non-sequence element. `decoder` is the one of the enclosing dataset/item.
 // Never throws for bad values: undecodable bytes are escaped, unreadable values summarised.
 DecodedValue decode_value(DcmElement& element, const TextDecoder& decoder);
+
+// The decoded values of the dataset's elements in the order one walk met them, handed to a
+// second walk over the same elements (fields/, then dicom.json) so that no value is decoded
+// twice. A walk that parts from the first (a truncated one) decodes for itself.
+class DecodedValues {
+ public:
+  void put(const DcmElement& element, DecodedValue value) {
+    values_.push_back({&element, std::move(value)});
+  }
+  // The value put for `element` next in order, else `element` decoded with `decoder`.
+  DecodedValue take(DcmElement& element, const TextDecoder& decoder) {
+    if (next_ < values_.size() && values_[next_].element == &element)
+      return std::move(values_[next_++].value);
+    return decode_value(element, decoder);
+  }
+
+ private:
+  struct Entry {
+    const DcmElement* element;
+    DecodedValue value;
+  };
+  std::vector<Entry> values_;
+  std::size_t next_ = 0;
+};
 
 // Whether the VR of `element` is affected by Specific Character Set, and its ISO 2022
 // delimiters.
