@@ -3,6 +3,7 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcdirrec.h>
 #include <dcmtk/dcmdata/dcelem.h>
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcuid.h>
@@ -125,6 +126,7 @@ class HeaderPrinter {
         return integers<Sint16>(static_cast<DcmElement&>(object), level,
                                 &DcmElement::getSint16Array);
       case EVR_UL:
+      case EVR_up:
         return integers<Uint32>(static_cast<DcmElement&>(object), level,
                                 &DcmElement::getUint32Array);
       case EVR_SL:
@@ -135,30 +137,69 @@ class HeaderPrinter {
     }
   }
 
-  // DcmSequenceOfItems::print and DcmItem::print. A DICOMDIR's records (items of their own
-  // class, with offsets in their lines) are left to DCMTK.
+  // DcmSequenceOfItems::print and DcmItem::print.
   void sequence(DcmSequenceOfItems& sequence, int level) {
     unsigned long count = sequence.card();
-    for (unsigned long i = 0; i < count; ++i) {
-      DcmItem* item = sequence.getItem(i);
-      if (item == nullptr || item->ident() != EVR_item) return with_dcmtk(sequence, level);
-    }
     bool undefined = sequence.getLengthField() == DCM_UndefinedLength;
     info_line(sequence, level, structure("(Sequence with ", undefined, count));
     for (unsigned long i = 0; i < count; ++i) {
-      DcmItem& item = *sequence.getItem(i);
-      bool item_undefined = item.getLengthField() == DCM_UndefinedLength;
-      info_line(item, level + 1, structure("(Item with ", item_undefined, item.card()));
-      elements(item, level + 2);
-      static const Delimiter kItemEnd(DCM_ItemDelimitationItem);
-      delimiter_line(
-          kItemEnd, level + 1,
-          item_undefined ? "(ItemDelimitationItem)" : "(ItemDelimitationItem for re-encoding)");
+      DcmItem* item = sequence.getItem(i);
+      if (item == nullptr) continue;
+      if (item->ident() == EVR_dirRecord) {
+        record(static_cast<DcmDirectoryRecord&>(*item), level + 1);
+      } else if (item->ident() == EVR_item) {
+        bool item_undefined = item->getLengthField() == DCM_UndefinedLength;
+        info_line(*item, level + 1, structure("(Item with ", item_undefined, item->card()));
+        elements(*item, level + 2);
+        delimiter_line(
+            item_end(), level + 1,
+            item_undefined ? "(ItemDelimitationItem)" : "(ItemDelimitationItem for re-encoding)");
+      } else {
+        with_dcmtk(*item, level + 1);
+      }
     }
     static const Delimiter kSequenceEnd(DCM_SequenceDelimitationItem);
     delimiter_line(
         kSequenceEnd, level,
         undefined ? "(SequenceDelimitationItem)" : "(SequenceDelimitationItem for re-encod.)");
+  }
+
+  static const Delimiter& item_end() {
+    static const Delimiter kItemEnd(DCM_ItemDelimitationItem);
+    return kItemEnd;
+  }
+
+  // DcmDirectoryRecord::print: a DICOMDIR record's type and file offset, then its elements.
+  // Its type name is DCMTK's for the record's DirectoryRecordType, which is that value itself
+  // when DCMTK knows it; records of other types, with lower-level records or a multi-
+  // referenced file (MRDR) are left to DCMTK.
+  void record(DcmDirectoryRecord& record, int level) {
+    const char* type = nullptr;
+    if (record.getRecordType() == ERT_Private || record.getRecordType() == ERT_Mrdr ||
+        record.getReferencedMRDR() != nullptr || record.cardSub() > 0 ||
+        record.findAndGetString(DCM_DirectoryRecordType, type).bad() || type == nullptr) {
+      return with_dcmtk(record, level);
+    }
+    std::string text = "\"Directory Record\" ";
+    text += type;
+    text += " #=";
+    append_number(text, record.card());
+    info_line(record, level, text);
+    for (int i = 1; i < level; ++i) out_ += "  ";
+    out_ += "#  offset=$";
+    append_number(out_, record.getFileOffset());
+    OFString file;
+    if (record.findAndGetOFStringArray(DCM_ReferencedFileID, file).good() && !file.empty()) {
+      out_ += "  refFileID=\"";
+      out_.append(file.c_str(), file.length());
+      out_ += '"';
+    }
+    out_ += '\n';
+    elements(record, level + 1);
+    delimiter_line(item_end(), level,
+                   record.getLengthField() == DCM_UndefinedLength
+                       ? "\"ItemDelimitationItem\""
+                       : "\"ItemDelimitationItem for re-encoding\"");
   }
 
   static std::string structure(const char* what, bool undefined, unsigned long count) {
