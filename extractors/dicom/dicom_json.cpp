@@ -5,6 +5,7 @@
 #include <dcmtk/dcmdata/dcvr.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -121,7 +122,7 @@ class JsonWriter {
   // ones are "{}" and "[]", as nlohmann writes them.
   void open(char bracket) {
     out_.push_back(bracket);
-    first_.push_back(true);
+    first_[open_++] = true;
   }
   void key(std::string_view name) {
     element();
@@ -130,17 +131,16 @@ class JsonWriter {
     out_ += "\": ";
   }
   void element() {
-    if (!first_.back()) out_.push_back(',');
-    first_.back() = false;
+    if (!first_[open_ - 1]) out_.push_back(',');
+    first_[open_ - 1] = false;
     out_.push_back('\n');
-    out_.append(2 * (depth_ + first_.size()), ' ');
+    out_.append(2 * (depth_ + open_), ' ');
   }
   void close(char bracket) {
-    bool empty = first_.back();
-    first_.pop_back();
+    bool empty = first_[--open_];
     if (!empty) {
       out_.push_back('\n');
-      out_.append(2 * (depth_ + first_.size()), ' ');
+      out_.append(2 * (depth_ + open_), ' ');
     }
     out_.push_back(bracket);
   }
@@ -148,7 +148,10 @@ class JsonWriter {
  private:
   std::string& out_;
   std::size_t depth_;
-  std::vector<bool> first_;
+  // Per open object/array: nothing written in it yet. A writer opens at most three (an
+  // attribute, its Value array, a person name); nested items have writers of their own.
+  std::array<bool, 4> first_{};
+  std::size_t open_ = 0;
 };
 
 void person_name(JsonWriter& json, const std::string& value) {
@@ -239,27 +242,42 @@ class JsonBuilder {
   void item(std::string& out, DcmItem& item, const TextDecoder& inherited, std::size_t depth) {
     std::unique_ptr<TextDecoder> owned;
     const TextDecoder& decoder = item_decoder(item, inherited, owned);
-    std::vector<Attribute> attributes;
-    for (DcmObject* object = item.nextInContainer(nullptr); object != nullptr;
-         object = item.nextInContainer(object)) {
-      if (++count_ > kMaxElements) break;
-      auto* element = static_cast<DcmElement*>(object);
-      Attribute attribute;
-      attribute.tag = std::uint32_t{element->getGTag()} << 16 | element->getETag();
-      if (this->attribute(attribute.text, *element, decoder, depth + 1))
-        attributes.push_back(std::move(attribute));
-    }
-    if (!std::is_sorted(attributes.begin(), attributes.end(), tag_less)) {
-      std::stable_sort(attributes.begin(), attributes.end(), tag_less);
-    }
     JsonWriter json(out, depth);
     json.open('{');
-    for (std::size_t i = 0; i < attributes.size(); ++i) {
-      if (i + 1 < attributes.size() && attributes[i + 1].tag == attributes[i].tag) continue;
-      char key[8];
-      hex_tag(key, attributes[i].tag);
-      json.key(std::string_view(key, 8));
-      out += attributes[i].text;
+    auto tag_of = [](DcmObject* object) {
+      return std::uint32_t{object->getGTag()} << 16 | object->getETag();
+    };
+    if (in_tag_order(item)) {
+      // The usual case: each attribute goes straight to `out`, after its key.
+      for (DcmObject* object = item.nextInContainer(nullptr); object != nullptr;
+           object = item.nextInContainer(object)) {
+        if (++count_ > kMaxElements) break;
+        attribute(out, static_cast<DcmElement&>(*object), decoder, depth + 1, [&] {
+          char key[8];
+          hex_tag(key, tag_of(object));
+          json.key(std::string_view(key, 8));
+        });
+      }
+    } else {
+      std::vector<Attribute> attributes;
+      for (DcmObject* object = item.nextInContainer(nullptr); object != nullptr;
+           object = item.nextInContainer(object)) {
+        if (++count_ > kMaxElements) break;
+        Attribute attribute;
+        attribute.tag = tag_of(object);
+        if (this->attribute(attribute.text, static_cast<DcmElement&>(*object), decoder, depth + 1,
+                            [] {})) {
+          attributes.push_back(std::move(attribute));
+        }
+      }
+      std::stable_sort(attributes.begin(), attributes.end(), tag_less);
+      for (std::size_t i = 0; i < attributes.size(); ++i) {
+        if (i + 1 < attributes.size() && attributes[i + 1].tag == attributes[i].tag) continue;
+        char key[8];
+        hex_tag(key, attributes[i].tag);
+        json.key(std::string_view(key, 8));
+        out += attributes[i].text;
+      }
     }
     json.close('}');
   }
@@ -267,17 +285,34 @@ class JsonBuilder {
  private:
   static bool tag_less(const Attribute& a, const Attribute& b) { return a.tag < b.tag; }
 
+  // Whether the tags of `item` increase strictly (no element twice, none out of place).
+  static bool in_tag_order(DcmItem& item) {
+    std::uint32_t previous = 0;
+    bool first = true;
+    for (DcmObject* object = item.nextInContainer(nullptr); object != nullptr;
+         object = item.nextInContainer(object)) {
+      std::uint32_t tag = std::uint32_t{object->getGTag()} << 16 | object->getETag();
+      if (!first && tag <= previous) return false;
+      previous = tag;
+      first = false;
+    }
+    return true;
+  }
+
   static void hex_tag(char* out, std::uint32_t tag) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     for (int i = 7; i >= 0; --i, tag >>= 4) out[i] = kHex[tag & 15];
   }
 
-  // The attribute's object, or false when it is left out (bulk data).
+  // The attribute's object, after `key` (which writes its key), or false when it is left out
+  // (bulk data) and nothing is written.
+  template <typename Key>
   bool attribute(std::string& out, DcmElement& element, const TextDecoder& decoder,
-                 std::size_t depth) {
+                 std::size_t depth, const Key& key) {
     DcmVR vr(element.getVR());
     if (element.ident() == EVR_SQ) {
       auto& sequence = static_cast<DcmSequenceOfItems&>(element);
+      key();
       JsonWriter json(out, depth);
       json.open('{');
       bool any = false;
@@ -302,6 +337,7 @@ class JsonBuilder {
     }
     DecodedValue value = decoded_.take(element, decoder);
     if (value.shape == DecodedValue::Shape::kSummary) return false;  // bulk data: omitted
+    key();
     JsonWriter json(out, depth);
     json.open('{');
     if (value.binary && element.ident() != EVR_up) {
