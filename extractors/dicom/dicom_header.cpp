@@ -45,13 +45,7 @@ std::string render_header(DicomHeaders& headers) {
   DcmMetaInfo* meta = headers.file.getMetaInfo();
   DcmDataset* dataset = headers.file.getDataset();
   if (meta != nullptr && dataset != nullptr) {
-    // DcmFileFormat::print: its title, the meta header (a few elements: DCMTK prints them),
-    // the dataset (printed as DCMTK does, at a fraction of its cost).
-    std::ostringstream out;
-    meta->print(out, DCMTypes::PF_shortenLongTagValues, 0);
-    text = "\n# Dicom-File-Format\n";
-    text += out.view();
-    print_dataset(*dataset, text);
+    print_file(*meta, *dataset, text);
   } else {
     std::ostringstream out;
     headers.file.print(out, DCMTypes::PF_shortenLongTagValues);

@@ -5,6 +5,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcdirrec.h>
 #include <dcmtk/dcmdata/dcelem.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
@@ -80,6 +81,14 @@ struct Delimiter {
 class HeaderPrinter {
  public:
   explicit HeaderPrinter(std::string& out) : out_(out) {}
+
+  // DcmMetaInfo::print, at the level DcmFileFormat::print gives it.
+  void meta_header(DcmMetaInfo& meta) {
+    out_ += "\n# Dicom-Meta-Information-Header\n# Used TransferSyntax: ";
+    out_ += DcmXfer(meta.getOriginalXfer()).getXferName();
+    out_ += '\n';
+    elements(meta, 1);
+  }
 
   void dataset(DcmDataset& dataset) {
     out_ += "\n# Dicom-Data-Set\n# Used TransferSyntax: ";
@@ -345,8 +354,11 @@ class HeaderPrinter {
 
 }  // namespace
 
-void print_dataset(DcmDataset& dataset, std::string& out) {
-  HeaderPrinter(out).dataset(dataset);
+void print_file(DcmMetaInfo& meta, DcmDataset& dataset, std::string& out) {
+  out += "\n# Dicom-File-Format\n";
+  HeaderPrinter printer(out);
+  printer.meta_header(meta);
+  printer.dataset(dataset);
 }
 
 }  // namespace metafs::extract::dicom
