@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -26,19 +27,24 @@ constexpr std::size_t kValueColumn = DCM_OptPrintValueLength;
 constexpr std::size_t kLineLength = DCM_OptPrintLineLength;
 constexpr std::size_t kMaxRemembered = 8192;
 
-// DcmTag::getTagName() looks the dictionary up (under its lock) once per element. Names of
-// standard tags depend on the tag alone, so each thread remembers them; a private tag's name
-// depends on its creator and is asked of DCMTK, which keeps it in the element's tag (the
-// const_cast: DcmObject's own getTagName(), which print() uses, is not public).
+// DcmTag::getTagName() looks the dictionary up (under its lock) once per element, and a
+// private tag's look-up walks the long lists of pydicom's private dictionary. A name depends
+// on the tag and, for a private one, its creator only: each thread remembers the names (the
+// const_cast: DcmObject's own getTagName(), which print() uses, is not public; DCMTK keeps
+// the name in the element's tag).
 const char* tag_name(DcmObject& object) {
-  auto dcmtk_name = [&] { return const_cast<DcmTag&>(object.getTag()).getTagName(); };
-  if (object.getGTag() & 1) return dcmtk_name();
-  thread_local std::unordered_map<std::uint32_t, std::string> names;
-  std::uint32_t key = std::uint32_t{object.getGTag()} << 16 | object.getETag();
+  DcmTag& tag = const_cast<DcmTag&>(object.getTag());
+  thread_local std::unordered_map<std::string, std::string> names;
+  std::string key(4, '\0');
+  std::uint32_t number = std::uint32_t{tag.getGroup()} << 16 | tag.getElement();
+  std::memcpy(key.data(), &number, sizeof number);
+  const char* creator = tag.getPrivateCreator();
+  key += creator != nullptr ? '+' : '-';
+  if (creator != nullptr) key += creator;
   auto found = names.find(key);
   if (found != names.end()) return found->second.c_str();
   if (names.size() >= kMaxRemembered) names.clear();
-  return names.emplace(key, dcmtk_name()).first->second.c_str();
+  return names.emplace(std::move(key), tag.getTagName()).first->second.c_str();
 }
 
 // dcmFindNameOfUID searches DCMTK's table of well-known UIDs linearly; the same SOP classes
