@@ -42,6 +42,7 @@ std::string render_header(DicomHeaders& headers) {
   // Like dcmdump +U8; values that cannot be converted stay as they are (escaped below).
   (void)headers.file.convertToUTF8();
   std::string text;
+  text.reserve(16 * 1024);  // most files' header.txt is a few KiB
   DcmMetaInfo* meta = headers.file.getMetaInfo();
   DcmDataset* dataset = headers.file.getDataset();
   if (meta != nullptr && dataset != nullptr) {

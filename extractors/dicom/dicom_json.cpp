@@ -29,6 +29,9 @@ namespace {
 // nlohmann's dump(2) of a DOM wrote it (see JsonWriter).
 using Json = nlohmann::json;
 
+// Most files' dicom.json and header.txt are a few KiB: room for them from the start.
+constexpr std::size_t kTypicalSize = 16 * 1024;
+
 std::string base64(std::string_view bytes) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -371,13 +374,15 @@ class JsonBuilder {
 
 std::string render_dicom_json(DicomHeaders& headers, DecodedValues& decoded) {
   std::string out;
+  out.reserve(kTypicalSize);
   if (DcmDataset* dataset = headers.file.getDataset()) {
     TextDecoder ascii("");
     JsonBuilder(decoded).item(out, *dataset, ascii, 0);
   } else {
     out = "{}";
   }
-  return out + "\n";
+  out += '\n';
+  return out;
 }
 
 }  // namespace metafs::extract::dicom
