@@ -185,14 +185,15 @@ class HeaderPrinter {
   }
 
   // DcmDirectoryRecord::print: a DICOMDIR record's type and file offset, then its elements.
-  // Its type name is DCMTK's for the record's DirectoryRecordType, which is that value itself
-  // when DCMTK knows it; records of other types, with lower-level records or a multi-
-  // referenced file (MRDR) are left to DCMTK.
+  // Records of the common types are printed here (DCMTK names a type by its
+  // DirectoryRecordType value when it knows it); others, records with lower-level records
+  // or a multi-referenced file (MRDR) are left to DCMTK.
   void record(DcmDirectoryRecord& record, int level) {
     const char* type = nullptr;
     if (record.getRecordType() == ERT_Private || record.getRecordType() == ERT_Mrdr ||
         record.getReferencedMRDR() != nullptr || record.cardSub() > 0 ||
-        record.findAndGetString(DCM_DirectoryRecordType, type).bad() || type == nullptr) {
+        record.findAndGetString(DCM_DirectoryRecordType, type).bad() || type == nullptr ||
+        !is_common_record_type(type)) {
       return with_dcmtk(record, level);
     }
     std::string text = "\"Directory Record\" ";
@@ -203,11 +204,19 @@ class HeaderPrinter {
     for (int i = 1; i < level; ++i) out_ += "  ";
     out_ += "#  offset=$";
     append_number(out_, record.getFileOffset());
-    OFString file;
-    if (record.findAndGetOFStringArray(DCM_ReferencedFileID, file).good() && !file.empty()) {
-      out_ += "  refFileID=\"";
-      out_.append(file.c_str(), file.length());
-      out_ += '"';
+    // DcmDirectoryRecord::lookForReferencedFileID: a CS value only, verified with
+    // autocorrection first (which changes what its own line shows), up to a NUL.
+    DcmElement* file = nullptr;
+    if (record.findAndGetElement(DCM_ReferencedFileID, file, OFFalse).good() && file != nullptr &&
+        file->ident() == EVR_CS) {
+      file->verify(OFTrue);
+      char* name = nullptr;
+      file->getString(name);
+      if (name != nullptr && *name != '\0') {
+        out_ += "  refFileID=\"";
+        out_ += name;
+        out_ += '"';
+      }
     }
     out_ += '\n';
     elements(record, level + 1);
@@ -215,6 +224,10 @@ class HeaderPrinter {
                    record.getLengthField() == DCM_UndefinedLength
                        ? "\"ItemDelimitationItem\""
                        : "\"ItemDelimitationItem for re-encoding\"");
+  }
+
+  static bool is_common_record_type(std::string_view type) {
+    return type == "PATIENT" || type == "STUDY" || type == "SERIES" || type == "IMAGE";
   }
 
   static std::string structure(const char* what, bool undefined, unsigned long count) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,19 +49,17 @@ DecodedValue decode_value(DcmElement& element, const TextDecoder& decoder);
 // twice. A walk that parts from the first (a truncated one) decodes for itself.
 class DecodedValues {
  public:
-  void put(const DcmElement& element, DecodedValue value) {
-    values_.push_back({&element, std::move(value)});
-  }
-  // The value put for `element` next in order, else `element` decoded with `decoder`.
-  DecodedValue take(DcmElement& element, const TextDecoder& decoder) {
-    if (next_ < values_.size() && values_[next_].element == &element)
-      return std::move(values_[next_++].value);
-    return decode_value(element, decoder);
-  }
+  void put(DcmElement& element, DecodedValue value);
+  // The value put for `element` next in order, else `element` decoded with `decoder`. Text
+  // elements are measured again as decoding them again did (DCMTK's getLength() drops the
+  // padding the first reading stripped, which header.txt's lengths show); one whose length
+  // changed so is decoded again, as before.
+  DecodedValue take(DcmElement& element, const TextDecoder& decoder);
 
  private:
   struct Entry {
     const DcmElement* element;
+    std::uint32_t length;  // the element's length after the first decoding
     DecodedValue value;
   };
   std::vector<Entry> values_;
