@@ -89,6 +89,7 @@ std::string ControlFiles::stats_json() const {
   if (extra_) {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) add(m.name.c_str(), std::to_string(m.value));
+    for (const auto& [name, text] : extra.texts) add(name.c_str(), "\"" + text + "\"");
     if (extra.pressure) {
       add("memory_pressure",
           "\"" + std::string(cache::pressure_level_name(*extra.pressure)) + "\"");

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "node.hpp"
@@ -31,6 +32,8 @@ class ControlFiles {
   };
   struct Extra {
     std::vector<Metric> metrics;
+    // Words shown in stats.json alone (name, value), after the numbers.
+    std::vector<std::pair<std::string, std::string>> texts;
     std::optional<cache::PressureLevel> pressure;  // none without a cache
     cache::PressureTrigger pressure_trigger = cache::PressureTrigger::kNone;  // what set it
   };

@@ -4,14 +4,35 @@
 
 namespace metafs::fs {
 
-void add_view_entries(const extraction::DataView& view, extraction::DataView::EntryId dir,
-                      DirListing* listing) {
-  for (extraction::DataView::EntryId child : view.children(dir)) {
-    mode_t type = view.type(child) == extraction::DataView::EntryType::kDirectory ? S_IFDIR
-                  : view.type(child) == extraction::DataView::EntryType::kLink    ? S_IFLNK
-                                                                                  : S_IFREG;
-    listing->entries.push_back({view.name(child), InodeTable::kFirstDynamicIno + child, type});
+namespace {
+
+class ViewEntriesReader final : public DirListing::Reader {
+ public:
+  ViewEntriesReader(std::shared_ptr<const extraction::DataView> view,
+                    extraction::DataView::EntryId dir)
+      : view_(std::move(view)), dir_(dir) {}
+
+  int read(std::vector<DirListing::Entry>* entries) override {
+    for (extraction::DataView::EntryId child : view_->children(dir_)) {
+      extraction::DataView::EntryType type = view_->type(child);
+      mode_t mode = type == extraction::DataView::EntryType::kDirectory ? S_IFDIR
+                    : type == extraction::DataView::EntryType::kLink    ? S_IFLNK
+                                                                        : S_IFREG;
+      entries->push_back({view_->name(child), InodeTable::kFirstDynamicIno + child, mode});
+    }
+    return 0;
   }
+
+ private:
+  std::shared_ptr<const extraction::DataView> view_;
+  extraction::DataView::EntryId dir_;
+};
+
+}  // namespace
+
+std::unique_ptr<DirListing::Reader> view_entries_reader(
+    std::shared_ptr<const extraction::DataView> view, extraction::DataView::EntryId dir) {
+  return std::make_unique<ViewEntriesReader>(std::move(view), dir);
 }
 
 class ViewNodes final : public NodeKind {
@@ -44,12 +65,12 @@ class ViewNodes final : public NodeKind {
     return 0;
   }
 
-  int opendir(const Node& node, const Caller&, DirListing* listing) override {
+  int opendir(const Node& node, const std::function<Caller()>&, DirListing* listing) override {
     std::shared_ptr<const extraction::DataView> view;
     if (int err = fs_.view_of(node, &view)) return err;
     if (view->type(node.entry) != extraction::DataView::EntryType::kDirectory) return ENOTDIR;
-    add_view_entries(*view, node.entry, listing);
-    listing->immutable = true;
+    listing->reader = view_entries_reader(std::move(view), node.entry);
+    listing->cacheable = true;
     return 0;
   }
 
