@@ -1,5 +1,7 @@
 // Entries of a data file's view: immutable, so the kernel may cache them for long; looked up
 // through the version the inode holds (ExtractionService::held_view: ESTALE once it is gone).
+#include <functional>
+
 #include "filesystem.hpp"
 
 namespace metafs::fs {
@@ -11,8 +13,16 @@ class ViewEntriesReader final : public DirListing::Reader {
   ViewEntriesReader(std::shared_ptr<const extraction::DataView> view,
                     extraction::DataView::EntryId dir)
       : view_(std::move(view)), dir_(dir) {}
+  // The view is found (`find_view`) when the entries are read: a listing the kernel keeps
+  // needs none.
+  using ViewFinder = std::function<int(std::shared_ptr<const extraction::DataView>*)>;
+  ViewEntriesReader(ViewFinder find_view, extraction::DataView::EntryId dir)
+      : find_view_(std::move(find_view)), dir_(dir) {}
 
   int read(std::vector<DirListing::Entry>* entries) override {
+    if (!view_) {
+      if (int err = find_view_(&view_)) return err;
+    }
     for (extraction::DataView::EntryId child : view_->children(dir_)) {
       extraction::DataView::EntryType type = view_->type(child);
       mode_t mode = type == extraction::DataView::EntryType::kDirectory ? S_IFDIR
@@ -25,6 +35,7 @@ class ViewEntriesReader final : public DirListing::Reader {
 
  private:
   std::shared_ptr<const extraction::DataView> view_;
+  ViewFinder find_view_;
   extraction::DataView::EntryId dir_;
 };
 
@@ -65,20 +76,23 @@ class ViewNodes final : public NodeKind {
     return 0;
   }
 
+  // Neither opendir nor open looks at the view: the kernel opens an inode only as the type it
+  // was told (OPENDIR for a directory, OPEN for a regular file), a view entry's type never
+  // changes, and a view evicted from memory must not be decoded again only to be opened when
+  // the kernel keeps its listing or bytes. Reading finds the view (ESTALE once it is gone).
   int opendir(const Node& node, const std::function<Caller()>&, DirListing* listing) override {
-    std::shared_ptr<const extraction::DataView> view;
-    if (int err = fs_.view_of(node, &view)) return err;
-    if (view->type(node.entry) != extraction::DataView::EntryType::kDirectory) return ENOTDIR;
-    listing->reader = view_entries_reader(std::move(view), node.entry);
+    listing->reader = std::make_unique<ViewEntriesReader>(
+        [this, version = node.version](std::shared_ptr<const extraction::DataView>* view) {
+          *view = fs_.service_->held_view(*version);  // as view_of() finds it
+          return *view ? 0 : ESTALE;
+        },
+        node.entry);
     listing->cacheable = true;
     return 0;
   }
 
-  int open(const Node& node, const std::function<Caller()>&, extract::FileDescriptor*,
+  int open(const Node&, const std::function<Caller()>&, extract::FileDescriptor*,
            OpenedFile* opened) override {
-    std::shared_ptr<const extraction::DataView> view;
-    if (int err = fs_.view_of(node, &view)) return err;
-    if (view->type(node.entry) != extraction::DataView::EntryType::kFile) return EISDIR;
     opened->keep_cache = true;  // a view never changes under its inode
     return 0;
   }
