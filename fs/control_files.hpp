@@ -8,7 +8,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "node.hpp"
@@ -32,8 +31,14 @@ class ControlFiles {
   };
   struct Extra {
     std::vector<Metric> metrics;
-    // Words shown in stats.json alone (name, value), after the numbers.
-    std::vector<std::pair<std::string, std::string>> texts;
+    // A word: "name": "value" in stats.json, metafs_<name>_info{<label>="value"} 1 in metrics.
+    struct Text {
+      std::string name;
+      std::string label;
+      std::string help;
+      std::string value;
+    };
+    std::vector<Text> texts;
     std::optional<cache::PressureLevel> pressure;  // none without a cache
     cache::PressureTrigger pressure_trigger = cache::PressureTrigger::kNone;  // what set it
   };

@@ -113,8 +113,11 @@ ControlFiles::Extra Filesystem::control_extra() const {
       invalidator_.unwatchable());
   add("kernel_cache_long", "1 when SOURCE is watched: long timeouts, cached listings.", false,
       kernel_cache_long() ? 1 : 0);
-  extra.texts.emplace_back("kernel_cache", kernel_cache_long() ? "long" : "short");
-  extra.texts.emplace_back("source_filesystem", source_filesystem_.name);
+  extra.texts.push_back({"kernel_cache", "mode",
+                         "How long the kernel keeps names, attributes and listings (always 1).",
+                         kernel_cache_long() ? "long" : "short"});
+  extra.texts.push_back({"source_filesystem", "type", "SOURCE's filesystem type (always 1).",
+                         source_filesystem_.name});
   add("inodes_trimmed",
       "Entries the kernel was asked to drop to keep the inode table in its "
       "budget.",
