@@ -1,5 +1,7 @@
 #include "filesystem.hpp"
 
+#include <sys/resource.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -65,6 +67,16 @@ void Filesystem::cancel_extractions() {
 }
 
 void Filesystem::start(fuse_session* session) {
+  // Every open file and every open directory whose listing is not read yet (the kernel may
+  // serve it from its cache) holds a descriptor of the daemon's: take the hard limit, as
+  // mergerfs does, rather than fail an open with EMFILE at the soft one (often 1024).
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) {
+      log::fs()->warn("cannot raise the open files limit: {}", std::strerror(errno));
+    }
+  }
   struct stat root {};
   extract::FileDescriptor root_fd = source_.open_directory_path("");
   if (root_fd.valid() && ::fstat(root_fd.get(), &root) == 0) {
