@@ -33,6 +33,8 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
   entries_.reserve(x.tree.size() + 9 + x.extra_files.size());
   entries_.push_back(
       Entry{EntryType::kDirectory, Content::kNone, false, kRootEntry, 0, "", {}, nullptr});
+  entries_.push_back(
+      Entry{EntryType::kFile, Content::kOriginal, false, kRootEntry, 0, "", {}, nullptr});
 
   EntryId format = add(kRootEntry, "format", EntryType::kFile, Content::kOwned);
   entries_[format].text = shared_text(std::string(extract::format_name(x.format)) + "\n");
@@ -58,7 +60,8 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
   if (!file_name.empty()) {
     std::string name(find(kRootEntry, file_name) == kNoEntry ? file_name : kOriginalFallbackName);
     if (find(kRootEntry, name) == kNoEntry) {
-      add(kRootEntry, std::move(name), EntryType::kFile, Content::kOriginal);
+      entries_[kOriginalEntry].name = std::move(name);
+      entries_[kRootEntry].children.push_back(kOriginalEntry);
     }
   }
   extract::LinkTargets links(x.tree);

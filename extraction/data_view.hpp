@@ -24,6 +24,9 @@ class DataView {
   using EntryId = std::uint32_t;
   static constexpr EntryId kRootEntry = 0;  // the data directory itself
   static constexpr EntryId kNoEntry = UINT32_MAX;
+  // The original file's entry, whatever its name, so that opening it needs no view; listed
+  // (last) only when it has a name.
+  static constexpr EntryId kOriginalEntry = 1;
   // The metadata tree's directory at the view's top.
   static constexpr std::string_view kFieldsName = "fields";
   // The original file's name when its own name is one of the view's.

@@ -89,6 +89,7 @@ std::string ControlFiles::stats_json() const {
   if (extra_) {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) add(m.name.c_str(), std::to_string(m.value));
+    for (const Extra::Text& t : extra.texts) add(t.name.c_str(), "\"" + t.value + "\"");
     if (extra.pressure) {
       add("memory_pressure",
           "\"" + std::string(cache::pressure_level_name(*extra.pressure)) + "\"");
@@ -196,6 +197,12 @@ std::string ControlFiles::metrics(bool open_metrics) const {
     Extra extra = extra_();
     for (const Metric& m : extra.metrics) {
       add(metric_name(m.name), m.help, m.counter ? "counter" : "gauge", std::to_string(m.value));
+    }
+    for (const Extra::Text& t : extra.texts) {
+      families.push_back({"metafs_" + t.name + "_info",
+                          t.help,
+                          "gauge",
+                          {{"{" + t.label + "=\"" + t.value + "\"}", "1"}}});
     }
     if (extra.pressure) {
       add("metafs_memory_pressure_level",

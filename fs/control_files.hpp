@@ -31,6 +31,14 @@ class ControlFiles {
   };
   struct Extra {
     std::vector<Metric> metrics;
+    // A word: "name": "value" in stats.json, metafs_<name>_info{<label>="value"} 1 in metrics.
+    struct Text {
+      std::string name;
+      std::string label;
+      std::string help;
+      std::string value;
+    };
+    std::vector<Text> texts;
     std::optional<cache::PressureLevel> pressure;  // none without a cache
     cache::PressureTrigger pressure_trigger = cache::PressureTrigger::kNone;  // what set it
   };

@@ -39,7 +39,7 @@ class ControlDirNode final : public NodeKind {
 
   int readlink(const Node&, std::string*) override { return EINVAL; }
 
-  int opendir(const Node&, const Caller&, DirListing* listing) override {
+  int opendir(const Node&, const std::function<Caller()>&, DirListing* listing) override {
     for (ControlFile file : kControlFiles) {
       listing->entries.push_back({ControlFiles::name(file),
                                   InodeTable::kFirstControlFileIno + static_cast<fuse_ino_t>(file),
@@ -72,7 +72,7 @@ class ControlFileNodes final : public NodeKind {
   }
 
   int readlink(const Node&, std::string*) override { return EINVAL; }
-  int opendir(const Node&, const Caller&, DirListing*) override { return ENOTDIR; }
+  int opendir(const Node&, const std::function<Caller()>&, DirListing*) override { return ENOTDIR; }
 
   int open(const Node&, const std::function<Caller()>&, extract::FileDescriptor*,
            OpenedFile* opened) override {

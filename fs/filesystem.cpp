@@ -1,5 +1,7 @@
 #include "filesystem.hpp"
 
+#include <sys/resource.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -27,6 +29,15 @@ std::vector<std::string> data_directory_names(const std::string& rel) {
 }
 
 }  // namespace
+
+int DirListing::complete() {
+  std::lock_guard lock(mutex_);
+  if (reader) {
+    error_ = reader->read(&entries);
+    reader.reset();
+  }
+  return error_;
+}
 
 Filesystem::Filesystem(const Options& options)
     : options_(options),
@@ -64,7 +75,33 @@ void Filesystem::cancel_extractions() {
 }
 
 void Filesystem::start(fuse_session* session) {
-  invalidator_.watch("", InodeTable::kRootIno);
+  // Every open file and every open directory whose listing is not read yet (the kernel may
+  // serve it from its cache) holds a descriptor of the daemon's: take the hard limit, as
+  // mergerfs does, rather than fail an open with EMFILE at the soft one (often 1024).
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) {
+      log::fs()->warn("cannot raise the open files limit: {}", std::strerror(errno));
+    }
+  }
+  struct stat root {};
+  extract::FileDescriptor root_fd = source_.open_directory_path("");
+  if (root_fd.valid() && ::fstat(root_fd.get(), &root) == 0) {
+    source_filesystem_ = filesystem_of_descriptor(root_fd.get());
+  }
+  invalidator_.watch("", InodeTable::kRootIno, root.st_dev);
+  if (source_filesystem_.inotify_sees_all_changes && invalidator_.watched("")) {
+    log::fs()->info(
+        "kernel cache: long ({} source: names, attributes and listings kept {} s, changes "
+        "pushed by inotify)",
+        source_filesystem_.name, options_.watch_timeout);
+  } else {
+    log::fs()->info(
+        "kernel cache: short ({} source: inotify cannot see every change; names kept {} s, "
+        "attributes {} s, listings read again)",
+        source_filesystem_.name, options_.entry_timeout, options_.attr_timeout);
+  }
   invalidator_.start(session);
   trimmer_.start(session);
   cache_ = std::make_unique<cache::MetadataCache>(cache_options_for(options_));
@@ -89,6 +126,18 @@ ControlFiles::Extra Filesystem::control_extra() const {
       trimmer_.budget());
   add("invalidations", "Changes in the source pushed to the kernel (inotify).", true,
       invalidator_.notifications());
+  add("watched_directories", "Source directories watched (long kernel cache timeouts).", false,
+      invalidator_.watch_count());
+  add("unwatchable_directories",
+      "Lookups of source directories on a filesystem inotify cannot follow (short timeouts).", true,
+      invalidator_.unwatchable());
+  add("kernel_cache_long", "1 when SOURCE is watched: long timeouts, cached listings.", false,
+      kernel_cache_long() ? 1 : 0);
+  extra.texts.push_back({"kernel_cache", "mode",
+                         "How long the kernel keeps names, attributes and listings (always 1).",
+                         kernel_cache_long() ? "long" : "short"});
+  extra.texts.push_back({"source_filesystem", "type", "SOURCE's filesystem type (always 1).",
+                         source_filesystem_.name});
   add("inodes_trimmed",
       "Entries the kernel was asked to drop to keep the inode table in its "
       "budget.",
@@ -172,7 +221,24 @@ int Filesystem::view_of(const Node& node, std::shared_ptr<const extraction::Data
 }
 
 double Filesystem::mirror_timeout(const std::string& dir_rel) const {
-  return invalidator_.watched(dir_rel) ? options_.watch_timeout : options_.attr_timeout;
+  return invalidator_.watched(dir_rel) ? options_.watch_timeout : options_.entry_timeout;
+}
+
+double Filesystem::attr_timeout_of(const std::string& rel, const struct stat& st,
+                                   extract::Format format) const {
+  bool long_timeout = invalidator_.watched(std::string(extraction::split_relative(rel).dir));
+  if (format == extract::Format::kNone && S_ISDIR(st.st_mode)) {
+    long_timeout = long_timeout && invalidator_.watched(rel);
+  }
+  return long_timeout ? options_.watch_timeout : options_.attr_timeout;
+}
+
+bool Filesystem::listing_cacheable(const std::string& rel) const {
+  return invalidator_.watched(rel);
+}
+
+bool Filesystem::kernel_cache_long() const {
+  return source_filesystem_.inotify_sees_all_changes && invalidator_.watched("");
 }
 
 int Filesystem::lookup_mirror(const std::string& parent_rel, const std::string& rel,
@@ -182,13 +248,14 @@ int Filesystem::lookup_mirror(const std::string& parent_rel, const std::string& 
   if (int err = mirror_attributes(rel, &st, &format)) return err;
   auto node = inodes_.acquire_mirror(rel);
   node->show(st);
-  if (format == extract::Format::kNone && S_ISDIR(st.st_mode)) invalidator_.watch(rel, node->ino);
+  if (format == extract::Format::kNone && S_ISDIR(st.st_mode)) {
+    invalidator_.watch(rel, node->ino, st.st_dev);
+  }
   st.st_ino = node->ino;
   entry->ino = node->ino;
   entry->attr = st;
-  bool watched = invalidator_.watched(parent_rel);
-  entry->attr_timeout = watched ? options_.watch_timeout : options_.attr_timeout;
-  entry->entry_timeout = watched ? options_.watch_timeout : options_.entry_timeout;
+  entry->attr_timeout = attr_timeout_of(rel, st, format);
+  entry->entry_timeout = mirror_timeout(parent_rel);
   return 0;
 }
 
@@ -236,7 +303,8 @@ int Filesystem::readlink(fuse_ino_t ino, std::string* target) {
   return served_by(*node).readlink(*node, target);
 }
 
-int Filesystem::opendir(fuse_ino_t ino, const Caller& caller, std::unique_ptr<DirListing>* out) {
+int Filesystem::opendir(fuse_ino_t ino, const std::function<Caller()>& caller,
+                        std::unique_ptr<DirListing>* out) {
   ++stats_.readdirs;
   auto node = inodes_.get(ino);
   if (!node) return ESTALE;

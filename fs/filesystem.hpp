@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,28 +21,49 @@
 #include "node_kinds.hpp"
 #include "options.hpp"
 #include "source_file.hpp"
+#include "source_filesystem.hpp"
 #include "stats.hpp"
 
 namespace metafs::fs {
 
-// A directory listing taken at opendir, served by offset (index + 1) to readdir.
+// A directory listing: opened (and access checked) at opendir, its entries read when the
+// kernel first asks for them, and served by offset (index + 1) to readdir. A directory whose
+// listing the kernel keeps (`cacheable`) is opened again and again but read only once.
 struct DirListing {
   struct Entry {
     std::string name;
     fuse_ino_t ino_hint;  // shown as d_ino by plain readdir
     mode_t type;          // S_IFDIR, S_IFREG, S_IFLNK, ... (0: unknown)
   };
+  // Reads the entries after "." and "..".
+  class Reader {
+   public:
+    virtual ~Reader() = default;
+    // Appends the entries; returns 0 or an errno.
+    virtual int read(std::vector<Entry>* entries) = 0;
+  };
+
+  // Reads the rest of the listing, once: 0, or the errno reading failed with.
+  int complete();
+
   std::vector<Entry> entries;  // "." and ".." first
   fuse_ino_t ino = 0;
-  // The directory never changes under this inode (a view's directory: a new file version
-  // has new inodes), so the kernel may keep the listing in its cache.
-  bool immutable = false;
+  // The kernel may keep the listing: a view's directory never changes under its inode, and a
+  // watched source directory's listing is dropped (Invalidator) when the directory changes.
+  bool cacheable = false;
+  std::unique_ptr<Reader> reader;  // null once read
+
+ private:
+  std::mutex mutex_;  // the kernel serialises readdir of one open directory; this is cheap
+  int error_ = 0;
 };
 
-// Adds the children of view entry `dir` to `listing`, but not one named `unlisted` (fields/
-// at a data directory's top, unless --fields=visible: it stays reachable by lookup).
-void add_view_entries(const extraction::DataView& view, extraction::DataView::EntryId dir,
-                      DirListing* listing, std::string_view unlisted = {});
+// A reader of the children of view entry `dir`, but not one named `unlisted` (fields/ at a data
+// directory's top, unless --fields=visible: it stays reachable by lookup); holds the view while
+// the directory is open.
+std::unique_ptr<DirListing::Reader> view_entries_reader(
+    std::shared_ptr<const extraction::DataView> view, extraction::DataView::EntryId dir,
+    std::string_view unlisted = {});
 
 // What read() serves from memory: a virtual or control file's bytes. (A mirrored file and a
 // data file's original are read through the descriptor open() gave.)
@@ -81,8 +103,10 @@ class Filesystem {
   int lookup(fuse_ino_t parent, const std::string& name, fuse_entry_param* entry);
   int getattr(fuse_ino_t ino, struct stat* st, double* timeout);
   int readlink(fuse_ino_t ino, std::string* target);
-  // A mirrored directory is opened and listed with `caller`'s credentials (AsCaller).
-  int opendir(fuse_ino_t ino, const Caller& caller, std::unique_ptr<DirListing>* listing);
+  // A mirrored directory is opened with `caller`'s credentials (AsCaller) and listed through
+  // that descriptor; `caller` is asked only for a mirrored directory (it reads /proc).
+  int opendir(fuse_ino_t ino, const std::function<Caller()>& caller,
+              std::unique_ptr<DirListing>* listing);
   // A mirrored file: opened beneath SOURCE with `caller`'s credentials, so the kernel checks
   // the inode actually opened; ESTALE when it is not the inode this node was shown as. `*fd`
   // is then the descriptor to read. Other files: checked, `*fd` left empty.
@@ -124,8 +148,17 @@ class Filesystem {
   // A mirrored path's attributes as shown (a scientific file becomes a directory).
   int mirror_attributes(const std::string& rel, struct stat* st, extract::Format* format);
   int lookup_mirror(const std::string& parent_rel, const std::string& rel, fuse_entry_param* entry);
-  // Cache timeout for names and attributes of entries in mirrored directory `dir_rel`.
+  // Cache timeout for names in mirrored directory `dir_rel`: long when it is watched.
   double mirror_timeout(const std::string& dir_rel) const;
+  // Cache timeout for the attributes of mirrored path `rel` (`st`, `format` as shown): long
+  // when its directory is watched and, for a source directory, when it is watched itself
+  // (a directory on a filesystem inotify cannot follow has no watch).
+  double attr_timeout_of(const std::string& rel, const struct stat& st,
+                         extract::Format format) const;
+  // Whether mirrored path `rel` (a directory) may have its listing kept by the kernel.
+  bool listing_cacheable(const std::string& rel) const;
+  // The mount's mode: SOURCE's root is watched, on a filesystem inotify sees every change of.
+  bool kernel_cache_long() const;
   int lookup_virtual(const std::shared_ptr<const extraction::DataVersion>& version,
                      const extraction::DataView& view, extraction::DataView::EntryId id,
                      double entry_timeout, fuse_entry_param* entry);
@@ -156,6 +189,7 @@ class Filesystem {
   std::unique_ptr<extraction::Prefetcher> prefetcher_;  // after service_: destroyed before it
   ControlFiles control_;
   Invalidator invalidator_;
+  SourceFilesystem source_filesystem_{"unknown", false};  // SOURCE's root's, from start()
   struct timespec started_ {};
   std::unique_ptr<NodeKind> kinds_[5];  // by Node::Kind
 };

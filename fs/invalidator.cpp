@@ -3,6 +3,8 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <array>
@@ -11,6 +13,7 @@
 
 #include "log.hpp"
 #include "source_file.hpp"
+#include "source_filesystem.hpp"
 
 namespace metafs::fs {
 namespace {
@@ -52,18 +55,57 @@ void Invalidator::stop() {
   thread_.stop();
 }
 
-bool Invalidator::watch(const std::string& rel, fuse_ino_t ino) {
-  if (inotify_fd_ < 0) return false;
+std::optional<bool> Invalidator::known_watchable(dev_t dev) const {
   std::lock_guard lock(mutex_);
-  if (auto it = by_rel_.find(rel); it != by_rel_.end()) {
-    by_wd_[it->second].ino = ino;
-    return true;
+  auto it = watchable_by_dev_.find(dev);
+  if (it == watchable_by_dev_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Invalidator::watchable(dev_t dev, int fd) {
+  if (std::optional<bool> known = known_watchable(dev)) return *known;
+  SourceFilesystem type = filesystem_of_descriptor(fd);
+  if (!type.inotify_sees_all_changes) {
+    log::fs()->info("source directories on {} (device {}:{}) are not watched: short timeouts",
+                    type.name, major(dev), minor(dev));
   }
-  if (by_rel_.size() >= max_watches_) return false;
+  std::lock_guard lock(mutex_);
+  watchable_by_dev_.emplace(dev, type.inotify_sees_all_changes);
+  return type.inotify_sees_all_changes;
+}
+
+bool Invalidator::watch(const std::string& rel, fuse_ino_t ino, dev_t dev) {
+  if (inotify_fd_ < 0) return false;
+  // A directory on a filesystem already known to be unwatchable costs no open.
+  if (known_watchable(dev) == false) {
+    ++unwatchable_;
+    return false;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = by_rel_.find(rel); it != by_rel_.end()) {
+      by_wd_[it->second].ino = ino;
+      return true;
+    }
+    if (by_rel_.size() >= max_watches_) return false;
+  }
   // Watched through a descriptor opened beneath SOURCE: a name swapped for a symlink since
   // the lookup can never make us watch a directory outside it.
   extract::FileDescriptor dir = source_.open_directory_path(rel);
   if (!dir.valid()) return false;
+  // The filesystem of what was opened, which may not be what lstat saw.
+  struct stat opened {};
+  if (::fstat(dir.get(), &opened) != 0) return false;
+  if (!watchable(opened.st_dev, dir.get())) {
+    ++unwatchable_;
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  if (auto it = by_rel_.find(rel); it != by_rel_.end()) {  // watched meanwhile
+    by_wd_[it->second].ino = ino;
+    return true;
+  }
+  if (by_rel_.size() >= max_watches_) return false;
   std::string path = "/proc/self/fd/" + std::to_string(dir.get());
   int wd = ::inotify_add_watch(inotify_fd_, path.c_str(), kEvents);
   if (wd < 0) {
@@ -131,9 +173,15 @@ void Invalidator::invalidate_all() {
       "inotify queue overflow: the attributes of all {} inodes the kernel holds "
       "are dropped",
       inodes.size());
-  for (fuse_ino_t ino : inodes) {
-    fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0);
-    ++notifications_;
+  for (fuse_ino_t ino : inodes) invalidate_inode(ino);
+}
+
+void Invalidator::invalidate_inode(fuse_ino_t ino) {
+  // Offset 0: the pages go too, and a directory's cached listing lives in its pages.
+  int rc = fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0);
+  ++notifications_;
+  if (rc != 0 && rc != -ENOENT) {
+    log::fs()->debug("inval_inode {}: {}", ino, std::strerror(-rc));
   }
 }
 
@@ -163,20 +211,22 @@ void Invalidator::handle(int wd, std::uint32_t mask, const std::string& name) {
     }
   }
   if (name.empty()) {
-    // The directory itself: its attributes (or existence) changed.
-    fuse_lowlevel_notify_inval_inode(session_, watch.ino, -1, 0);
-    ++notifications_;
+    // The directory itself: its attributes (or existence) changed. Its listing goes too: once
+    // deleted or moved it has no watch, and a listing the kernel kept would never be dropped.
+    invalidate_inode(watch.ino);
     return;
   }
   std::string rel = extraction::join_relative(watch.rel, name);
   // Names: a created, deleted or renamed entry, and a file that may have turned into (or
   // stopped being) a scientific file, must be looked up again.
   invalidate_entry(watch.ino, name);
+  // The directory's cached listing: inval_entry alone drops it only when the kernel knew the
+  // name, never for a name just created.
+  if (mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) invalidate_inode(watch.ino);
   fuse_ino_t ino = lookup_.inode_of(rel);
   if (ino == 0) return;
-  // Attributes and cached bytes of the entry itself.
-  fuse_lowlevel_notify_inval_inode(session_, ino, 0, 0);
-  ++notifications_;
+  // Attributes and cached bytes of the entry itself (a data file's directory: its listing).
+  invalidate_inode(ino);
   // A scientific file: the names inside its directory lead to the old version's view.
   if (mask & (IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | IN_MOVED_TO)) {
     for (const std::string& entry : lookup_.data_entries(rel)) invalidate_entry(ino, entry);

@@ -31,6 +31,37 @@ mode_t dirent_type(unsigned char d_type) {
   }
 }
 
+// A source directory's entries, read through the descriptor opendir opened as the caller.
+class SourceEntriesReader final : public DirListing::Reader {
+ public:
+  // Takes over `fd`; see error().
+  SourceEntriesReader(extract::FileDescriptor fd, bool root)
+      : stream_(std::move(fd)), root_(root) {}
+
+  // 0, or why the descriptor cannot be read as a directory.
+  int error() const { return stream_.ok() ? 0 : stream_.error(); }
+
+  int read(std::vector<DirListing::Entry>* entries) override {
+    if (root_) entries->push_back({kControlDirName, InodeTable::kControlDirIno, S_IFDIR});
+    DIR* dir = stream_.get();
+    errno = 0;
+    while (struct dirent* d = ::readdir(dir)) {
+      std::string name = d->d_name;
+      if (name == "." || name == "..") continue;
+      if (root_ && name == kControlDirName) continue;
+      mode_t type = dirent_type(d->d_type);
+      // A regular file may be shown as a directory: leave the type to stat.
+      if (type == S_IFREG) type = 0;
+      entries->push_back({std::move(name), d->d_ino, type});
+    }
+    return errno;
+  }
+
+ private:
+  extraction::DirStream stream_;
+  bool root_;
+};
+
 }  // namespace
 
 class MirrorNodes final : public NodeKind {
@@ -72,7 +103,7 @@ class MirrorNodes final : public NodeKind {
     if (int err = fs_.mirror_attributes(node.rel_path, st, &format)) return err;
     node.show(*st);
     st->st_ino = node.ino;
-    *timeout = fs_.mirror_timeout(std::string(extraction::split_relative(node.rel_path).dir));
+    *timeout = fs_.attr_timeout_of(node.rel_path, *st, format);
     return 0;
   }
 
@@ -81,7 +112,8 @@ class MirrorNodes final : public NodeKind {
     return rc < 0 ? -rc : 0;
   }
 
-  int opendir(const Node& node, const Caller& caller, DirListing* listing) override {
+  int opendir(const Node& node, const std::function<Caller()>& caller,
+              DirListing* listing) override {
     struct stat st {};
     if (int rc = fs_.source_.lstat(node.rel_path, &st); rc < 0) return -rc;
     if (!S_ISDIR(st.st_mode)) {
@@ -89,13 +121,19 @@ class MirrorNodes final : public NodeKind {
       std::shared_ptr<const extraction::DataVersion> version;
       std::shared_ptr<const extraction::DataView> view;
       if (int err = fs_.data_view(node.rel_path, st, &version, &view)) return err;
-      add_view_entries(*view, extraction::DataView::kRootEntry, listing,
-                       fs_.options_.fields_visible ? "" : extraction::DataView::kFieldsName);
+      // The current version's names, dropped with the data file's inode when it changes (as
+      // its names are); a passing failure is listed again, so that its retry is seen.
+      listing->cacheable =
+          view->extraction().verdict == extract::Extraction::Verdict::kFinal &&
+          fs_.invalidator_.watched(std::string(extraction::split_relative(node.rel_path).dir));
+      listing->reader =
+          view_entries_reader(std::move(view), extraction::DataView::kRootEntry,
+                              fs_.options_.fields_visible ? "" : extraction::DataView::kFieldsName);
       return 0;
     }
     extract::FileDescriptor fd;
     {
-      AsCaller as(caller);  // the listing is read with the caller's rights, as it is shown
+      AsCaller as(caller());  // the listing is read with the caller's rights, as it is shown
       if (!as.ok()) return EACCES;
       fd = fs_.source_.open_dir(node.rel_path);
     }
@@ -104,23 +142,13 @@ class MirrorNodes final : public NodeKind {
     if (::fstat(fd.get(), &opened) != 0 || (!node.rel_path.empty() && !node.shows(opened))) {
       return ESTALE;  // another directory has this name now
     }
-    extraction::DirStream stream(std::move(fd));
-    if (!stream.ok()) return stream.error();
-    DIR* dir = stream.get();
-    if (node.ino == InodeTable::kRootIno) {
-      listing->entries.push_back({kControlDirName, InodeTable::kControlDirIno, S_IFDIR});
-    }
-    errno = 0;
-    while (struct dirent* d = ::readdir(dir)) {
-      std::string name = d->d_name;
-      if (name == "." || name == "..") continue;
-      if (node.ino == InodeTable::kRootIno && name == kControlDirName) continue;
-      mode_t type = dirent_type(d->d_type);
-      // A regular file may be shown as a directory: leave the type to stat.
-      if (type == S_IFREG) type = 0;
-      listing->entries.push_back({std::move(name), d->d_ino, type});
-    }
-    return errno;
+    // Asked before reading: a change after this point is pushed to the kernel.
+    listing->cacheable = fs_.listing_cacheable(node.rel_path);
+    auto reader =
+        std::make_unique<SourceEntriesReader>(std::move(fd), node.ino == InodeTable::kRootIno);
+    if (int err = reader->error()) return err;
+    listing->reader = std::move(reader);
+    return 0;
   }
 
   int open(const Node& node, const std::function<Caller()>& caller, extract::FileDescriptor* fd,

@@ -39,8 +39,9 @@ class NodeKind {
   virtual int lookup(const Node& dir, const std::string& name, fuse_entry_param* entry) = 0;
   virtual int getattr(const Node& node, struct stat* st, double* timeout) = 0;
   virtual int readlink(const Node& node, std::string* target) = 0;
-  // Adds the entries after "." and "..".
-  virtual int opendir(const Node& node, const Caller& caller, DirListing* listing) = 0;
+  // Opens the directory: adds the entries after "." and ".." or a reader for them.
+  virtual int opendir(const Node& node, const std::function<Caller()>& caller,
+                      DirListing* listing) = 0;
   virtual int open(const Node& node, const std::function<Caller()>& caller,
                    extract::FileDescriptor* fd, OpenedFile* opened) = 0;
   virtual int open_for_read(const Node& node, ReadSource* source) = 0;

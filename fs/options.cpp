@@ -287,7 +287,9 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
       ->check(seconds_range(true));
   app.add_option("--watch-timeout", options.watch_timeout,
                  "Seconds the kernel may cache names and attributes in a watched source "
-                 "directory (changes there are pushed to the kernel at once)")
+                 "directory, whose listing it keeps until it changes (changes there are pushed "
+                 "to the kernel at once; filesystems inotify cannot follow, such as NFS, SMB or "
+                 "FUSE, are not watched)")
       ->capture_default_str()
       ->check(seconds_range(true));
   app.add_option("--max-watches", options.max_watches,

@@ -1,19 +1,53 @@
 // Entries of a data file's view: immutable, so the kernel may cache them for long; looked up
 // through the version the inode holds (ExtractionService::held_view: ESTALE once it is gone).
+#include <functional>
+
 #include "extraction/file_version.hpp"
 #include "filesystem.hpp"
 
 namespace metafs::fs {
 
-void add_view_entries(const extraction::DataView& view, extraction::DataView::EntryId dir,
-                      DirListing* listing, std::string_view unlisted) {
-  for (extraction::DataView::EntryId child : view.children(dir)) {
-    if (!unlisted.empty() && view.name(child) == unlisted) continue;
-    mode_t type = view.type(child) == extraction::DataView::EntryType::kDirectory ? S_IFDIR
-                  : view.type(child) == extraction::DataView::EntryType::kLink    ? S_IFLNK
-                                                                                  : S_IFREG;
-    listing->entries.push_back({view.name(child), InodeTable::kFirstDynamicIno + child, type});
+namespace {
+
+class ViewEntriesReader final : public DirListing::Reader {
+ public:
+  ViewEntriesReader(std::shared_ptr<const extraction::DataView> view,
+                    extraction::DataView::EntryId dir, std::string_view unlisted)
+      : view_(std::move(view)), dir_(dir), unlisted_(unlisted) {}
+  // The view is found (`find_view`) when the entries are read: a listing the kernel keeps
+  // needs none.
+  using ViewFinder = std::function<int(std::shared_ptr<const extraction::DataView>*)>;
+  ViewEntriesReader(ViewFinder find_view, extraction::DataView::EntryId dir)
+      : find_view_(std::move(find_view)), dir_(dir) {}
+
+  int read(std::vector<DirListing::Entry>* entries) override {
+    if (!view_) {
+      if (int err = find_view_(&view_)) return err;
+    }
+    for (extraction::DataView::EntryId child : view_->children(dir_)) {
+      if (!unlisted_.empty() && view_->name(child) == unlisted_) continue;
+      extraction::DataView::EntryType type = view_->type(child);
+      mode_t mode = type == extraction::DataView::EntryType::kDirectory ? S_IFDIR
+                    : type == extraction::DataView::EntryType::kLink    ? S_IFLNK
+                                                                        : S_IFREG;
+      entries->push_back({view_->name(child), InodeTable::kFirstDynamicIno + child, mode});
+    }
+    return 0;
   }
+
+ private:
+  std::shared_ptr<const extraction::DataView> view_;
+  ViewFinder find_view_;
+  extraction::DataView::EntryId dir_;
+  std::string_view unlisted_;  // a static name (DataView::kFieldsName) or empty
+};
+
+}  // namespace
+
+std::unique_ptr<DirListing::Reader> view_entries_reader(
+    std::shared_ptr<const extraction::DataView> view, extraction::DataView::EntryId dir,
+    std::string_view unlisted) {
+  return std::make_unique<ViewEntriesReader>(std::move(view), dir, unlisted);
 }
 
 class ViewNodes final : public NodeKind {
@@ -46,21 +80,25 @@ class ViewNodes final : public NodeKind {
     return 0;
   }
 
-  int opendir(const Node& node, const Caller&, DirListing* listing) override {
-    std::shared_ptr<const extraction::DataView> view;
-    if (int err = fs_.view_of(node, &view)) return err;
-    if (view->type(node.entry) != extraction::DataView::EntryType::kDirectory) return ENOTDIR;
-    add_view_entries(*view, node.entry, listing);
-    listing->immutable = true;
+  // Neither opendir nor open looks at the view: the kernel opens an inode only as the type it
+  // was told (OPENDIR for a directory, OPEN for a regular file), a view entry's type never
+  // changes, and a view evicted from memory must not be decoded again only to be opened when
+  // the kernel keeps its listing or bytes. Reading finds the view (ESTALE once it is gone).
+  // The original file is known without it too: its entry id is fixed (kOriginalEntry).
+  int opendir(const Node& node, const std::function<Caller()>&, DirListing* listing) override {
+    listing->reader = std::make_unique<ViewEntriesReader>(
+        [this, version = node.version](std::shared_ptr<const extraction::DataView>* view) {
+          *view = fs_.service_->held_view(*version);  // as view_of() finds it
+          return *view ? 0 : ESTALE;
+        },
+        node.entry);
+    listing->cacheable = true;
     return 0;
   }
 
   int open(const Node& node, const std::function<Caller()>& caller, extract::FileDescriptor* fd,
            OpenedFile* opened) override {
-    std::shared_ptr<const extraction::DataView> view;
-    if (int err = fs_.view_of(node, &view)) return err;
-    if (view->type(node.entry) != extraction::DataView::EntryType::kFile) return EISDIR;
-    if (view->is_original(node.entry)) {
+    if (node.entry == extraction::DataView::kOriginalEntry) {
       // The data file itself, opened as a mirrored plain file is (as the caller, beneath
       // SOURCE); it must still be this node's version, whose size and times the kernel was
       // shown: else ESTALE, and the kernel looks the name up again (the new version's inode).

@@ -20,6 +20,10 @@ void serve(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool p
   DirListing& listing = *listing_of(fi);
   // Entries of a listing made for this caller (query directories answer by who asks).
   RequestScope scope(req, true);
+  if (int err = listing.complete()) {
+    fuse_reply_err(req, err);
+    return;
+  }
   std::string buffer(size, '\0');
   size_t used = 0;
   for (auto i = static_cast<size_t>(std::max<off_t>(offset, 0)); i < listing.entries.size(); ++i) {
@@ -58,13 +62,14 @@ void serve(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool p
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   checked(req, "opendir", [&] {
     std::unique_ptr<DirListing> listing;
-    if (int err = filesystem_of(req).opendir(ino, caller_of(req), &listing)) {
+    if (int err = filesystem_of(req).opendir(
+            ino, [req] { return caller_of(req); }, &listing)) {
       fuse_reply_err(req, err);
       return;
     }
     fi->fh = reinterpret_cast<uint64_t>(listing.get());
-    // A view's directory: the kernel answers later readdirs from its cache, until it drops it.
-    if (listing->immutable) {
+    // The kernel answers later readdirs from its cache, until it drops it (an invalidation).
+    if (listing->cacheable) {
       fi->cache_readdir = 1;
       fi->keep_cache = 1;
     }

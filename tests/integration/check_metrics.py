@@ -55,6 +55,8 @@ renamed = {
     "memory_pressure_trigger": "metafs_memory_pressure_trigger",
     "extraction_seconds": "metafs_extraction_seconds_count",
     "version": "metafs_build_info",
+    "kernel_cache": "metafs_kernel_cache_info",
+    "source_filesystem": "metafs_source_filesystem_info",
 }
 for key in stats:
     if key in renamed:
