@@ -127,11 +127,12 @@ class QueryNodes final : public NodeKind {
     return 0;
   }
 
-  int opendir(const Node& node, const Caller& caller, DirListing* listing) override {
+  int opendir(const Node& node, const std::function<Caller()>& caller,
+              DirListing* listing) override {
     if (node.query_role == Node::QueryRole::kRoot) return 0;  // queries are named, not listed
     if (node.query_role != Node::QueryRole::kResults) return ENOTDIR;
     std::vector<query::QueryFile> found;
-    if (int err = run(query::parse_query_name(node.query), caller, &found)) return err;
+    if (int err = run(query::parse_query_name(node.query), caller(), &found)) return err;
     for (const query::QueryFile& f : found) {
       std::string name = link_name(f.path);
       if (name.size() > NAME_MAX) continue;  // a path too long to be one name
