@@ -13,6 +13,7 @@ METAFS_TEST_PACKAGES=(
   dcmtk netcdf-bin hdf5-tools libcfitsio-bin fitsverify systemd gzip acl
   python3 python3-astropy python3-h5py python3-netcdf4 python3-numpy man-db
   python3-prometheus-client
+  plocate rsync  # tools/metafs-bench walk, scale: updatedb, plocate, rsync -n
 )
 
 metafs_install_packages() {
