@@ -43,6 +43,11 @@ struct Options {
   long worker_gid = -1;
   unsigned prefetch = 16;    // files after the one read in its directory extracted ahead (0: off)
   bool allow_other = false;  // derived from -o
+  // The shared tier (PostgreSQL): --shared-cache URI, --shared-root NAME (default: the
+  // canonical SOURCE path), --shared-timeout ms a lookup may wait.
+  std::string shared_cache;
+  std::string shared_root;
+  unsigned shared_timeout_ms = 50;
 };
 
 // When this process is root and extractions run in worker processes: sets worker_uid and

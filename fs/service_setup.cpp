@@ -1,5 +1,7 @@
 #include "service_setup.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace metafs::fs {
@@ -55,6 +57,18 @@ extraction::BackendSettings backend_settings_for(const Options& options) {
   backend.pool.account = options.worker_user;
   backend.pool.gid = options.worker_gid;
   return backend;
+}
+
+shared_tier::SharedTierOptions shared_tier_options_for(const Options& options) {
+  shared_tier::SharedTierOptions shared;
+  shared.uri = options.shared_cache;
+  shared.root = options.shared_root.empty() ? options.source.string() : options.shared_root;
+  shared.lookup_timeout = std::chrono::milliseconds(options.shared_timeout_ms);
+  // Lookups come from request threads and read-ahead: about one connection per extraction slot.
+  shared.lookup_connections = std::clamp(options.workers, 2u, 16u);
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) shared.writer_name = host;
+  return shared;
 }
 
 }  // namespace metafs::fs
