@@ -6,6 +6,7 @@ METAFS_BUILD_PACKAGES=(
   libfuse3-dev fuse3 libdcmtk-dev libcfitsio-dev libhdf5-dev libnetcdf-dev liblmdb-dev
   libspdlog-dev libgtest-dev nlohmann-json3-dev libcli11-dev libsystemd-dev libseccomp-dev
   libzstd-dev libxxhash-dev zlib1g-dev help2man
+  libpq-dev  # the shared tier's PostgreSQL client (shared_tier/)
   python3 python3-pydicom  # the private DICOM dictionary is generated from pydicom's
 )
 # Reference tools and Python libraries the tests compare against.
@@ -13,6 +14,7 @@ METAFS_TEST_PACKAGES=(
   dcmtk netcdf-bin hdf5-tools libcfitsio-bin fitsverify systemd gzip acl
   python3 python3-astropy python3-h5py python3-netcdf4 python3-numpy man-db
   python3-prometheus-client
+  postgresql  # the shared tier's tests initdb and start a server of their own
 )
 
 metafs_install_packages() {
