@@ -24,6 +24,8 @@ constexpr unsigned kTimeoutsDown = 3;
 // An encoded tree beyond this is kept locally only (a row past PostgreSQL's comfortable size).
 constexpr std::size_t kMaxTreeBytes = 64u << 20;
 constexpr auto kMaxBackoff = std::chrono::seconds(30);
+// How long an exit waits for queued rows to be written (a unit's stop should stay quick).
+constexpr auto kExitFlush = std::chrono::seconds(5);
 
 // The key's numbers as the table holds them: bigint is signed, so the bits are kept.
 std::string signed_text(std::uint64_t value) {
@@ -127,7 +129,7 @@ SharedTier::SharedTier(SharedTierOptions options) : options_(std::move(options))
 }
 
 SharedTier::~SharedTier() {
-  if (up_) flush(options_.connect_timeout + options_.write_timeout);
+  if (up_) flush(kExitFlush);
   thread_.request_stop();
   queue_changed_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -253,7 +255,12 @@ std::optional<std::string> SharedTier::get(const cache::CacheKey& key) {
   try {
     PgResult result = connection.exec(kLookup, params, deadline, true);
     consecutive_timeouts_ = 0;
-    if (result.rows() > 0) found = std::string(result.value(0, 0));
+    if (result.rows() > 0) {
+      found = std::string(result.value(0, 0));
+      ++hits_;
+    } else {
+      ++misses_;
+    }
   } catch (const PgError& e) {
     if (e.timed_out()) {
       ++timeouts_;
@@ -267,11 +274,6 @@ std::optional<std::string> SharedTier::get(const cache::CacheKey& key) {
     }
   }
   return_lookup_connection(std::move(connection));
-  if (found) {
-    ++hits_;
-  } else {
-    ++misses_;
-  }
   return found;
 }
 

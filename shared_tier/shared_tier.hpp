@@ -76,9 +76,9 @@ class SharedTier {
   // Connects once (up to connect_timeout) so lookups right after start find the server, then
   // starts the writer thread. A server that is down is not an error: the writer retries.
   explicit SharedTier(SharedTierOptions options);
-  // Writes what is queued while the server answers, for up to connect_timeout + a batch's
-  // write_timeout, then stops; rows still queued are dropped (every node's local cache keeps
-  // them).
+  // Writes what is queued while the server answers, for up to 5 s, then stops (a batch being
+  // written finishes or times out first); rows still queued are dropped (the local cache
+  // keeps them).
   ~SharedTier();
   SharedTier(const SharedTier&) = delete;
   SharedTier& operator=(const SharedTier&) = delete;

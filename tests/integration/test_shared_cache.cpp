@@ -194,6 +194,48 @@ TEST_F(SharedCacheTest, ServerStoppedMidWalkCostsNoErrorAndIsCaughtUp) {
   EXPECT_EQ(downs, 1u) << log;
 }
 
+TEST_F(SharedCacheTest, ASlowServerCostsARequestNoMoreThanTheDeadline) {
+  {
+    MountRunner a(src_, shared_args("cache-a", "archive"));
+    ASSERT_TRUE(a.mounted()) << a.log();
+    walk(a);
+    ASSERT_TRUE(wait_for([&] { return stat_of(a, "shared_queued") == 0; }, 20));
+  }
+  std::vector<std::string> args = shared_args("cache-b", "archive");
+  args.insert(args.end(), {"--prefetch", "0"});
+  MountRunner b(src_, args);
+  ASSERT_TRUE(b.mounted()) << b.log();
+  // Another session holds the table for 4 s: every lookup waits on its lock.
+  run_command("timeout 20 " + shell_quote((metafs::test::postgres_bin_dir() / "psql").string()) +
+              " -X -q " + shell_quote(pg_.uri()) +
+              " -c 'BEGIN; LOCK TABLE metafs.files IN ACCESS EXCLUSIVE MODE; SELECT "
+              "pg_sleep(4); COMMIT' >/dev/null 2>&1 &");
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return pg_.psql(
+                   "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND "
+                   "relation = 'metafs.files'::regclass") == "1";
+      },
+      10));
+  for (const auto& [from, rel] : kDataFiles) {
+    auto start = std::chrono::steady_clock::now();
+    std::string shown = read_file(b.mountpoint() / rel / "metadata.json");
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_FALSE(shown.empty()) << rel;
+    // The 50 ms deadline and a local extraction; never the 4 s the server takes.
+    EXPECT_LT(took, std::chrono::milliseconds(1500)) << rel;
+  }
+  nlohmann::json stats = stats_of(b);
+  EXPECT_GE(stats["shared_timeouts"].get<std::uint64_t>(), 1u) << stats.dump();
+  EXPECT_EQ(stats["extractions"], kDataFiles.size()) << stats.dump();
+  // Every lookup either timed out or was not tried (server counted down, no free connection).
+  EXPECT_EQ(
+      stats["shared_timeouts"].get<std::uint64_t>() + stats["shared_skipped"].get<std::uint64_t>(),
+      kDataFiles.size())
+      << stats.dump();
+  EXPECT_EQ(stats["shared_hits"], 0u) << stats.dump();
+}
+
 TEST_F(SharedCacheTest, ADaemonStartsAndServesWithTheServerDown) {
   pg_.stop();
   MountRunner mount(src_, shared_args("cache", "archive"));
