@@ -57,4 +57,28 @@ std::optional<std::string_view> record_payload(std::string_view record, const Ca
   return reader.raw(reader.remaining(), "record payload");
 }
 
+RecordParts record_parts(std::string_view record) {
+  ByteReader reader(record);
+  RecordParts parts;
+  parts.path = reader.bytes(kMaxPathBytes, "record path");
+  parts.payload = reader.raw(reader.remaining(), "record payload");
+  return parts;
+}
+
+bool parse_lmdb_key(std::string_view lmdb, RecordKind* kind, SourceSignature* signature) {
+  if (lmdb.size() != kLmdbKeySize) return false;
+  auto u64 = [&](std::size_t at) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<unsigned char>(lmdb[at + i]);
+    return v;
+  };
+  *kind = static_cast<RecordKind>(lmdb[0]);
+  signature->dev = u64(17);
+  signature->ino = u64(25);
+  signature->size = u64(33);
+  signature->mtime_ns = static_cast<std::int64_t>(u64(41));
+  signature->ctime_ns = static_cast<std::int64_t>(u64(49));
+  return true;
+}
+
 }  // namespace metafs::cache

@@ -39,6 +39,17 @@ std::string encode_record(const CacheKey& key, std::string_view payload);
 // collision. Throws CodecError for a malformed record.
 std::optional<std::string_view> record_payload(std::string_view record, const CacheKey& key);
 
+// A record's path and payload, whoever's key it is. Throws CodecError for a malformed record.
+struct RecordParts {
+  std::string_view path;
+  std::string_view payload;
+};
+RecordParts record_parts(std::string_view record);
+
+// The kind and the signature an LMDB key (lmdb_key) was made with; false for a key of
+// another size.
+bool parse_lmdb_key(std::string_view lmdb, RecordKind* kind, SourceSignature* signature);
+
 }  // namespace metafs::cache
 
 template <>

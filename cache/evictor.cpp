@@ -33,7 +33,7 @@ std::vector<std::string> oldest(const LmdbTxn& txn, const StoreDbs& dbs, std::si
 }  // namespace
 
 std::size_t evict_lru(MDB_env* env, const StoreDbs& dbs, unsigned page_size,
-                      const EvictionRequest& request) {
+                      const EvictionRequest& request, const TermsOf& terms_of) {
   std::size_t evicted = 0;
   for (;;) {
     LmdbTxn txn = LmdbTxn::write(env);
@@ -56,8 +56,14 @@ std::size_t evict_lru(MDB_env* env, const StoreDbs& dbs, unsigned page_size,
       if (lru.size() <= kTimeBytes) continue;
       if (freed >= excess && evicted + deleted >= request.min_entries) break;
       std::string_view key = std::string_view(lru).substr(kTimeBytes);
-      if (auto value = txn.find(dbs.entries, key)) freed += key.size() + value->size() + kNodeBytes;
-      int rc = txn.del(dbs.lru, lru);
+      std::vector<std::string> terms;
+      if (auto value = txn.find(dbs.entries, key)) {
+        freed += key.size() + value->size() + kNodeBytes;
+        if (terms_of) terms_of(key, *value, &terms);
+      }
+      for (const std::string& term : terms) freed += term.size() + key.size() + 16;
+      int rc = remove_terms(txn, dbs, key, terms);
+      if (rc == MDB_SUCCESS) rc = txn.del(dbs.lru, lru);
       if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) rc = txn.del(dbs.access, key);
       if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) rc = txn.del(dbs.entries, key);
       if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) throw LmdbError("eviction", rc);

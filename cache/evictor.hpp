@@ -18,7 +18,8 @@ struct EvictionRequest {
 // request is met or the store is empty. Returns how many entries were deleted. Must run on
 // the store's one writer thread. Throws LmdbError (MDB_MAP_FULL when even a deletion finds
 // no free page).
+// With `terms_of`, each evicted entry's index terms go in the same transaction.
 std::size_t evict_lru(MDB_env* env, const StoreDbs& dbs, unsigned page_size,
-                      const EvictionRequest& request);
+                      const EvictionRequest& request, const TermsOf& terms_of = {});
 
 }  // namespace metafs::cache

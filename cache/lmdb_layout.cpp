@@ -11,7 +11,8 @@ using extract::put_u64_be;
 namespace {
 
 constexpr std::string_view kMarkerKey = "metafs-cache-layout";
-constexpr std::string_view kMarkerValue = "1";
+// 2: the index database (a file of layout 1 was written without keeping it).
+constexpr std::string_view kMarkerValue = "2";
 
 int open_dbi(LmdbTxn& txn, const char* name, MDB_dbi* dbi) {
   return mdb_dbi_open(txn.get(), name, MDB_CREATE, dbi);
@@ -54,19 +55,69 @@ LayoutCheck open_layout(MDB_env* env, StoreDbs* dbs) {
     if (rc == MDB_INCOMPATIBLE || rc == MDB_NOTFOUND) return LayoutCheck::kForeign;
     if (rc != MDB_SUCCESS) throw LmdbError("mdb_dbi_open", rc);
   }
+  rc = mdb_dbi_open(txn.get(), "index", MDB_CREATE | MDB_DUPSORT, &dbs->index);
+  if (rc == MDB_INCOMPATIBLE || rc == MDB_NOTFOUND) return LayoutCheck::kForeign;
+  if (rc != MDB_SUCCESS) throw LmdbError("mdb_dbi_open (index)", rc);
   rc = txn.commit();
   if (rc != MDB_SUCCESS) throw LmdbError("mdb_txn_commit (layout)", rc);
   return LayoutCheck::kOk;
 }
 
+// Removes the index terms of the value `key` holds now, if any.
+static int remove_old_terms(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key,
+                            const TermsOf& terms_of) {
+  if (!terms_of) return MDB_SUCCESS;
+  std::vector<std::string> old_terms;
+  try {
+    auto old = txn.find(dbs.entries, key);
+    if (!old) return MDB_SUCCESS;
+    terms_of(key, *old, &old_terms);
+  } catch (const LmdbError& e) {
+    return e.code();
+  }
+  return remove_terms(txn, dbs, key, old_terms);
+}
+
 int write_entry(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key, std::string_view value,
-                std::uint64_t now_ns) {
-  int rc = txn.put(dbs.entries, key, value);
+                std::uint64_t now_ns, const std::vector<std::string>& terms,
+                const TermsOf& terms_of) {
+  int rc = remove_old_terms(txn, dbs, key, terms_of);
   if (rc != MDB_SUCCESS) return rc;
+  rc = txn.put(dbs.entries, key, value);
+  if (rc != MDB_SUCCESS) return rc;
+  if (terms_of) {
+    rc = add_terms(txn, dbs, key, terms);
+    if (rc != MDB_SUCCESS) return rc;
+  }
   return touch_entry(txn, dbs, key, now_ns);
 }
 
-int erase_entry(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key) {
+int add_terms(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key,
+              const std::vector<std::string>& terms) {
+  for (const std::string& term : terms) {
+    if (term.empty() || term.size() > kMaxIndexTermBytes) continue;
+    MDB_val k = to_val(term);
+    MDB_val v = to_val(key);
+    int rc = mdb_put(txn.get(), dbs.index, &k, &v, MDB_NODUPDATA);
+    if (rc != MDB_SUCCESS && rc != MDB_KEYEXIST) return rc;
+  }
+  return MDB_SUCCESS;
+}
+
+int remove_terms(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key,
+                 const std::vector<std::string>& terms) {
+  for (const std::string& term : terms) {
+    if (term.empty() || term.size() > kMaxIndexTermBytes) continue;
+    MDB_val k = to_val(term);
+    MDB_val v = to_val(key);
+    int rc = mdb_del(txn.get(), dbs.index, &k, &v);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
+  }
+  return MDB_SUCCESS;
+}
+
+int erase_entry(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key, const TermsOf& terms_of) {
+  if (int rc = remove_old_terms(txn, dbs, key, terms_of); rc != MDB_SUCCESS) return rc;
   std::optional<std::string_view> old;
   try {
     old = txn.find(dbs.access, key);
@@ -108,7 +159,7 @@ int touch_entry(LmdbTxn& txn, const StoreDbs& dbs, std::string_view key, std::ui
 StoreUsage store_usage(const LmdbTxn& txn, const StoreDbs& dbs, unsigned page_size) {
   std::uint64_t pages = 2;  // the two meta pages
   StoreUsage usage;
-  for (MDB_dbi dbi : {dbs.main, dbs.entries, dbs.access, dbs.lru}) {
+  for (MDB_dbi dbi : {dbs.main, dbs.entries, dbs.access, dbs.lru, dbs.index}) {
     MDB_stat st;
     int rc = mdb_stat(txn.get(), dbi, &st);
     if (rc != MDB_SUCCESS) throw LmdbError("mdb_stat", rc);

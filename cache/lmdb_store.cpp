@@ -48,16 +48,22 @@ fs::path canonical_or_same(const fs::path& p) {
   return ec ? p : c;
 }
 
+using Terms = std::vector<std::string>;
+
 struct Pending {
   std::shared_ptr<const std::string> value;  // null: erase
+  std::shared_ptr<const Terms> terms;
   std::uint64_t seq = 0;
 };
 
 struct QueuedOp {
   std::string key;
   std::shared_ptr<const std::string> value;
+  std::shared_ptr<const Terms> terms;
   std::uint64_t seq = 0;
 };
+
+constexpr std::size_t kRebuildBatch = 256;  // entries indexed per write transaction
 
 }  // namespace
 
@@ -96,6 +102,9 @@ struct LmdbStore::Impl {
       errors{0}, map_full{0};
 
   void open();
+  void sync_index();
+  bool rebuild_index();
+  std::string stored_fingerprint();
   void run_writer();
   using Touches = std::unordered_map<std::string, std::uint64_t>;
   void write_ops(std::vector<QueuedOp>& ops, Touches& touches);
@@ -138,6 +147,7 @@ void LmdbStore::Impl::open() {
   env = std::move(opened.env);
   dbs = opened.dbs;
   page_size = env->page_size();
+  sync_index();
   refresh_usage();
   enabled = true;
   cache_log().debug("cache {} open: {} entries, {} of {} bytes used", options.dir.string(),
@@ -198,7 +208,107 @@ void LmdbStore::Impl::reset_file(std::string_view reason, bool keep) {
   env = std::move(opened.env);
   dbs = opened.dbs;
   lock.unlock();
+  sync_index();
   refresh_usage();
+}
+
+std::string LmdbStore::Impl::stored_fingerprint() {
+  try {
+    LmdbTxn txn = LmdbTxn::read(env->get());
+    auto value = txn.find(dbs.main, kIndexFingerprintKey);
+    return value ? std::string(*value) : std::string();
+  } catch (const LmdbError& e) {
+    note_error(e.code(), "index fingerprint");
+    return {};
+  }
+}
+
+// Brings the index in line with options.terms_of at open: kept when its fingerprint matches,
+// else dropped and (with terms_of) rebuilt from every entry.
+void LmdbStore::Impl::sync_index() {
+  if (!env) return;
+  std::string stored = stored_fingerprint();
+  if (options.terms_of ? stored == options.index_fingerprint : options.keep_index) return;
+  try {
+    LmdbTxn txn = LmdbTxn::write(env->get());
+    int rc = mdb_drop(txn.get(), dbs.index, 0);
+    if (rc == MDB_SUCCESS) rc = txn.del(dbs.main, kIndexFingerprintKey);
+    if (rc == MDB_NOTFOUND) rc = MDB_SUCCESS;
+    if (rc == MDB_SUCCESS) rc = txn.commit();
+    if (rc != MDB_SUCCESS) {
+      note_error(rc, "index drop");
+      return;
+    }
+  } catch (const LmdbError& e) {
+    note_error(e.code(), "index drop");
+    return;
+  }
+  if (!options.terms_of) return;
+  auto start = std::chrono::steady_clock::now();
+  if (rebuild_index()) {
+    cache_log().info(
+        "query index of {} rebuilt in {:.1f} s", options.dir.string(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+}
+
+// Indexes every entry, a batch per write transaction, then records the fingerprint. False
+// (the index stays without a fingerprint, so queries do not trust it) when it cannot finish.
+bool LmdbStore::Impl::rebuild_index() {
+  std::string after;  // the last key indexed
+  bool first = true;
+  for (;;) {
+    std::vector<std::pair<std::string, Terms>> batch;
+    try {
+      LmdbTxn txn = LmdbTxn::read(env->get());
+      MDB_cursor* cursor = nullptr;
+      int rc = mdb_cursor_open(txn.get(), dbs.entries, &cursor);
+      if (rc != MDB_SUCCESS) throw LmdbError("mdb_cursor_open", rc);
+      MDB_val k = to_val(after);
+      MDB_val v;
+      rc = mdb_cursor_get(cursor, &k, &v, first ? MDB_FIRST : MDB_SET_RANGE);
+      if (rc == MDB_SUCCESS && !first && to_view(k) == after) {
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+      }
+      for (; rc == MDB_SUCCESS && batch.size() < kRebuildBatch;
+           rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        Terms terms;
+        options.terms_of(to_view(k), to_view(v), &terms);
+        batch.emplace_back(std::string(to_view(k)), std::move(terms));
+      }
+      mdb_cursor_close(cursor);
+      if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) throw LmdbError("mdb_cursor_get", rc);
+    } catch (const LmdbError& e) {
+      note_error(e.code(), "index rebuild");
+      return false;
+    }
+    first = false;
+    int rc = MDB_SUCCESS;
+    try {
+      LmdbTxn txn = LmdbTxn::write(env->get());
+      for (const auto& [key, terms] : batch) {
+        rc = add_terms(txn, dbs, key, terms);
+        if (rc != MDB_SUCCESS) break;
+      }
+      if (rc == MDB_SUCCESS && batch.empty()) {
+        rc = txn.put(dbs.main, kIndexFingerprintKey, options.index_fingerprint);
+      }
+      if (rc == MDB_SUCCESS) rc = txn.commit();
+    } catch (const LmdbError& e) {
+      rc = e.code();
+    }
+    if (rc != MDB_SUCCESS) {
+      if (rc == MDB_MAP_FULL) {
+        cache_log().warn("query index of {} not rebuilt: the cache is full (--cache-size)",
+                         options.dir.string());
+      } else {
+        note_error(rc, "index rebuild");
+      }
+      return false;
+    }
+    if (batch.empty()) return true;
+    after = batch.back().first;
+  }
 }
 
 void LmdbStore::Impl::evict(const EvictionRequest& request) {
@@ -206,7 +316,7 @@ void LmdbStore::Impl::evict(const EvictionRequest& request) {
   EvictionRequest attempt = request;
   for (;;) {
     try {
-      std::size_t n = evict_lru(env->get(), dbs, page_size, attempt);
+      std::size_t n = evict_lru(env->get(), dbs, page_size, attempt, options.terms_of);
       evictions += n;
       if (n > 0) {
         cache_log().debug("evicted {} entries (target {} bytes)", n, attempt.target_bytes);
@@ -239,8 +349,10 @@ int LmdbStore::Impl::try_write(const std::vector<QueuedOp>& ops, const Touches& 
     LmdbTxn txn = LmdbTxn::write(env->get());
     std::uint64_t now = now_ns();
     for (const QueuedOp& op : ops) {
-      int rc =
-          op.value ? write_entry(txn, dbs, op.key, *op.value, now) : erase_entry(txn, dbs, op.key);
+      static const Terms kNoTerms;
+      int rc = op.value ? write_entry(txn, dbs, op.key, *op.value, now,
+                                      op.terms ? *op.terms : kNoTerms, options.terms_of)
+                        : erase_entry(txn, dbs, op.key, options.terms_of);
       if (rc != MDB_SUCCESS) return rc;
     }
     for (const auto& [key, time] : access_times) {
@@ -327,7 +439,7 @@ void LmdbStore::Impl::run_writer() {
           std::none_of(ops.begin(), ops.end(), [&](const QueuedOp& op) { return op.key == key; });
       if (!newest) continue;
       batch_bytes += it->second.value ? it->second.value->size() : 0;
-      ops.push_back(QueuedOp{std::move(key), it->second.value, it->second.seq});
+      ops.push_back(QueuedOp{std::move(key), it->second.value, it->second.terms, it->second.seq});
     }
     std::unordered_map<std::string, std::uint64_t> touch_batch;
     auto now = std::chrono::steady_clock::now();
@@ -414,7 +526,7 @@ std::optional<std::string> LmdbStore::get(std::string_view key) {
   return value;
 }
 
-void LmdbStore::put(std::string key, std::string value) {
+void LmdbStore::put(std::string key, std::string value, std::vector<std::string> terms) {
   if (!impl_->enabled || key.empty() || key.size() > kMaxKeyBytes) return;
   // A value that cannot fit comfortably would only evict everything else.
   if (value.size() > impl_->map_size / 8) {
@@ -432,6 +544,7 @@ void LmdbStore::put(std::string key, std::string value) {
     impl_->pending_bytes -= slot.value ? slot.value->size() : 0;
     impl_->pending_bytes += size;
     slot.value = std::make_shared<const std::string>(std::move(value));
+    slot.terms = terms.empty() ? nullptr : std::make_shared<const Terms>(std::move(terms));
     slot.seq = ++impl_->next_seq;
     impl_->queue.push_back(std::move(key));
   }
@@ -445,6 +558,7 @@ void LmdbStore::erase(std::string key) {
     auto& slot = impl_->pending[key];
     impl_->pending_bytes -= slot.value ? slot.value->size() : 0;
     slot.value = nullptr;
+    slot.terms = nullptr;
     slot.seq = ++impl_->next_seq;
     impl_->queue.push_back(std::move(key));
   }
@@ -488,6 +602,84 @@ LmdbStoreStats LmdbStore::stats() const {
   auto size = fs::file_size(impl_->options.dir / "data.mdb", ec);
   s.file_bytes = ec ? 0 : size;
   return s;
+}
+
+std::string LmdbStore::index_fingerprint() const {
+  std::shared_lock lock(impl_->env_mutex);
+  if (!impl_->env || impl_->corrupt) return {};
+  return impl_->stored_fingerprint();
+}
+
+namespace {
+
+// Walks `dbi` from the first key starting with `prefix` while keys do, every duplicate.
+void walk_prefix(const LmdbTxn& txn, MDB_dbi dbi, std::string_view prefix,
+                 const std::function<bool(std::string_view, std::string_view)>& visit) {
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn.get(), dbi, &cursor);
+  if (rc != MDB_SUCCESS) throw LmdbError("mdb_cursor_open", rc);
+  MDB_val k = to_val(prefix);
+  MDB_val v;
+  rc = prefix.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+                      : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    std::string_view key = to_view(k);
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!visit(key, to_view(v))) break;
+  }
+  mdb_cursor_close(cursor);
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) throw LmdbError("mdb_cursor_get", rc);
+}
+
+}  // namespace
+
+bool LmdbStore::scan_index(
+    std::string_view prefix,
+    const std::function<bool(std::string_view term, std::string_view key)>& visit) {
+  std::shared_lock lock(impl_->env_mutex);
+  if (!impl_->env || impl_->corrupt) return false;
+  try {
+    LmdbTxn txn = LmdbTxn::read(impl_->env->get());
+    walk_prefix(txn, impl_->dbs.index, prefix, visit);
+    return true;
+  } catch (const LmdbError& e) {
+    impl_->note_error(e.code(), "index scan");
+    return false;
+  }
+}
+
+bool LmdbStore::scan_entries(
+    std::string_view key_prefix,
+    const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+  std::shared_lock lock(impl_->env_mutex);
+  if (!impl_->env || impl_->corrupt) return false;
+  try {
+    LmdbTxn txn = LmdbTxn::read(impl_->env->get());
+    walk_prefix(txn, impl_->dbs.entries, key_prefix, visit);
+    return true;
+  } catch (const LmdbError& e) {
+    impl_->note_error(e.code(), "entry scan");
+    return false;
+  }
+}
+
+bool LmdbStore::read_many(
+    const std::vector<std::string>& keys,
+    const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+  std::shared_lock lock(impl_->env_mutex);
+  if (!impl_->env || impl_->corrupt) return false;
+  try {
+    LmdbTxn txn = LmdbTxn::read(impl_->env->get());
+    for (const std::string& key : keys) {
+      if (key.empty() || key.size() > kMaxKeyBytes) continue;
+      auto value = txn.find(impl_->dbs.entries, key);
+      if (value && !visit(key, *value)) break;
+    }
+    return true;
+  } catch (const LmdbError& e) {
+    impl_->note_error(e.code(), "read");
+    return false;
+  }
 }
 
 }  // namespace metafs::cache

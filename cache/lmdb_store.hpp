@@ -4,10 +4,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "store_index.hpp"
 
 namespace metafs::cache {
 
@@ -22,6 +26,15 @@ struct LmdbStoreOptions {
   std::size_t evict_batch = 64;               // deletions per eviction transaction
   std::chrono::milliseconds touch_interval{1000};  // access times are written this often
   std::filesystem::path verifier;  // metafs-cache-verify; empty: default_store_verifier()
+
+  // The query index. With terms_of set, every put, erase and eviction keeps the index in
+  // step in its own write transaction, and an index whose stored fingerprint is not
+  // `index_fingerprint` (missing: a new file, or terms_of changed) is rebuilt at open from
+  // every entry. Without it, the index is dropped at open unless `keep_index` (a reader that
+  // writes no entries: it uses the index as whoever maintains it left it).
+  TermsOf terms_of;
+  std::string index_fingerprint;
+  bool keep_index = false;
 };
 
 struct LmdbStoreStats {
@@ -65,7 +78,8 @@ class LmdbStore {
 
   // Keys must be 1..511 bytes (LMDB's limit); a longer key is a miss / not stored.
   std::optional<std::string> get(std::string_view key);
-  void put(std::string key, std::string value);
+  // `terms`: the value's index terms (used when the store maintains the index).
+  void put(std::string key, std::string value, std::vector<std::string> terms = {});
   void erase(std::string key);
   // Records an access to `key` without reading it (e.g. served from a memory cache above).
   void touch(std::string_view key);
@@ -75,6 +89,22 @@ class LmdbStore {
   void flush();
 
   LmdbStoreStats stats() const;
+
+  // The fingerprint of a complete index, or "" when there is none. Reads see what is committed
+  // (a put still in the write queue is not in the index yet: flush() first).
+  std::string index_fingerprint() const;
+  // Calls `visit(term, key)` for every index pair whose term starts with `prefix`, in term
+  // order, inside one read transaction (the views die with the call); stops when it returns
+  // false. False when the store could not be read.
+  bool scan_index(std::string_view prefix,
+                  const std::function<bool(std::string_view term, std::string_view key)>& visit);
+  // Calls `visit(key, value)` for every entry whose key starts with `key_prefix`, as above.
+  bool scan_entries(std::string_view key_prefix,
+                    const std::function<bool(std::string_view key, std::string_view value)>& visit);
+  // The values of `keys` (absent ones skipped) in one read transaction, without recording an
+  // access; `visit(key, value)` as above.
+  bool read_many(const std::vector<std::string>& keys,
+                 const std::function<bool(std::string_view key, std::string_view value)>& visit);
 
  private:
   struct Impl;

@@ -77,6 +77,20 @@ MetadataCache::MetadataCache(CacheOptions options)
     LmdbStoreOptions store;
     store.dir = impl_->options.dir;
     store.map_size = impl_->options.disk_limit;
+    const CacheIndexOptions& index = impl_->options.index;
+    if (index.terms) {
+      store.index_fingerprint = index.fingerprint;
+      store.terms_of = [terms = index.terms](std::string_view key, std::string_view value,
+                                             std::vector<std::string>* out) {
+        if (key.empty() || static_cast<RecordKind>(key[0]) != RecordKind::kExtraction) return;
+        try {
+          terms(decode_extraction(record_parts(value).payload), out);
+        } catch (const std::exception&) {
+          // An undecodable record has no terms; a read deletes it.
+        }
+      };
+    }
+    store.keep_index = index.keep;
     impl_->store = std::make_unique<LmdbStore>(std::move(store));
   } else {
     cache_log().info("persistent cache disabled; caching in memory only");
@@ -112,8 +126,10 @@ void MetadataCache::put(const CacheKey& key, std::shared_ptr<const Extraction> e
   Impl& d = *impl_;
   if (!extraction || !d.disk()) return;
   try {
+    std::vector<std::string> terms;
+    if (d.options.index.terms) d.options.index.terms(*extraction, &terms);
     d.store->put(lmdb_key(key, RecordKind::kExtraction),
-                 encode_record(key, encode_extraction(*extraction)));
+                 encode_record(key, encode_extraction(*extraction)), std::move(terms));
   } catch (const std::length_error& e) {
     ++d.dropped;
     cache_log().debug("not caching {} on disk: {}", key.source_path, e.what());
@@ -179,6 +195,47 @@ void MetadataCache::flush() {
 
 PressureMonitor& MetadataCache::pressure_monitor() {
   return impl_->monitor;
+}
+
+std::string MetadataCache::index_fingerprint() const {
+  return impl_->disk() ? impl_->store->index_fingerprint() : std::string();
+}
+
+bool MetadataCache::scan_index(
+    std::string_view prefix,
+    const std::function<bool(std::string_view term, std::string_view key)>& visit) {
+  return impl_->disk() && impl_->store->scan_index(prefix, visit);
+}
+
+namespace {
+
+bool visit_record(std::string_view key, std::string_view value,
+                  const MetadataCache::RecordVisitor& visit) {
+  if (key.empty() || static_cast<RecordKind>(key[0]) != RecordKind::kExtraction) return true;
+  RecordParts parts;
+  try {
+    parts = record_parts(value);
+  } catch (const CodecError&) {
+    return true;
+  }
+  return visit(key, parts.path, parts.payload);
+}
+
+}  // namespace
+
+bool MetadataCache::scan_extractions(const RecordVisitor& visit) {
+  if (!impl_->disk()) return false;
+  std::string prefix(1, static_cast<char>(RecordKind::kExtraction));
+  return impl_->store->scan_entries(prefix, [&](std::string_view key, std::string_view value) {
+    return visit_record(key, value, visit);
+  });
+}
+
+bool MetadataCache::read_records(const std::vector<std::string>& keys, const RecordVisitor& visit) {
+  if (!impl_->disk()) return false;
+  return impl_->store->read_many(keys, [&](std::string_view key, std::string_view value) {
+    return visit_record(key, value, visit);
+  });
 }
 
 }  // namespace metafs::cache

@@ -2,8 +2,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "cache_key.hpp"
 #include "extraction.hpp"
@@ -13,12 +17,25 @@
 
 namespace metafs::cache {
 
+// The query index kept with the cache (LMDB's "index" database: term -> keys). The cache
+// knows terms only as strings; what they are is the query library's business.
+struct CacheIndexOptions {
+  // The terms of one extraction; null: no index is kept (and a stored one is dropped, since
+  // entries written now would be missing from it), unless `keep`.
+  std::function<void(const extract::Extraction&, std::vector<std::string>*)> terms;
+  // Names what `terms` computes: an index stored with another fingerprint is rebuilt.
+  std::string fingerprint;
+  // A reader (metafs-query): the index is used as it was left, neither rebuilt nor dropped.
+  bool keep = false;
+};
+
 struct CacheOptions {
   std::filesystem::path dir;              // see default_cache_dir()
   std::uint64_t disk_limit = 1ULL << 30;  // --cache-size: the hard size of data.mdb
   bool enabled = true;                    // false (--no-cache): nothing is kept
   bool watch_pressure = true;             // run a PressureMonitor (else level stays normal)
   PressureMonitorOptions pressure;        // where the monitor reads
+  CacheIndexOptions index;
 };
 
 struct CacheStats {
@@ -69,6 +86,20 @@ class MetadataCache {
 
   // The monitor of memory pressure, for the in-memory caches (views, inodes) to subscribe to.
   PressureMonitor& pressure_monitor();
+
+  // The query index and the records behind it (see LmdbStore's scans: what is committed,
+  // views valid during the call, false when the store cannot be read or there is none).
+  // The fingerprint of the index as stored; "" when there is no complete index.
+  std::string index_fingerprint() const;
+  bool scan_index(std::string_view prefix,
+                  const std::function<bool(std::string_view term, std::string_view key)>& visit);
+  // Every extraction record: its LMDB key, source path and encoded payload (decode it with
+  // extract::decode_extraction).
+  using RecordVisitor =
+      std::function<bool(std::string_view key, std::string_view path, std::string_view payload)>;
+  bool scan_extractions(const RecordVisitor& visit);
+  // The records of `keys` (LMDB keys), absent or malformed ones skipped, no access recorded.
+  bool read_records(const std::vector<std::string>& keys, const RecordVisitor& visit);
 
  private:
   struct Impl;

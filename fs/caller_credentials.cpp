@@ -38,6 +38,32 @@ Caller caller_of(fuse_req_t req) {
   return caller;
 }
 
+namespace {
+thread_local fuse_req_t current_request = nullptr;
+thread_local bool current_listed = false;
+}  // namespace
+
+RequestScope::RequestScope(fuse_req_t req, bool listed) {
+  current_request = req;
+  current_listed = listed;
+}
+
+RequestScope::~RequestScope() {
+  current_request = nullptr;
+  current_listed = false;
+}
+
+bool RequestScope::listed() {
+  return current_listed;
+}
+
+Caller RequestScope::caller() {
+  if (current_request == nullptr) {
+    return Caller{static_cast<uid_t>(-1), static_cast<gid_t>(-1), {}};
+  }
+  return caller_of(current_request);
+}
+
 AsCaller::AsCaller(const Caller& caller) {
   if (::geteuid() != 0) return;
   int count = ::getgroups(0, nullptr);

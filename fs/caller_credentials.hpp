@@ -16,6 +16,21 @@ struct Caller {
 };
 Caller caller_of(fuse_req_t req);
 
+// The request this thread answers, for the few lookups whose answer depends on who asks
+// (/.metafs/query, /.metafs/errors): set for the length of an op_lookup.
+class RequestScope {
+ public:
+  // `listed`: the lookups are of entries of a listing opendir made for this caller (readdirplus).
+  explicit RequestScope(fuse_req_t req, bool listed = false);
+  ~RequestScope();
+  RequestScope(const RequestScope&) = delete;
+  RequestScope& operator=(const RequestScope&) = delete;
+  // The caller of the current request; without one, an identity that may read nothing
+  // (uid and gid -1).
+  static Caller caller();
+  static bool listed();
+};
+
 // While alive, the calling thread's file-system identity is `caller`'s: fsuid, fsgid and
 // supplementary groups, set with the per-thread system calls (not glibc's wrappers, which
 // change every thread of the process). Changing the fsuid away from 0 also drops the thread's

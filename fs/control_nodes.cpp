@@ -10,6 +10,10 @@ class ControlDirNode final : public NodeKind {
   using NodeKind::NodeKind;
 
   int lookup(const Node&, const std::string& name, fuse_entry_param* entry) override {
+    if (name == kQueryDirName || name == kErrorsFileName) {
+      return fs_.lookup_query_node(
+          name == kQueryDirName ? Node::QueryRole::kRoot : Node::QueryRole::kErrors, entry);
+    }
     ControlFile file;
     if (!ControlFiles::from_name(name, &file)) return ENOENT;
     fuse_ino_t ino = InodeTable::kFirstControlFileIno + static_cast<fuse_ino_t>(file);
@@ -41,6 +45,8 @@ class ControlDirNode final : public NodeKind {
                                   InodeTable::kFirstControlFileIno + static_cast<fuse_ino_t>(file),
                                   S_IFREG});
     }
+    listing->entries.push_back({kQueryDirName, InodeTable::kFirstDynamicIno - 1, S_IFDIR});
+    listing->entries.push_back({kErrorsFileName, InodeTable::kFirstDynamicIno - 2, S_IFREG});
     return 0;
   }
 

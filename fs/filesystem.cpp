@@ -37,6 +37,7 @@ Filesystem::Filesystem(const Options& options)
   kinds_[static_cast<std::size_t>(Node::Kind::kVirtual)] = make_view_nodes(*this);
   kinds_[static_cast<std::size_t>(Node::Kind::kControlDir)] = make_control_dir_node(*this);
   kinds_[static_cast<std::size_t>(Node::Kind::kControlFile)] = make_control_file_nodes(*this);
+  kinds_[static_cast<std::size_t>(Node::Kind::kQuery)] = make_query_nodes(*this);
 }
 
 Filesystem::~Filesystem() {

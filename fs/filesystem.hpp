@@ -96,6 +96,10 @@ class Filesystem {
   // The names getxattr answers for `ino`, each followed by a NUL.
   int listxattr(fuse_ino_t ino, std::string* names);
 
+  // /.metafs/query or /.metafs/errors (role kRoot or kErrors), answered for the caller of
+  // the current request (RequestScope).
+  int lookup_query_node(Node::QueryRole role, fuse_entry_param* entry);
+
   // What the cache, the views and the inode table add to /.metafs.
   ControlFiles::Extra control_extra() const;
 
@@ -104,6 +108,7 @@ class Filesystem {
   friend class ViewNodes;
   friend class ControlDirNode;
   friend class ControlFileNodes;
+  friend class QueryNodes;
 
   // The one place that decides how a node is served: by its kind.
   NodeKind& served_by(const Node& node) const;
@@ -145,7 +150,7 @@ class Filesystem {
   ControlFiles control_;
   Invalidator invalidator_;
   struct timespec started_ {};
-  std::unique_ptr<NodeKind> kinds_[4];  // by Node::Kind
+  std::unique_ptr<NodeKind> kinds_[5];  // by Node::Kind
 };
 
 }  // namespace metafs::fs

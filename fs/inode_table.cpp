@@ -119,6 +119,22 @@ std::shared_ptr<const Node> InodeTable::acquire_virtual(
   return node;
 }
 
+std::shared_ptr<const Node> InodeTable::acquire_query(Node::QueryRole role,
+                                                      const std::string& query,
+                                                      const std::string& rel_path) {
+  std::string key = "Q";
+  key.push_back(static_cast<char>('0' + static_cast<int>(role)));
+  key += query;
+  key.push_back('\0');
+  key += rel_path;
+  return acquire(std::move(key), [&](Node& node) {
+    node.kind = Node::Kind::kQuery;
+    node.query_role = role;
+    node.query = query;
+    node.rel_path = rel_path;
+  });
+}
+
 fuse_ino_t InodeTable::find_mirror(const std::string& rel_path) const {
   std::lock_guard lock(mutex_);
   auto it = by_key_.find(mirror_key(rel_path));
@@ -185,6 +201,7 @@ std::vector<InodeTable::Entry> InodeTable::oldest(std::uint64_t bytes) {
     auto it = by_ino_.find(ino);
     if (it == by_ino_.end() || it->second.permanent) continue;
     order_.push_back(ino);
+    if (it->second.node->kind != Node::Kind::kMirror) continue;  // never cached long
     const std::string& rel = it->second.node->rel_path;
     auto [dir, name] = extraction::split_relative(rel);
     auto parent = by_key_.find(mirror_key(dir));

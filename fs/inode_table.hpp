@@ -49,6 +49,10 @@ class InodeTable {
       const std::shared_ptr<const extraction::DataVersion>& version,
       extraction::DataView::EntryId entry);
 
+  // The node for a query node (Node::Kind::kQuery); its lookup count is incremented.
+  std::shared_ptr<const Node> acquire_query(Node::QueryRole role, const std::string& query,
+                                            const std::string& rel_path);
+
   // Returns the node when this forget erased it (its count reached zero), else nullptr.
   std::shared_ptr<const Node> forget(fuse_ino_t ino, std::uint64_t count);
 

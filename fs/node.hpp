@@ -25,7 +25,10 @@ struct Node {
     kVirtual,      // an entry of a scientific file's view (below its directory)
     kControlDir,   // /.metafs
     kControlFile,  // /.metafs/<file>
+    kQuery,        // /.metafs/query, a query's directory, a result in it, /.metafs/errors
   };
+  // kQuery: which of them.
+  enum class QueryRole : std::uint8_t { kRoot, kResults, kLink, kErrors };
 
   fuse_ino_t ino = 0;
   Kind kind = Kind::kMirror;
@@ -35,6 +38,10 @@ struct Node {
   std::shared_ptr<const extraction::DataVersion> version;
   extraction::DataView::EntryId entry = 0;      // kVirtual
   ControlFile control = ControlFile::kVersion;  // kControlFile
+  // kQuery: the role, the query's name (kResults, kLink; rel_path is then a result's path) or
+  // the asker's identity (kErrors: what it shows depends on who asks).
+  QueryRole query_role = QueryRole::kRoot;
+  std::string query;
 
   // kMirror: the source inode (device, inode number) whose attributes the kernel was last
   // given for this node, and so checked permissions against. A node is found by its path;

@@ -15,6 +15,9 @@ namespace metafs::fs {
 
 // The control directory's name in the mount's root.
 inline constexpr const char* kControlDirName = ".metafs";
+// In /.metafs: the query directories and the error list (query_nodes.cpp).
+inline constexpr const char* kQueryDirName = "query";
+inline constexpr const char* kErrorsFileName = "errors";
 // A view is an immutable snapshot: its attributes never change under the same inode.
 inline constexpr double kSnapshotTimeout = 3600.0;
 
@@ -52,5 +55,6 @@ std::unique_ptr<NodeKind> make_mirror_nodes(Filesystem& fs);        // mirror_no
 std::unique_ptr<NodeKind> make_view_nodes(Filesystem& fs);          // view_nodes.cpp
 std::unique_ptr<NodeKind> make_control_dir_node(Filesystem& fs);    // control_nodes.cpp
 std::unique_ptr<NodeKind> make_control_file_nodes(Filesystem& fs);  // control_nodes.cpp
+std::unique_ptr<NodeKind> make_query_nodes(Filesystem& fs);         // query_nodes.cpp
 
 }  // namespace metafs::fs

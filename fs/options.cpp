@@ -19,6 +19,7 @@
 
 #include "cache_dir.hpp"
 #include "extraction/extraction_backend.hpp"
+#include "field_index.hpp"
 #include "log.hpp"
 #include "option_declarations.hpp"
 #include "shared_tier/path_permissions.hpp"
@@ -165,6 +166,11 @@ void declare_shared_options(CLI::App& app, Options& options, SizeTexts& sizes) {
                  "$XDG_CACHE_HOME/metafs or ~/.cache/metafs; one cache per SOURCE)");
   app.add_option("--cache-size", sizes.cache_size, "Hard limit of the on-disk cache, e.g. 512M, 1G")
       ->capture_default_str();
+  app.add_option("--index-fields", options.index_fields,
+                 "Field paths the query index holds, comma-separated, with * and ** globs; "
+                 "\"default\" stands for the defaults (README, Queries): "
+                 "--index-fields default,0/NAXIS1")
+      ->capture_default_str();
   app.add_option("--memory-limit", sizes.memory_limit,
                  "Memory of the daemon, e.g. 64M: 16 MiB (a quarter at most) for the process "
                  "itself, the rest for what grows with the number of files (metadata, inodes "
@@ -244,6 +250,11 @@ std::string validate_shared_options(Options& options) {
   bool utf8 = false;
   shared_tier::valid_utf8(options.shared_root, &utf8);
   if (!utf8) return "--shared-root must be UTF-8 text";
+  try {
+    query::parse_index_fields(options.index_fields);
+  } catch (const query::QueryError& e) {
+    return "--index-fields " + options.index_fields + ": " + e.what();
+  }
   return {};
 }
 

@@ -25,6 +25,8 @@ struct Options {
   std::filesystem::path log_file;         // --log-file, absolute; empty: journal/syslog/stderr
   std::filesystem::path cache_dir;        // empty: the default for this source
   std::uint64_t cache_size = 1ull << 30;
+  // --index-fields: the field paths the query index holds ("default" for the defaults).
+  std::string index_fields = "default";
   std::uint64_t memory_limit = 128ull << 20;
   bool no_cache = false;
   unsigned workers = 0;             // 0: number of CPUs

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "query_engine.hpp"
+
 namespace metafs::fs {
 namespace {
 
@@ -23,6 +25,7 @@ cache::CacheOptions cache_options_for(const Options& options) {
   cache.dir = options.cache_dir;
   cache.disk_limit = options.cache_size;
   cache.enabled = !options.no_cache;
+  cache.index = query::cache_index_options(query::parse_index_fields(options.index_fields));
   return cache;
 }
 

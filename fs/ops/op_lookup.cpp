@@ -1,3 +1,4 @@
+#include "caller_credentials.hpp"
 #include "ops/checked_reply.hpp"
 #include "ops/ops.hpp"
 
@@ -6,6 +7,7 @@ namespace metafs::fs {
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   checked(req, "lookup", [&] {
     fuse_entry_param entry{};
+    RequestScope scope(req);  // a few answers depend on who asks
     int err = filesystem_of(req).lookup(parent, name, &entry);
     if (err == ENOENT) {
       // ino 0 with a timeout: the kernel caches the miss.

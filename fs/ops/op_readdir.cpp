@@ -18,6 +18,8 @@ void serve(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool p
   Filesystem& fs = filesystem_of(req);
   ++fs.stats().readdir_replies;
   DirListing& listing = *listing_of(fi);
+  // Entries of a listing made for this caller (query directories answer by who asks).
+  RequestScope scope(req, true);
   std::string buffer(size, '\0');
   size_t used = 0;
   for (auto i = static_cast<size_t>(std::max<off_t>(offset, 0)); i < listing.entries.size(); ++i) {

@@ -15,7 +15,7 @@ using metafs::test::shell_quote;
 
 namespace {
 
-const char* const kPrograms[] = {"metafs", "metafs-index", "metafs-extract"};
+const char* const kPrograms[] = {"metafs", "metafs-index", "metafs-extract", "metafs-query"};
 
 // The options a program declares: the first word of --help's indented lines ("-V,--version").
 std::vector<std::string> declared_options(const std::string& program) {

@@ -1,0 +1,179 @@
+#include "query_engine.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "cache_key.hpp"
+#include "codec.hpp"
+#include "matcher.hpp"
+
+namespace metafs::query {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> names;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t slash = path.find('/', start);
+    names.push_back(path.substr(start, slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return names;
+}
+
+}  // namespace
+
+cache::CacheIndexOptions cache_index_options(const IndexFields& fields) {
+  cache::CacheIndexOptions options;
+  options.fingerprint = fields.fingerprint();
+  options.terms = [fields](const extract::Extraction& x, std::vector<std::string>* terms) {
+    index_terms(fields, x, terms);
+  };
+  return options;
+}
+
+// Keys an expression's index terms name, and among them those whose term was cut (the
+// record decides).
+struct QueryEngine::Candidates {
+  std::unordered_set<std::string> keys;
+  std::unordered_set<std::string> unsure;
+};
+
+QueryEngine::QueryEngine(cache::MetadataCache& cache, bool use_index) : cache_(cache) {
+  if (use_index) fields_ = index_fields_of(cache.index_fingerprint());
+}
+
+void QueryEngine::from_index(const Expression& e, const ValueTest& test, Candidates* out,
+                             QueryStats* stats) {
+  auto add = [&](std::string_view term_text, std::string_view key) {
+    ++stats->index_terms;
+    Term term;
+    if (!parse_term(term_text, &term)) return true;
+    bool unsure = term.truncated && !term.directory && e.op != Op::kExists;
+    if (!unsure) {
+      if (term.directory ? !test.accepts_directory() : !test(term.value)) return true;
+    }
+    if (!path_matches(e.path, split_path(term.path))) return true;
+    auto [it, inserted] = out->keys.emplace(key);
+    if (unsure) out->unsure.insert(*it);
+    return true;
+  };
+  if (!e.path.has_glob() && e.op == Op::kEq && !e.number) {
+    std::string exact = e.path.text() + "\t" + e.value;
+    if (exact.size() < kMaxTermBytes) {
+      cache_.scan_index(exact, [&](std::string_view term, std::string_view key) {
+        return term.size() != exact.size() || add(term, key);
+      });
+      return;
+    }
+  }
+  std::string prefix = e.path.literal_prefix();
+  if (e.path.has_glob() && !prefix.empty()) prefix.push_back('/');
+  cache_.scan_index(prefix, add);
+}
+
+std::vector<QueryFile> QueryEngine::run(const Query& query, const AcceptFile& accept,
+                                        QueryStats* stats) {
+  QueryStats local;
+  if (!stats) stats = &local;
+  std::map<std::string, std::string> found;        // path -> key, sorted by path
+  std::unordered_map<std::string, bool> accepted;  // key -> accept's answer
+  auto consider = [&](std::string_view key, std::string_view path) {
+    ++stats->candidates;
+    std::string k(key);
+    auto it = accepted.find(k);
+    if (it == accepted.end()) {
+      cache::RecordKind kind;
+      cache::SourceSignature signature;
+      bool ok =
+          cache::parse_lmdb_key(key, &kind, &signature) && accept(std::string(path), signature);
+      it = accepted.emplace(std::move(k), ok).first;
+    }
+    if (it->second) found.emplace(std::string(path), it->first);
+  };
+  auto satisfies = [&](std::string_view payload, const std::vector<const ValueTest*>& tests) {
+    ++stats->decoded;
+    try {
+      extract::Extraction x = extract::decode_extraction(payload);
+      return std::all_of(tests.begin(), tests.end(),
+                         [&](const ValueTest* t) { return matches(x, *t); });
+    } catch (const std::exception&) {
+      return false;  // an undecodable record matches nothing
+    }
+  };
+
+  for (const std::vector<Expression>& group : query.any_of) {
+    std::vector<ValueTest> tests;
+    for (const Expression& e : group) tests.emplace_back(e);
+    std::vector<const ValueTest*> indexed, unindexed, all;
+    for (const ValueTest& t : tests) {
+      all.push_back(&t);
+      (fields_ && fields_->covers(t.expression().path) ? indexed : unindexed).push_back(&t);
+    }
+    if (indexed.empty()) {
+      cache_.scan_extractions(
+          [&](std::string_view key, std::string_view path, std::string_view payload) {
+            ++stats->scanned;
+            if (satisfies(payload, all)) consider(key, path);
+            return true;
+          });
+      continue;
+    }
+    Candidates cand;
+    for (std::size_t i = 0; i < indexed.size(); ++i) {
+      Candidates next;
+      from_index(indexed[i]->expression(), *indexed[i], &next, stats);
+      if (i == 0) {
+        cand = std::move(next);
+        continue;
+      }
+      Candidates both;
+      for (const std::string& key : cand.keys) {
+        if (!next.keys.count(key)) continue;
+        both.keys.insert(key);
+        if (cand.unsure.count(key) || next.unsure.count(key)) both.unsure.insert(key);
+      }
+      cand = std::move(both);
+      if (cand.keys.empty()) break;
+    }
+    std::vector<std::string> keys(cand.keys.begin(), cand.keys.end());
+    cache_.read_records(
+        keys, [&](std::string_view key, std::string_view path, std::string_view payload) {
+          bool check = !unindexed.empty() || cand.unsure.count(std::string(key));
+          if (!check || satisfies(payload, cand.unsure.count(std::string(key)) ? all : unindexed)) {
+            consider(key, path);
+          }
+          return true;
+        });
+  }
+  std::vector<QueryFile> out;
+  out.reserve(found.size());
+  for (auto& [path, key] : found) out.push_back({path, std::move(key)});
+  return out;
+}
+
+void QueryEngine::decode(
+    const std::vector<QueryFile>& files,
+    const std::function<void(const QueryFile&, const extract::Extraction&)>& visit) {
+  std::unordered_map<std::string, const QueryFile*> by_key;
+  std::vector<std::string> keys;
+  for (const QueryFile& f : files) {
+    by_key.emplace(f.key, &f);
+    keys.push_back(f.key);
+  }
+  cache_.read_records(keys, [&](std::string_view key, std::string_view, std::string_view payload) {
+    auto it = by_key.find(std::string(key));
+    if (it == by_key.end()) return true;
+    try {
+      visit(*it->second, extract::decode_extraction(payload));
+    } catch (const extract::CodecError&) {
+      // dropped: the daemon deletes an undecodable record on its next read
+    }
+    return true;
+  });
+}
+
+}  // namespace metafs::query
