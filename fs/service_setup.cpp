@@ -67,8 +67,9 @@ shared_tier::SharedTierOptions shared_tier_options_for(const Options& options) {
   shared.uri = options.shared_cache;
   shared.root = options.shared_root.empty() ? options.source.string() : options.shared_root;
   shared.lookup_timeout = std::chrono::milliseconds(options.shared_timeout_ms);
-  // Lookups come from request threads and read-ahead: about one connection per extraction slot.
-  shared.lookup_connections = std::clamp(options.workers, 2u, 16u);
+  // Lookups come from request threads and read-ahead (as many threads as workers): a
+  // connection for each, so none waits for another's.
+  shared.lookup_connections = std::clamp(options.workers * 2 + 2, 4u, 32u);
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) shared.writer_name = host;
   return shared;

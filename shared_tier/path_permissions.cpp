@@ -55,6 +55,18 @@ std::string permissions_json(const PathPermissions& permissions) {
   return out + "]";
 }
 
+bool public_read(const PathPermissions& permissions) {
+  if (permissions.empty()) return false;
+  for (std::size_t i = 0; i < permissions.size(); ++i) {
+    const PathElement& e = permissions[i];
+    mode_t want = i + 1 == permissions.size() ? 4 : 1;
+    // The owner and group classes are exclusive in POSIX: each must have it, not only others.
+    bool everyone = (e.mode & want) && ((e.mode >> 3) & want) && ((e.mode >> 6) & want);
+    if (!e.acl.empty() || !everyone) return false;
+  }
+  return true;
+}
+
 std::string valid_utf8(std::string_view text, bool* was_valid) {
   std::string out;
   out.reserve(text.size());

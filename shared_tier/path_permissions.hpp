@@ -26,6 +26,10 @@ using PathPermissions = std::vector<PathElement>;
 // root passes it, so a damaged ACL never opens a file to anyone.
 std::string permissions_json(const PathPermissions& permissions);
 
+// Whether anyone may read the file: every directory searchable and the file readable by its
+// owner, its group and others alike, and no ACL anywhere (then no named entry can deny).
+bool public_read(const PathPermissions& permissions);
+
 // `text` with every invalid UTF-8 sequence replaced by U+FFFD (PostgreSQL's text takes UTF-8
 // only), and whether it was valid.
 std::string valid_utf8(std::string_view text, bool* was_valid = nullptr);

@@ -26,6 +26,9 @@ CREATE TABLE metafs.files (
   -- entries as [tag, perm, id], absent without an ACL), GUFI's rule: every directory needs
   -- search permission, the file read permission (metafs.may_read).
   path_perms jsonb NOT NULL,
+  -- Every directory searchable and the file readable by anyone (owner, group and other alike,
+  -- no ACL): the permission check needs no more (metafs.may_read's fast path).
+  public_read boolean NOT NULL DEFAULT false,
   uid bigint NOT NULL,
   gid bigint NOT NULL,
   mode integer NOT NULL,
@@ -36,6 +39,10 @@ CREATE TABLE metafs.files (
 
 -- "Modality=MR": fields @> '{"Modality":"MR"}' through this index, in every partition.
 CREATE INDEX files_fields ON metafs.files USING gin (fields jsonb_path_ops);
+-- Ranges of the usual date keys (a GIN index answers containment, not ranges): "StudyDate in
+-- 2024" is fields->>'StudyDate' BETWEEN '20240101' AND '20241231'. Add an index of the same
+-- form for any other field a site asks for by range.
+CREATE INDEX files_study_date ON metafs.files ((fields->>'StudyDate'));
 
 -- The roots that have a partition (metafs.files_<hash of the name>), made by the first writer
 -- of a root.
@@ -118,14 +125,19 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            CASE WHEN i = jsonb_array_length(perms) THEN 4 ELSE 1 END)), false)
   FROM jsonb_array_elements(perms) WITH ORDINALITY AS t(e, i)
 $$;
+CREATE FUNCTION metafs.may_read(f metafs.files, uid bigint, gids bigint[])
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT f.public_read OR metafs.may_read(f.path_perms, uid, gids)
+$$;
 
 -- What a reader role may see: the rows its user could read. A security barrier, so no
 -- function of the reader's sees a row before the check.
 CREATE VIEW metafs.readable_files WITH (security_barrier) AS
   SELECT f.root, f.path, f.ino, f.size, f.mtime_ns, f.ctime_ns, f.schema_version,
-         f.codec_version, f.format, f.error, f.fields, f.uid, f.gid, f.mode, f.written_at
+         f.codec_version, f.format, f.error, f.tree, f.fields, f.uid, f.gid, f.mode,
+         f.written_at
   FROM metafs.files f JOIN metafs.reader_ids r ON r.role = session_user
-  WHERE metafs.may_read(f.path_perms, r.uid, r.gids);
+  WHERE f.public_read OR metafs.may_read(f.path_perms, r.uid, r.gids);
 
 -- The fast path for readers: a containment filter through the GIN index first, then the
 -- permission check (a view with a security barrier cannot use the index for the reader's
@@ -136,7 +148,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = metafs, pg_temp AS $$
   SELECT f.root, f.path, f.format, f.fields
   FROM metafs.files f JOIN metafs.reader_ids r ON r.role = session_user
   WHERE f.fields @> filter AND (in_root IS NULL OR f.root = in_root)
-    AND metafs.may_read(f.path_perms, r.uid, r.gids)
+    AND (f.public_read OR metafs.may_read(f.path_perms, r.uid, r.gids))
 $$;
 REVOKE ALL ON FUNCTION metafs.search(jsonb, text) FROM PUBLIC;
 

@@ -11,10 +11,11 @@ namespace metafs::shared_tier {
 namespace {
 
 // Columns written per row, in the order of kInsertColumns.
-constexpr std::size_t kColumns = 17;
+constexpr std::size_t kColumns = 18;
 constexpr const char* kInsertColumns =
     "INSERT INTO metafs.files (root, path, ino, size, mtime_ns, ctime_ns, schema_version, "
-    "codec_version, format, error, tree, fields, path_perms, uid, gid, mode, writer) VALUES ";
+    "codec_version, format, error, tree, fields, path_perms, uid, gid, mode, writer, "
+    "public_read) VALUES ";
 constexpr const char* kLookup =
     "SELECT tree FROM metafs.files WHERE root = $1 AND path = $2 AND ino = $3::bigint AND "
     "size = $4::bigint AND mtime_ns = $5::bigint AND ctime_ns = $6::bigint AND "
@@ -56,7 +57,7 @@ bool shareable_path(const std::string& path) {
 // One row's text and binary parameters, owned (libpq reads them when the batch is sent).
 struct EncodedRow {
   std::string root, path, ino, size, mtime, ctime, schema, codec, format, error, tree, fields,
-      perms, uid, gid, mode;
+      perms, uid, gid, mode, public_read;
 };
 
 std::optional<EncodedRow> encode_row(const SharedRow& row, const std::string& root) {
@@ -80,6 +81,7 @@ std::optional<EncodedRow> encode_row(const SharedRow& row, const std::string& ro
   out.error = valid_utf8(row.extraction->error);
   out.fields = jsonb_text(extract::render_json(row.extraction->tree));
   out.perms = permissions_json(row.permissions);
+  out.public_read = public_read(row.permissions) ? "true" : "false";
   const PathElement file = row.permissions.empty() ? PathElement{} : row.permissions.back();
   out.uid = std::to_string(file.uid);
   out.gid = std::to_string(file.gid);
@@ -93,7 +95,8 @@ void append_params(std::vector<PgParam>& params, const EncodedRow& r, const std:
     params.push_back(PgParam::text(*text));
   }
   params.push_back(PgParam::bytes(r.tree));
-  for (const std::string* text : {&r.fields, &r.perms, &r.uid, &r.gid, &r.mode, &writer}) {
+  for (const std::string* text :
+       {&r.fields, &r.perms, &r.uid, &r.gid, &r.mode, &writer, &r.public_read}) {
     params.push_back(PgParam::text(*text));
   }
 }
@@ -107,7 +110,8 @@ std::string insert_sql(std::size_t rows) {
     sql += '(' + at(1) + ',' + at(2) + ',' + at(3) + "::bigint," + at(4) + "::bigint," + at(5) +
            "::bigint," + at(6) + "::bigint," + at(7) + "::bigint," + at(8) + "::smallint," + at(9) +
            ',' + at(10) + ',' + at(11) + "::bytea," + at(12) + "::jsonb," + at(13) + "::jsonb," +
-           at(14) + "::bigint," + at(15) + "::bigint," + at(16) + "::integer," + at(17) + ')';
+           at(14) + "::bigint," + at(15) + "::bigint," + at(16) + "::integer," + at(17) + ',' +
+           at(18) + "::boolean)";
   }
   return sql + " ON CONFLICT DO NOTHING";
 }

@@ -362,6 +362,22 @@ TEST_F(SharedCacheTest, AReaderSeesNoRowOfAFileTheyCannotRead) {
         "SELECT count(*) FROM metafs.readable_files WHERE path = '" + std::string(rel) + "'", role);
     EXPECT_EQ(listed, readable == 0 ? "1" : "0") << rel;
   }
+  // metafs-query over the shared tier: the same two files, as the user (its own role, or a
+  // writer's with the user's uid), all five for root.
+  auto query = [&](const std::string& user_uri) {
+    return shell_quote(binary("metafs-query")) + " " + shell_quote(tree) +
+           " --shared-root perm --shared-cache " + shell_quote(user_uri) + " Modality=MR";
+  };
+  std::string mine = reader.run(query(pg_.uri(role)) + " | sort");
+  EXPECT_EQ(mine, (tree / "group.dcm").string() + "\n" + (tree / "open/a.dcm").string() + "\n");
+  EXPECT_EQ(reader.run(query(pg_.uri("node1")) + " | sort"), mine);
+  EXPECT_EQ(run_command(query(pg_.uri("node1")) + " | wc -l"), "5\n");
+  EXPECT_EQ(
+      run_command(query(pg_.uri("node1")) + " 'StudyDate>=20000101' -o PatientID=nobody | wc -l"),
+      "5\n");
+  int none = -1;
+  run_command(query(pg_.uri("node1")) + " Modality=CT", &none);
+  EXPECT_EQ(none, 1);  // nothing matched
   // A role no uid is given for sees nothing.
   pg_.psql("CREATE ROLE nobody_mapped LOGIN IN ROLE metafs_reader");
   EXPECT_EQ(pg_.psql("SELECT count(*) FROM metafs.readable_files", "nobody_mapped"), "0");
