@@ -271,7 +271,10 @@ std::optional<std::string> SharedTier::get(const cache::CacheKey& key) {
       if (++consecutive_timeouts_ >= kTimeoutsDown)
         set_down("lookups take longer than the deadline");
     } else if (e.connection_lost()) {
-      set_down(e.what());
+      // This connection may only have been idle too long: the writer's probe decides whether
+      // the server is down.
+      probe_requested_ = true;
+      queue_changed_.notify_all();
     } else {
       ++errors_;
       log()->debug("shared cache: lookup of {}: {}", key.source_path, e.what());
@@ -306,7 +309,8 @@ bool SharedTier::flush(std::chrono::milliseconds timeout) {
 std::vector<SharedRow> SharedTier::take_batch(std::stop_token stop) {
   std::unique_lock lock(queue_mutex_);
   // Wakes at least every second to keep the lookup pool full.
-  queue_changed_.wait_for(lock, stop, std::chrono::seconds(1), [&] { return !queue_.empty(); });
+  queue_changed_.wait_for(lock, stop, std::chrono::seconds(1),
+                          [&] { return !queue_.empty() || probe_requested_; });
   if (!queue_.empty() && queue_.size() < options_.batch_rows && !stop.stop_requested()) {
     queue_changed_.wait_for(lock, stop, options_.batch_delay,
                             [&] { return queue_.size() >= options_.batch_rows; });
@@ -398,8 +402,8 @@ void SharedTier::run(std::stop_token stop) {
       }
       backoff = std::chrono::milliseconds(250);
     }
-    if (!up_) {
-      // Lookups found the server gone or slow: see whether it answers again.
+    if (!up_ || probe_requested_.exchange(false)) {
+      // Lookups found the server gone or slow: see whether it answers (again).
       try {
         writer_.exec("SELECT 1", Clock::now() + options_.connect_timeout);
         set_up();

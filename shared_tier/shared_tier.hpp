@@ -111,6 +111,7 @@ class SharedTier {
 
   std::atomic<bool> up_{false};
   std::atomic<unsigned> consecutive_timeouts_{0};
+  std::atomic<bool> probe_requested_{false};  // a lookup lost its connection: is the server up?
   std::atomic<std::uint64_t> hits_{0}, misses_{0}, timeouts_{0}, skipped_{0}, errors_{0},
       written_{0}, dropped_{0}, state_changes_{0};
 
