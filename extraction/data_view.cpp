@@ -26,10 +26,11 @@ mode_t derived_mode(mode_t source, bool directory) {
 
 }  // namespace
 
-DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const struct stat& source)
+DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const struct stat& source,
+                   std::string_view file_name)
     : extraction_(std::move(extraction)), source_(source) {
   const extract::Extraction& x = *extraction_;
-  entries_.reserve(x.tree.size() + 8 + x.extra_files.size());
+  entries_.reserve(x.tree.size() + 9 + x.extra_files.size());
   entries_.push_back(
       Entry{EntryType::kDirectory, Content::kNone, false, kRootEntry, 0, "", {}, nullptr});
 
@@ -39,7 +40,7 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
     EntryId error = add(kRootEntry, "error", EntryType::kFile, Content::kOwned);
     entries_[error].text = shared_text(x.error + "\n");
   }
-  EntryId fields = add(kRootEntry, "fields", EntryType::kDirectory, Content::kNone);
+  EntryId fields = add(kRootEntry, std::string(kFieldsName), EntryType::kDirectory, Content::kNone);
   entries_[fields].tree_node = MetaTree::kRoot;
   entries_[fields].tree_dir = true;
   add(kRootEntry, "header.txt", EntryType::kFile, Content::kHeader);
@@ -52,12 +53,27 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
     EntryId extra = add(kRootEntry, name, EntryType::kFile, Content::kOwned);
     entries_[extra].text = shared_text(text);
   }
+  // The view's own files keep their names (tools rely on X/metadata.json); the original gives
+  // way. The fallback is none of the fixed names, so it is free but for a forged extra file.
+  if (!file_name.empty()) {
+    std::string name(find(kRootEntry, file_name) == kNoEntry ? file_name : kOriginalFallbackName);
+    if (find(kRootEntry, name) == kNoEntry) {
+      add(kRootEntry, std::move(name), EntryType::kFile, Content::kOriginal);
+    }
+  }
   extract::LinkTargets links(x.tree);
   add_tree(fields, MetaTree::kRoot, links);
 }
 
 std::vector<std::string> DataView::fixed_names() {
   return {"format", "error", "fields", "header.txt", "metadata.json", "metadata.txt", "dicom.json"};
+}
+
+std::vector<std::string> DataView::top_names(std::string_view file_name) {
+  std::vector<std::string> names = fixed_names();
+  names.emplace_back(file_name);
+  names.emplace_back(kOriginalFallbackName);
+  return names;
 }
 
 DataView::EntryId DataView::add(EntryId parent, std::string name, EntryType type, Content content) {
@@ -156,6 +172,8 @@ std::shared_ptr<const std::string> DataView::content(EntryId id) const {
       return json_;
     case Content::kHeader:
       return std::shared_ptr<const std::string>(extraction_, &x.header);
+    case Content::kOriginal:
+      return shared_text("");
   }
   return shared_text("");
 }
@@ -171,6 +189,8 @@ std::uint64_t DataView::size_of(EntryId id) const {
       return extraction_->header.size();
     case Content::kNone:
       return 0;
+    case Content::kOriginal:
+      return static_cast<std::uint64_t>(source_.st_size);
     default:
       return content(id)->size();
   }
@@ -179,6 +199,13 @@ std::uint64_t DataView::size_of(EntryId id) const {
 struct stat DataView::attributes(EntryId id) const {
   struct stat st {};
   const Entry& entry = entries_.at(id);
+  if (entry.content == Content::kOriginal) {
+    // The file as a mirrored plain file shows it (size, blocks, times, mode), one link.
+    st = source_;
+    st.st_ino = 0;
+    st.st_nlink = 1;
+    return st;
+  }
   st.st_uid = source_.st_uid;
   st.st_gid = source_.st_gid;
   st.st_atim = source_.st_mtim;

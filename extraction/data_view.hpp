@@ -16,28 +16,43 @@
 namespace metafs::extraction {
 
 // What a scientific file's directory shows: the fixed files (format, metadata.txt, ...),
-// fields/ and everything below it, as a flat list of entries. Immutable once built apart
-// from lazily rendered bytes, so a node that refers to an entry of a view always sees one
-// consistent snapshot of the file's metadata.
+// fields/ and everything below it, and the original file, as a flat list of entries.
+// Immutable once built apart from lazily rendered bytes, so a node that refers to an entry of
+// a view always sees one consistent snapshot of the file's metadata.
 class DataView {
  public:
   using EntryId = std::uint32_t;
   static constexpr EntryId kRootEntry = 0;  // the data directory itself
   static constexpr EntryId kNoEntry = UINT32_MAX;
+  // The metadata tree's directory at the view's top.
+  static constexpr std::string_view kFieldsName = "fields";
+  // The original file's name when its own name is one of the view's.
+  static constexpr std::string_view kOriginalFallbackName = "original";
 
   enum class EntryType : std::uint8_t { kDirectory, kFile, kLink };
 
   // `source` is the lstat of the data file; its owner, permissions and times are inherited.
-  DataView(std::shared_ptr<const extract::Extraction> extraction, const struct stat& source);
+  // `file_name` is the data file's own name: the original file is shown under it, or under
+  // kOriginalFallbackName when the view has an entry of that name (a DICOM file named
+  // metadata.json); empty: no original entry. The name never needs shortening: SOURCE holds it.
+  DataView(std::shared_ptr<const extract::Extraction> extraction, const struct stat& source,
+           std::string_view file_name = {});
 
-  // The names a data directory can have at its top (format, fields, metadata.txt, ...).
+  // The names a data directory can have at its top (format, fields, metadata.txt, ...), not
+  // counting the original file.
   static std::vector<std::string> fixed_names();
+  // Every name the directory of data file `file_name` can have at its top: the fixed names
+  // and the original's.
+  static std::vector<std::string> top_names(std::string_view file_name);
 
   EntryType type(EntryId id) const { return entries_.at(id).type; }
   const std::string& name(EntryId id) const { return entries_.at(id).name; }
   EntryId parent(EntryId id) const { return entries_.at(id).parent; }
   const std::vector<EntryId>& children(EntryId id) const { return entries_.at(id).children; }
   EntryId find(EntryId dir, std::string_view name) const;
+  // True for the entry that stands for the data file itself: its bytes are the source file's,
+  // read through a descriptor of it, never held by the view (content() is empty).
+  bool is_original(EntryId id) const { return entries_.at(id).content == Content::kOriginal; }
   std::size_t entry_count() const { return entries_.size(); }
 
   // The bytes of a file entry, or the target of a link entry. Rendered on first use.
@@ -60,6 +75,7 @@ class DataView {
     kMetadataTxt,
     kMetadataJson,
     kHeader,
+    kOriginal,  // the data file itself
   };
   struct Entry {
     EntryType type;

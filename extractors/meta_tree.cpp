@@ -1,19 +1,12 @@
 #include "meta_tree.hpp"
 
-#include <cstring>
+#include <functional>
 #include <stdexcept>
 
 #include "entry_name.hpp"
 
 namespace metafs::extract {
 namespace {
-
-std::string index_key(NodeId parent, std::string_view name) {
-  std::string key(sizeof parent, '\0');
-  std::memcpy(key.data(), &parent, sizeof parent);
-  key.append(name);
-  return key;
-}
 
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
   std::string out;
@@ -51,6 +44,41 @@ MetaTree::MetaTree() {
   root.type = MetaNode::Type::kDirectory;
   root.parent = kRoot;
   nodes_.push_back(std::move(root));
+  hashes_.push_back(0);  // the root is nobody's child: never in the table
+  slots_.assign(16, kNotFound);
+}
+
+std::uint32_t MetaTree::hash(NodeId parent, std::string_view name) {
+  std::uint64_t h = std::hash<std::string_view>{}(name) ^ (parent * 0x9E3779B97F4A7C15ull);
+  return static_cast<std::uint32_t>(h ^ (h >> 32));
+}
+
+void MetaTree::index(NodeId id) {
+  if ((nodes_.size() - 1) * 2 > slots_.size()) {
+    std::vector<NodeId> grown(slots_.size() * 2, kNotFound);
+    std::size_t mask = grown.size() - 1;
+    for (NodeId old : slots_) {
+      if (old == kNotFound) continue;
+      std::size_t i = hashes_[old] & mask;
+      while (grown[i] != kNotFound) i = (i + 1) & mask;
+      grown[i] = old;
+    }
+    slots_ = std::move(grown);
+  }
+  std::size_t mask = slots_.size() - 1;
+  std::size_t i = hashes_[id] & mask;
+  while (slots_[i] != kNotFound) i = (i + 1) & mask;
+  slots_[i] = id;
+}
+
+NodeId MetaTree::find(NodeId parent, std::string_view escaped_name, std::uint32_t h) const {
+  std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    NodeId id = slots_[i];
+    if (id == kNotFound) return kNotFound;
+    const MetaNode& node = nodes_[id];
+    if (hashes_[id] == h && node.parent == parent && node.name == escaped_name) return id;
+  }
 }
 
 std::string MetaTree::unique_name(NodeId parent, std::string name) const {
@@ -68,12 +96,18 @@ NodeId MetaTree::insert(NodeId parent, std::string name, MetaNode::Type type) {
   }
   name = unique_name(parent, std::move(name));
   auto id = static_cast<NodeId>(nodes_.size());
-  index_.emplace(index_key(parent, name), id);
-  MetaNode node;
+  hashes_.push_back(hash(parent, name));
+  try {
+    nodes_.emplace_back();
+  } catch (...) {
+    hashes_.pop_back();
+    throw;
+  }
+  MetaNode& node = nodes_.back();
   node.type = type;
   node.parent = parent;
   node.name = std::move(name);
-  nodes_.push_back(std::move(node));
+  index(id);
   nodes_[parent].children.push_back(id);
   return id;
 }
@@ -133,8 +167,7 @@ NodeId MetaTree::add_link(NodeId parent, Verbatim name, std::string target) {
 }
 
 NodeId MetaTree::find(NodeId parent, std::string_view escaped_name) const {
-  auto it = index_.find(index_key(parent, escaped_name));
-  return it == index_.end() ? kNotFound : it->second;
+  return find(parent, escaped_name, hash(parent, escaped_name));
 }
 
 std::string MetaTree::path(NodeId id) const {
@@ -164,8 +197,8 @@ std::size_t MetaTree::memory_bytes() const {
         node.name.capacity() + node.text.capacity() + node.children.capacity() * sizeof(NodeId);
     for (const auto& item : node.items) bytes += sizeof(item) + item.capacity();
   }
-  // The lookup index: roughly one key and one bucket entry per node.
-  bytes += nodes_.size() * (sizeof(std::string) + sizeof(NodeId) + 32);
+  // The lookup index.
+  bytes += slots_.capacity() * sizeof(NodeId) + hashes_.capacity() * sizeof(std::uint32_t);
   return bytes;
 }
 

@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace metafs::extract {
@@ -90,10 +89,16 @@ class MetaTree {
  private:
   NodeId insert(NodeId parent, std::string name, MetaNode::Type type);
   std::string unique_name(NodeId parent, std::string name) const;
+  static std::uint32_t hash(NodeId parent, std::string_view name);
+  NodeId find(NodeId parent, std::string_view escaped_name, std::uint32_t hash) const;
+  void index(NodeId id);
 
   std::vector<MetaNode> nodes_;
-  // (parent, name) -> child, for lookups and uniqueness. Key: decimal parent id, '/', name.
-  std::unordered_map<std::string, NodeId> index_;
+  // (parent, name) -> child, for lookups and uniqueness: an open-addressing table of node
+  // ids (kNotFound when empty, at most half full) over the nodes' own names, so inserting
+  // builds no key; hashes_[id] is node id's hash, kept for growing the table.
+  std::vector<NodeId> slots_;
+  std::vector<std::uint32_t> hashes_;
 };
 
 // The escaping rule described above, exposed for tests and documentation.

@@ -11,11 +11,19 @@
 namespace metafs::fs {
 namespace {
 
-// A scientific file shown as a directory: read permission gives search permission too.
-void present_as_directory(struct stat* st) {
+// A scientific file shown as a directory: read permission gives search permission too. Its
+// link count is that of a directory with the subdirectories it lists (fields/ only when
+// visible), so a walker that trusts st_nlink misses nothing it lists.
+void present_as_directory(struct stat* st, bool fields_visible) {
   mode_t read_bits = st->st_mode & (S_IRUSR | S_IRGRP | S_IROTH);
   st->st_mode = S_IFDIR | read_bits | (read_bits >> 2);
-  st->st_nlink = 2;
+  st->st_nlink = fields_visible ? 3 : 2;
+  st->st_blocks = 0;  // the original inside holds the file's blocks: du counts them once
+}
+
+// The names the kernel may have cached in data file `rel`'s directory, its original's included.
+std::vector<std::string> data_directory_names(const std::string& rel) {
+  return extraction::DataView::top_names(extraction::split_relative(rel).name);
 }
 
 }  // namespace
@@ -25,12 +33,11 @@ Filesystem::Filesystem(const Options& options)
       source_(options.source),
       trimmer_(inodes_, inode_budget_for(options)),
       control_(stats_, [this] { return control_extra(); }),
-      invalidator_(source_,
-                   Invalidator::Lookup{
-                       [this](const std::string& rel) { return inodes_.find_mirror(rel); },
-                       [](const std::string&) { return extraction::DataView::fixed_names(); },
-                       [this] { return inodes_.mirror_inodes(); }},
-                   options.max_watches) {
+      invalidator_(
+          source_,
+          Invalidator::Lookup{[this](const std::string& rel) { return inodes_.find_mirror(rel); },
+                              data_directory_names, [this] { return inodes_.mirror_inodes(); }},
+          options.max_watches) {
   ::clock_gettime(CLOCK_REALTIME, &started_);
   // In Node::Kind's order.
   kinds_[static_cast<std::size_t>(Node::Kind::kMirror)] = make_mirror_nodes(*this);
@@ -139,7 +146,30 @@ int Filesystem::mirror_attributes(const std::string& rel, struct stat* st,
   *format = extract::Format::kNone;
   if (S_ISREG(st->st_mode)) {
     *format = service_->detect(rel, *st);
-    if (*format != extract::Format::kNone) present_as_directory(st);
+    if (*format != extract::Format::kNone) present_as_directory(st, options_.fields_visible);
+  }
+  return 0;
+}
+
+int Filesystem::open_source_file(const std::string& rel, const std::function<Caller()>& caller,
+                                 const std::function<bool(const struct stat&)>& shown,
+                                 extract::FileDescriptor* fd, OpenedFile* opened) {
+  extract::FileDescriptor file;
+  {
+    AsCaller as(caller());
+    if (!as.ok()) return EACCES;
+    file = source_.open_file(rel);
+  }
+  if (!file.valid()) return -file.release();
+  struct stat st {};
+  if (::fstat(file.get(), &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode)) return EACCES;  // a FIFO or device swapped in
+  if (!shown(st)) return ESTALE;            // another file has this name now
+  *fd = std::move(file);
+  if (st.st_size == 0) {
+    opened->direct_io = true;  // read to end of file, as the source does
+  } else {
+    opened->keep_cache = true;  // dropped by the kernel when size or mtime change
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "caller_credentials.hpp"
@@ -37,12 +38,13 @@ struct DirListing {
   bool immutable = false;
 };
 
-// Adds the children of view entry `dir` to `listing`.
+// Adds the children of view entry `dir` to `listing`, but not one named `unlisted` (fields/
+// at a data directory's top, unless --fields=visible: it stays reachable by lookup).
 void add_view_entries(const extraction::DataView& view, extraction::DataView::EntryId dir,
-                      DirListing* listing);
+                      DirListing* listing, std::string_view unlisted = {});
 
-// What read() serves from memory: a virtual or control file's bytes. (A mirrored file is read
-// through the descriptor open() gave.)
+// What read() serves from memory: a virtual or control file's bytes. (A mirrored file and a
+// data file's original are read through the descriptor open() gave.)
 struct ReadSource {
   std::shared_ptr<const std::string> bytes;
 };
@@ -113,6 +115,12 @@ class Filesystem {
   // The one place that decides how a node is served: by its kind.
   NodeKind& served_by(const Node& node) const;
 
+  // Opens regular file `rel` beneath SOURCE with `caller`'s credentials, so the kernel checks
+  // the inode actually opened; ESTALE unless `shown` says the opened inode (its fstat) is the
+  // file the kernel was shown under this node. Says in `opened` how the kernel may cache it.
+  int open_source_file(const std::string& rel, const std::function<Caller()>& caller,
+                       const std::function<bool(const struct stat&)>& shown,
+                       extract::FileDescriptor* fd, OpenedFile* opened);
   // A mirrored path's attributes as shown (a scientific file becomes a directory).
   int mirror_attributes(const std::string& rel, struct stat* st, extract::Format* format);
   int lookup_mirror(const std::string& parent_rel, const std::string& rel, fuse_entry_param* entry);

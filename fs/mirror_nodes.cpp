@@ -89,7 +89,8 @@ class MirrorNodes final : public NodeKind {
       std::shared_ptr<const extraction::DataVersion> version;
       std::shared_ptr<const extraction::DataView> view;
       if (int err = fs_.data_view(node.rel_path, st, &version, &view)) return err;
-      add_view_entries(*view, extraction::DataView::kRootEntry, listing);
+      add_view_entries(*view, extraction::DataView::kRootEntry, listing,
+                       fs_.options_.fields_visible ? "" : extraction::DataView::kFieldsName);
       return 0;
     }
     extract::FileDescriptor fd;
@@ -124,24 +125,8 @@ class MirrorNodes final : public NodeKind {
 
   int open(const Node& node, const std::function<Caller()>& caller, extract::FileDescriptor* fd,
            OpenedFile* opened) override {
-    extract::FileDescriptor file;
-    {
-      AsCaller as(caller());
-      if (!as.ok()) return EACCES;
-      file = fs_.source_.open_file(node.rel_path);
-    }
-    if (!file.valid()) return -file.release();
-    struct stat st {};
-    if (::fstat(file.get(), &st) != 0) return errno;
-    if (!S_ISREG(st.st_mode)) return EACCES;  // a FIFO or device swapped in
-    if (!node.shows(st)) return ESTALE;       // another file has this name now
-    *fd = std::move(file);
-    if (st.st_size == 0) {
-      opened->direct_io = true;  // read to end of file, as the source does
-    } else {
-      opened->keep_cache = true;  // dropped by the kernel when size or mtime change
-    }
-    return 0;
+    return fs_.open_source_file(
+        node.rel_path, caller, [&](const struct stat& st) { return node.shows(st); }, fd, opened);
   }
 
   int open_for_read(const Node&, ReadSource*) override {

@@ -263,7 +263,8 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   CLI::App app{
       "metafs: mount SOURCE at MOUNTPOINT read-only, showing every DICOM, FITS, HDF5 and NetCDF\n"
       "file as a directory of small metadata files (format, fields/, metadata.txt,\n"
-      "metadata.json, header.txt). Other files are passed through unchanged.\n"
+      "metadata.json, header.txt) and the file itself (X/X, identical bytes). Other files are\n"
+      "passed through unchanged.\n"
       "Unmount with: fusermount3 -u MOUNTPOINT"};
   app.get_formatter()->column_width(34);
   std::string source, mountpoint, log_file;
@@ -288,6 +289,13 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
                  "a directory finds them ready (0: only what is asked for)")
       ->capture_default_str()
       ->check(CLI::Range(0u, kMaxPrefetch));
+  std::string fields = "hidden";
+  app.add_option("--fields", fields,
+                 "Whether a data file's directory lists fields/: hidden (walkers such as find, "
+                 "updatedb, du and backups skip it; it stays reachable by name: cat "
+                 "X/fields/Modality, ls X/fields/) or visible")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"hidden", "visible"}));
   app.add_option("--entry-timeout", options.entry_timeout,
                  "Seconds the kernel may cache names in a source directory metafs cannot watch")
       ->capture_default_str()
@@ -315,6 +323,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
       "  metafs /data/archive /mnt/meta\n"
       "  metafs -f -o allow_other,default_permissions /data/archive /mnt/meta\n"
       "  cat /mnt/meta/study/scan001.dcm/fields/Modality\n"
+      "      (fields/ is hidden from listings but reachable by name; --fields=visible lists it)\n"
       "  cat /mnt/meta/.metafs/stats.json");
 
   try {
@@ -329,6 +338,7 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
     return std::nullopt;
   };
   if (std::string error = apply_sizes(sizes, options); !error.empty()) return fail(error);
+  options.fields_visible = fields == "visible";
   for (const auto& list : fuse_options) {
     for (auto& option : split_commas(list)) {
       if (option == "allow_other") options.allow_other = true;

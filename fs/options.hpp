@@ -43,7 +43,11 @@ struct Options {
   // worker_user resolved (when the daemon runs as root; -1 otherwise: workers keep our ids).
   long worker_uid = -1;
   long worker_gid = -1;
-  unsigned prefetch = 16;    // files after the one read in its directory extracted ahead (0: off)
+  unsigned prefetch = 16;  // files after the one read in its directory extracted ahead (0: off)
+  // --fields=visible: a data file's directory lists fields/. Hidden by default, as ZFS hides
+  // .zfs: walkers (find, updatedb, du, backups) would otherwise see hundreds of files per data
+  // file; it stays reachable by name.
+  bool fields_visible = false;
   bool allow_other = false;  // derived from -o
   // The shared tier (PostgreSQL): --shared-cache URI, --shared-root NAME (default: the
   // canonical SOURCE path), --shared-timeout ms a lookup may wait.

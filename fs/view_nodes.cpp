@@ -1,12 +1,14 @@
 // Entries of a data file's view: immutable, so the kernel may cache them for long; looked up
 // through the version the inode holds (ExtractionService::held_view: ESTALE once it is gone).
+#include "extraction/file_version.hpp"
 #include "filesystem.hpp"
 
 namespace metafs::fs {
 
 void add_view_entries(const extraction::DataView& view, extraction::DataView::EntryId dir,
-                      DirListing* listing) {
+                      DirListing* listing, std::string_view unlisted) {
   for (extraction::DataView::EntryId child : view.children(dir)) {
+    if (!unlisted.empty() && view.name(child) == unlisted) continue;
     mode_t type = view.type(child) == extraction::DataView::EntryType::kDirectory ? S_IFDIR
                   : view.type(child) == extraction::DataView::EntryType::kLink    ? S_IFLNK
                                                                                   : S_IFREG;
@@ -53,11 +55,24 @@ class ViewNodes final : public NodeKind {
     return 0;
   }
 
-  int open(const Node& node, const std::function<Caller()>&, extract::FileDescriptor*,
+  int open(const Node& node, const std::function<Caller()>& caller, extract::FileDescriptor* fd,
            OpenedFile* opened) override {
     std::shared_ptr<const extraction::DataView> view;
     if (int err = fs_.view_of(node, &view)) return err;
     if (view->type(node.entry) != extraction::DataView::EntryType::kFile) return EISDIR;
+    if (view->is_original(node.entry)) {
+      // The data file itself, opened as a mirrored plain file is (as the caller, beneath
+      // SOURCE); it must still be this node's version, whose size and times the kernel was
+      // shown: else ESTALE, and the kernel looks the name up again (the new version's inode).
+      const extraction::DataVersion& version = *node.version;
+      return fs_.open_source_file(
+          version.rel, caller,
+          [&](const struct stat& st) {
+            return st.st_dev == version.st.st_dev && st.st_ino == version.st.st_ino &&
+                   extraction::same_version(version.st, st);
+          },
+          fd, opened);
+    }
     opened->keep_cache = true;  // a view never changes under its inode
     return 0;
   }
@@ -66,6 +81,7 @@ class ViewNodes final : public NodeKind {
     std::shared_ptr<const extraction::DataView> view;
     if (int err = fs_.view_of(node, &view)) return err;
     if (view->type(node.entry) != extraction::DataView::EntryType::kFile) return EISDIR;
+    if (view->is_original(node.entry)) return EBADF;  // read through the descriptor open() gave
     source->bytes = view->content(node.entry);
     return 0;
   }
@@ -84,6 +100,11 @@ class ViewNodes final : public NodeKind {
     // has no say over this one's views.
     if (st.st_dev != version.st.st_dev || st.st_ino != version.st.st_ino) return ESTALE;
     if (err != 0) return err;
+    // The original is the file itself: its own ACL, as a mirrored plain file shows it.
+    if (view->is_original(node.entry)) {
+      *value = std::move(acl);
+      return 0;
+    }
     return fs_.derive_acl(version.rel, acl, type == extraction::DataView::EntryType::kDirectory,
                           value);
   }

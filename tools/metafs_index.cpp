@@ -133,7 +133,7 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
   std::vector<std::string> mount_only;
   bool mount_flag = false;
   for (const char* name : {"-o", "--prefetch", "--entry-timeout", "--attr-timeout",
-                           "--watch-timeout", "--max-watches", "--log-file"}) {
+                           "--watch-timeout", "--max-watches", "--log-file", "--fields"}) {
     app.add_option(name, mount_only)
         ->group("")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);

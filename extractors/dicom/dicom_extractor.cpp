@@ -52,8 +52,9 @@ class DicomExtractor final : public Extractor {
   void extract(const SourceFile& file, Extraction& out) const override {
     dicom::DicomHeaders headers;
     dicom::read_headers(file.fd(), headers);
-    dicom::add_fields(headers, out.tree);
-    out.extra_files.emplace_back("dicom.json", dicom::render_dicom_json(headers));
+    dicom::DecodedValues decoded;
+    dicom::add_fields(headers, out.tree, decoded);
+    out.extra_files.emplace_back("dicom.json", dicom::render_dicom_json(headers, decoded));
     out.header = dicom::render_header(headers);  // last: converts the values in place
     if (!headers.error.empty()) {
       throw ExtractError("DICOM parse error: " + headers.error);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace metafs::extract::dicom {
 
@@ -36,25 +37,42 @@ class DescriptorProducer final : public DcmProducer {
     return status_.good() ? static_cast<offile_off_t>(file_->size - pos_) : 0;
   }
 
+  // DCMTK asks for a few bytes at a time (a tag, a length, a short value): they come from a
+  // buffer filled by one pread() of kBufferSize (a system call per element cost more than the
+  // parsing). Requests at least as large as the buffer go straight to the caller's memory.
   offile_off_t read(void* buf, offile_off_t buflen) override {
     if (status_.bad() || buflen <= 0 || buf == nullptr) return 0;
     auto want = std::min<std::uint64_t>(static_cast<std::uint64_t>(buflen), file_->size - pos_);
     auto* out = static_cast<char*>(buf);
     std::uint64_t done = 0;
     while (done < want) {
-      ssize_t got =
-          ::pread(file_->fd.get(), out + done, want - done, static_cast<off_t>(pos_ + done));
-      if (got < 0 && errno == EINTR) continue;
+      std::uint64_t at = pos_ + done;
+      std::uint64_t left = want - done;
+      if (at >= buffer_start_ && at - buffer_start_ < buffer_length_) {
+        std::uint64_t n = std::min(left, buffer_length_ - (at - buffer_start_));
+        std::memcpy(out + done, buffer_.get() + (at - buffer_start_), n);
+        done += n;
+        continue;
+      }
+      ssize_t got = 0;
+      if (left >= kBufferSize) {
+        got = read_at(out + done, left, at);
+        if (got > 0) done += static_cast<std::uint64_t>(got);
+      } else {
+        if (!buffer_) buffer_ = std::make_unique<char[]>(kBufferSize);
+        got = read_at(buffer_.get(), std::min<std::uint64_t>(kBufferSize, file_->size - at), at);
+        buffer_start_ = at;
+        buffer_length_ = got > 0 ? static_cast<std::uint64_t>(got) : 0;
+      }
       if (got < 0) {
         status_ = makeOFCondition(OFM_dcmdata, 18, OF_error, std::strerror(errno));
         break;
       }
       if (got == 0) {
         // The file shrank since it was measured: it ends here.
-        file_->size = pos_ + done;
+        file_->size = at;
         break;
       }
-      done += static_cast<std::uint64_t>(got);
     }
     pos_ += done;
     return static_cast<offile_off_t>(done);
@@ -77,9 +95,22 @@ class DescriptorProducer final : public DcmProducer {
   }
 
  private:
+  static constexpr std::uint64_t kBufferSize = 32 * 1024;
+
+  // pread() of up to `length` bytes at `offset`, retried when interrupted.
+  ssize_t read_at(char* out, std::uint64_t length, std::uint64_t offset) const {
+    while (true) {
+      ssize_t got = ::pread(file_->fd.get(), out, length, static_cast<off_t>(offset));
+      if (got >= 0 || errno != EINTR) return got;
+    }
+  }
+
   std::shared_ptr<DescriptorFile> file_;
   std::uint64_t pos_;
   OFCondition status_ = EC_Normal;
+  std::unique_ptr<char[]> buffer_;  // bytes [buffer_start_, + buffer_length_) of the file
+  std::uint64_t buffer_start_ = 0;
+  std::uint64_t buffer_length_ = 0;
 };
 
 class DescriptorStreamFactory final : public DcmInputStreamFactory {

@@ -20,6 +20,9 @@ class FieldBuilder {
  public:
   explicit FieldBuilder(MetaTree& tree) : tree_(tree) {}
 
+  // Where the values decoded from now on are kept as well (the dataset's, for dicom.json).
+  void keep_values_in(DecodedValues* decoded) { decoded_ = decoded; }
+
   void add_item(DcmItem& item, NodeId dir, const TextDecoder& inherited, int depth) {
     std::unique_ptr<TextDecoder> owned;
     const TextDecoder& decoder = item_decoder(item, inherited, owned);
@@ -37,9 +40,9 @@ class FieldBuilder {
       } else {
         DecodedValue value = decode_value(*element, decoder);
         // DICOMDIR offsets are UL numbers, though DCMTK gives them a VR of its own.
-        if (element->ident() == EVR_up && value.shape == DecodedValue::Shape::kValues)
-          value.kind = ValueKind::kNumber;
-        add_decoded(dir, name, value);
+        bool offset = element->ident() == EVR_up && value.shape == DecodedValue::Shape::kValues;
+        add_decoded(dir, name, value, offset ? ValueKind::kNumber : value.kind);
+        if (decoded_ != nullptr) decoded_->put(*element, std::move(value));
       }
     }
   }
@@ -63,16 +66,16 @@ class FieldBuilder {
     }
   }
 
-  void add_decoded(NodeId dir, const std::string& name, const DecodedValue& value) {
+  void add_decoded(NodeId dir, const std::string& name, const DecodedValue& value, ValueKind kind) {
     if (value.shape == DecodedValue::Shape::kValues && value.items.size() > 1) {
-      tree_.add_list(dir, name, value.items, value.kind, "\\");
+      tree_.add_list(dir, name, value.items, kind, "\\");
     } else {
-      tree_.add_value(dir, name, value.joined(),
-                      value.items.empty() ? ValueKind::kString : value.kind);
+      tree_.add_value(dir, name, value.joined(), value.items.empty() ? ValueKind::kString : kind);
     }
   }
 
   MetaTree& tree_;
+  DecodedValues* decoded_ = nullptr;
   std::size_t count_ = 0;
   bool truncated_ = false;
 };
@@ -97,13 +100,14 @@ void add_stop_element(const DicomHeaders& headers, MetaTree& tree) {
 
 }  // namespace
 
-void add_fields(DicomHeaders& headers, MetaTree& tree) {
+void add_fields(DicomHeaders& headers, MetaTree& tree, DecodedValues& decoded) {
   FieldBuilder builder(tree);
   TextDecoder ascii("");
   if (DcmMetaInfo* meta = headers.file.getMetaInfo()) {
     builder.add_item(*meta, MetaTree::kRoot, ascii, 0);
   }
   if (DcmDataset* dataset = headers.file.getDataset()) {
+    builder.keep_values_in(&decoded);
     builder.add_item(*dataset, MetaTree::kRoot, ascii, 0);
   }
   if (builder.truncated()) {

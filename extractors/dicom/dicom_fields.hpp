@@ -1,6 +1,7 @@
 #pragma once
 
 #include "dicom/dicom_reader.hpp"
+#include "dicom/dicom_value.hpp"
 #include "meta_tree.hpp"
 
 namespace metafs::extract::dicom {
@@ -15,6 +16,7 @@ inline constexpr const char* kNotReadNote = "_not_read";
 
 // Fills `tree` (fields/) with the meta header and dataset elements of `headers`: keywords or
 // "GGGG,EEEE" names, sequences as <name>/<item index from 0>/..., values decoded to UTF-8.
-void add_fields(DicomHeaders& headers, MetaTree& tree);
+// The dataset's values are also put in `decoded`, in walk order, for dicom.json.
+void add_fields(DicomHeaders& headers, MetaTree& tree, DecodedValues& decoded);
 
 }  // namespace metafs::extract::dicom

@@ -1,10 +1,13 @@
 #include "dicom/dicom_header.hpp"
 
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dctypes.h>
 
 #include <cstdio>
 #include <sstream>
 
+#include "dicom/dicom_header_printer.hpp"
 #include "dicom/dicom_names.hpp"
 #include "dicom/dicom_text.hpp"
 
@@ -38,9 +41,17 @@ std::string stop_element_line(const StopElement& stop) {
 std::string render_header(DicomHeaders& headers) {
   // Like dcmdump +U8; values that cannot be converted stay as they are (escaped below).
   (void)headers.file.convertToUTF8();
-  std::ostringstream out;
-  headers.file.print(out, DCMTypes::PF_shortenLongTagValues);
-  std::string text = out.str();
+  std::string text;
+  text.reserve(16 * 1024);  // most files' header.txt is a few KiB
+  DcmMetaInfo* meta = headers.file.getMetaInfo();
+  DcmDataset* dataset = headers.file.getDataset();
+  if (meta != nullptr && dataset != nullptr) {
+    print_file(*meta, *dataset, text);
+  } else {
+    std::ostringstream out;
+    headers.file.print(out, DCMTypes::PF_shortenLongTagValues);
+    text = out.str();
+  }
   if (headers.stop) text += stop_element_line(*headers.stop);
   if (!is_valid_utf8(text)) text = utf8_or_escaped(text);
   // header.txt is text: dcmdump prints a NUL padding byte (DS "-1024\0", written by some

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "meta_tree.hpp"
@@ -41,6 +43,28 @@ struct DecodedValue {
 // Decodes a non-sequence element. `decoder` is the one of the enclosing dataset/item.
 // Never throws for bad values: undecodable bytes are escaped, unreadable values summarised.
 DecodedValue decode_value(DcmElement& element, const TextDecoder& decoder);
+
+// The decoded values of the dataset's elements in the order one walk met them, handed to a
+// second walk over the same elements (fields/, then dicom.json) so that no value is decoded
+// twice. A walk that parts from the first (a truncated one) decodes for itself.
+class DecodedValues {
+ public:
+  void put(DcmElement& element, DecodedValue value);
+  // The value put for `element` next in order, else `element` decoded with `decoder`. Text
+  // elements are measured again as decoding them again did (DCMTK's getLength() drops the
+  // padding the first reading stripped, which header.txt's lengths show); one whose length
+  // changed so is decoded again, as before.
+  DecodedValue take(DcmElement& element, const TextDecoder& decoder);
+
+ private:
+  struct Entry {
+    const DcmElement* element;
+    std::uint32_t length;  // the element's length after the first decoding
+    DecodedValue value;
+  };
+  std::vector<Entry> values_;
+  std::size_t next_ = 0;
+};
 
 // Whether the VR of `element` is affected by Specific Character Set, and its ISO 2022
 // delimiters.

@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 
 namespace metafs::extract::fits {
 namespace {
@@ -96,13 +98,26 @@ void add_column_fields(MetaTree& tree, NodeId columns, const std::vector<Card>& 
                    "TFIELDS = " + tfields->value + ": only the first 999 columns are shown");
     count = kMaxColumns;
   }
+  if (count <= 0) return;
+  // The first value card of each keyword, as find_value finds it: one pass over the cards,
+  // not three per column.
+  std::unordered_map<std::string_view, const Card*> first;
+  first.reserve(cards.size());
+  for (const Card& card : cards) {
+    if (card.kind == Card::Kind::kValue && !card.hierarch) first.try_emplace(card.keyword, &card);
+  }
+  auto find = [&first](const std::string& keyword) -> const Card* {
+    auto it = first.find(keyword);
+    return it == first.end() ? nullptr : it->second;
+  };
   for (long n = 1; n <= count; ++n) {
     std::string suffix = std::to_string(n);
     NodeId column = tree.add_dir(columns, suffix);
-    tree.add_value(column, "name", keyword_value(cards, "TTYPE" + suffix));
-    tree.add_value(column, "format", keyword_value(cards, "TFORM" + suffix));
-    if (const Card* unit = find_value(cards, "TUNIT" + suffix))
-      tree.add_value(column, "unit", unit->value);
+    const Card* name = find("TTYPE" + suffix);
+    tree.add_value(column, "name", name ? name->value : std::string());
+    const Card* format = find("TFORM" + suffix);
+    tree.add_value(column, "format", format ? format->value : std::string());
+    if (const Card* unit = find("TUNIT" + suffix)) tree.add_value(column, "unit", unit->value);
   }
 }
 

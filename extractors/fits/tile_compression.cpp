@@ -47,10 +47,11 @@ std::string cfitsio_reason(const char* step, int status) {
 // compression keywords. The data unit is left out, CFITSIO does not look at it here.
 std::string header_only_file(const std::vector<std::string>& table_cards) {
   std::string bytes;
+  bytes.reserve((table_cards.size() + 2 * kBlockBytes / kCardBytes) * kCardBytes);
   auto add_card = [&bytes](std::string_view card) {
-    std::string padded(card.substr(0, kCardBytes));
-    padded.resize(kCardBytes, ' ');
-    bytes += padded;
+    card = card.substr(0, kCardBytes);
+    bytes += card;
+    bytes.append(kCardBytes - card.size(), ' ');
   };
   auto end_block = [&bytes, &add_card] {
     add_card("END");

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -123,24 +125,18 @@ class FileReader {
 
  private:
   // Files repeat a few types many times (1000 string attributes): key by the encoded type.
+  // Encoded in one call into a reused buffer when it fits (H5Tencode only reports the size
+  // when the buffer is too small), in two otherwise.
   const TypeInfo& type_info(hid_t type) {
     constexpr std::size_t kMaxCachedTypes = 4096;
     constexpr std::size_t kMaxEncodedSize = 64 << 10;
-    constexpr char kSlackByte = '\x5a';
-    std::string key;
-    std::size_t size = 0;
-    if (H5Tencode(type, nullptr, &size) >= 0 && size > 0 && size <= kMaxEncodedSize) {
-      // A damaged type can encode longer than the size the library announced: keep slack
-      // and give up caching when anything was written past the announced size.
-      std::size_t announced = size;
-      key.assign(announced * 2 + 256, kSlackByte);
-      bool overran = H5Tencode(type, key.data(), &size) < 0 || size != announced ||
-                     key.find_first_not_of(kSlackByte, announced) != std::string::npos;
-      if (overran) {
-        key.clear();
-      } else {
-        key.resize(announced);
-      }
+    constexpr std::size_t kFirstTry = 256;
+    std::string_view key;
+    std::size_t size = kFirstTry;
+    if (encode_type(type, size)) {
+      key = std::string_view(encoded_).substr(0, size);
+    } else if (size > kFirstTry && size <= kMaxEncodedSize && encode_type(type, size)) {
+      key = std::string_view(encoded_).substr(0, size);
     }
     if (!key.empty()) {
       if (auto found = types_.find(key); found != types_.end()) return found->second;
@@ -152,7 +148,20 @@ class FileReader {
       uncached_ = std::move(info);
       return uncached_;
     }
-    return types_.emplace(std::move(key), std::move(info)).first->second;
+    return types_.emplace(std::string(key), std::move(info)).first->second;
+  }
+
+  // Encodes `type` into encoded_ when its encoding takes at most `size` bytes; `size` becomes
+  // the size the library announced. A damaged type can encode longer than it announces:
+  // encoded_ keeps as much slack again (and 256 bytes) past `size`, and an encoding that
+  // wrote into it is refused.
+  bool encode_type(hid_t type, std::size_t& size) {
+    constexpr char kSlackByte = '\x5a';
+    std::size_t room = size;
+    encoded_.assign(room * 2 + 256, kSlackByte);
+    if (slack_.size() < encoded_.size()) slack_.assign(encoded_.size(), kSlackByte);
+    if (H5Tencode(type, encoded_.data(), &size) < 0 || size == 0 || size > room) return false;
+    return std::memcmp(encoded_.data() + size, slack_.data(), encoded_.size() - size) == 0;
   }
 
   // The address of the committed datatype `type` is, if it is one.
@@ -434,7 +443,16 @@ class FileReader {
   };
   std::vector<UsedType> used_types_;
   std::unordered_set<std::uint64_t> used_type_addresses_;
-  std::unordered_map<std::string, TypeInfo> types_;
+  // Looked up by the string_view of encoded_, without a copy.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
+  std::unordered_map<std::string, TypeInfo, KeyHash, std::equal_to<>> types_;
+  std::string encoded_;  // the last type encoded, with slack
+  std::string slack_;    // slack bytes only, to compare with
   TypeInfo uncached_;
   std::size_t objects_ = 0;
   std::size_t attributes_ = 0;

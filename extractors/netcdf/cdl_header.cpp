@@ -23,8 +23,8 @@ constexpr const char* kPropertiesAttribute = "_NCProperties";
 // Writes the header. Member names follow ncdump's own functions so the two can be compared.
 class CdlPrinter {
  public:
-  CdlPrinter(int root, const TypeTable& types, const Limits& limits)
-      : root_(root), types_(types), limits_(limits) {}
+  CdlPrinter(int root, const TypeTable& types, const Limits& limits, DatasetReads& reads)
+      : root_(root), types_(types), limits_(limits), reads_(reads) {}
 
   std::string print(std::string_view name) {
     out_ += "netcdf ";
@@ -171,9 +171,10 @@ class CdlPrinter {
   }
 
   void print_attribute(int group, int kind, int varid, const std::string& var_name, int index) {
-    std::string name = att_name(group, varid, index);
+    auto shared = reads_.attribute(group, varid, index);
+    const AttributeData& att = *shared;
+    const std::string& name = att.name();
     if (group == root_ && varid == NC_GLOBAL && name == kPropertiesAttribute) return;
-    AttributeData att(group, varid, name, types_, limits_.max_attribute_bytes);
     bool user_defined = types_.is_user_defined(att.type());
     indent_out();
     out_ += "\t\t";
@@ -269,12 +270,10 @@ class CdlPrinter {
     out_ += "dimensions:\n";
     std::size_t shown = std::min(ids.size(), limits_.max_dims_per_group);
     for (std::size_t d = 0; d < shown; ++d) {
-      std::array<char, NC_MAX_NAME + 1> name{};
-      std::size_t length = 0;
-      check(nc_inq_dim(group, ids[d], name.data(), &length), "reading a dimension");
+      auto [name, length] = reads_.dimension(group, ids[d]);
       indent_out();
       out_ += '\t';
-      out_ += cdl_name(std::string(name.data(), strnlen(name.data(), NC_MAX_NAME)));
+      out_ += cdl_name(name);
       out_ += " = ";
       if (std::find(unlimited.begin(), unlimited.end(), ids[d]) != unlimited.end()) {
         out_ += "UNLIMITED ; // (" + std::to_string(length) + " currently)\n";
@@ -293,7 +292,7 @@ class CdlPrinter {
   // with the path of the first group, breadth first from the root, that defines any
   // dimension (its search compares no ids), which is not always the owner.
   void print_dimension_ref(int group, int dimid) {
-    std::string name = dim_name(group, dimid);
+    const std::string& name = reads_.dimension_name(group, dimid);
     int owner = group;
     bool hidden = false;
     for (int depth = 0;; ++depth) {
@@ -408,6 +407,7 @@ class CdlPrinter {
   int root_;
   const TypeTable& types_;
   const Limits& limits_;
+  DatasetReads& reads_;
   std::string out_;
   int indent_ = 0;
   int column_ = 0;
@@ -425,8 +425,8 @@ std::string dataset_name(std::string_view path) {
 }
 
 std::string cdl_header(int root, std::string_view name, const TypeTable& types,
-                       const Limits& limits) {
-  return CdlPrinter(root, types, limits).print(name);
+                       const Limits& limits, DatasetReads& reads) {
+  return CdlPrinter(root, types, limits, reads).print(name);
 }
 
 }  // namespace metafs::extract::nc

@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 
+#include "netcdf/dataset_reads.hpp"
 #include "netcdf/nc_call.hpp"
 #include "netcdf/type_table.hpp"
 
@@ -13,8 +14,8 @@ std::string dataset_name(std::string_view path);
 
 // The header of the open dataset `root` byte for byte as `ncdump -h` (netCDF-C 4.9) prints
 // it. Past a cap of `limits` the text says so in a CDL comment. Call with the library lock
-// held; throws ExtractError when the library fails.
+// held; throws ExtractError when the library fails. Reuses what `reads` holds already.
 std::string cdl_header(int root, std::string_view name, const TypeTable& types,
-                       const Limits& limits);
+                       const Limits& limits, DatasetReads& reads);
 
 }  // namespace metafs::extract::nc

@@ -122,8 +122,9 @@ void describe(const SourceFile& file, const Image& image, Extraction& out) {
   OpenDataset dataset(file.name(), image);
   nc::Limits limits;
   nc::TypeTable types(dataset.id(), limits);
-  nc::add_fields(dataset.id(), out.tree, types, limits);
-  out.header = nc::cdl_header(dataset.id(), nc::dataset_name(file.name()), types, limits);
+  nc::DatasetReads reads(types, limits);
+  nc::add_fields(dataset.id(), out.tree, types, limits, reads);
+  out.header = nc::cdl_header(dataset.id(), nc::dataset_name(file.name()), types, limits, reads);
 }
 
 class NetcdfExtractor final : public Extractor {

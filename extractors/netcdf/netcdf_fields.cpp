@@ -11,6 +11,7 @@
 #include "extraction.hpp"
 #include "netcdf/attribute_data.hpp"
 #include "netcdf/cdl_text.hpp"
+#include "netcdf/dataset_reads.hpp"
 #include "netcdf/field_values.hpp"
 
 namespace metafs::extract::nc {
@@ -35,8 +36,9 @@ std::string_view class_name(int type_class) {
 
 class FieldBuilder {
  public:
-  FieldBuilder(int root, MetaTree& tree, const TypeTable& types, const Limits& limits)
-      : root_(root), tree_(tree), types_(types), limits_(limits) {}
+  FieldBuilder(int root, MetaTree& tree, const TypeTable& types, const Limits& limits,
+               DatasetReads& reads)
+      : root_(root), tree_(tree), types_(types), limits_(limits), reads_(reads) {}
 
   void build() {
     int format = 0;
@@ -68,10 +70,9 @@ class FieldBuilder {
     std::size_t total = static_cast<std::size_t>(std::max(count, 0));
     std::size_t shown = std::min(total, limits_.max_atts_per_object);
     for (std::size_t i = 0; i < shown; ++i) {
-      std::string name = att_name(group, varid, static_cast<int>(i));
-      if (root_globals && name == kPropertiesAttribute) properties = false;  // listed already
-      AttributeData att(group, varid, name, types_, limits_.max_attribute_bytes);
-      add_attribute_value(tree_, dir, name, att, types_);
+      auto att = reads_.attribute(group, varid, static_cast<int>(i));
+      if (root_globals && att->name() == kPropertiesAttribute) properties = false;  // listed
+      add_attribute_value(tree_, dir, att->name(), *att, types_);
     }
     if (properties) {
       // The library hides it from the list; it says which library versions wrote the file.
@@ -88,13 +89,10 @@ class FieldBuilder {
     std::vector<std::string> unlimited_names;
     std::size_t shown = std::min(ids.size(), limits_.max_dims_per_group);
     for (std::size_t d = 0; d < shown; ++d) {
-      std::array<char, NC_MAX_NAME + 1> name_buffer{};
-      std::size_t length = 0;
-      check(nc_inq_dim(group, ids[d], name_buffer.data(), &length), "reading a dimension");
-      std::string name(name_buffer.data(), strnlen(name_buffer.data(), NC_MAX_NAME));
+      auto [name, length] = reads_.dimension(group, ids[d]);
       tree_.add_value(dir, name, std::to_string(length), ValueKind::kNumber);
       if (std::find(unlimited.begin(), unlimited.end(), ids[d]) != unlimited.end())
-        unlimited_names.push_back(name);
+        unlimited_names.push_back(std::move(name));
     }
     if (!unlimited_names.empty())
       tree_.add_list(owner, Verbatim{"unlimited_dimensions"}, std::move(unlimited_names),
@@ -165,11 +163,9 @@ class FieldBuilder {
       std::vector<std::string> names;
       std::vector<std::string> shape;
       for (int d = 0; d < ndims; ++d) {
-        std::size_t length = 0;
         int dimid = dims[static_cast<std::size_t>(d)];
-        names.push_back(dim_name(group, dimid));
-        check(nc_inq_dimlen(group, dimid, &length), "reading a dimension");
-        shape.push_back(std::to_string(length));
+        names.push_back(reads_.dimension_name(group, dimid));
+        shape.push_back(std::to_string(reads_.dimension_length(group, dimid)));
       }
       tree_.add_list(node, Verbatim{"dimensions"}, std::move(names), ValueKind::kString, ", ");
       tree_.add_list(node, Verbatim{"shape"}, std::move(shape), ValueKind::kNumber, ", ");
@@ -214,6 +210,7 @@ class FieldBuilder {
   MetaTree& tree_;
   const TypeTable& types_;
   const Limits& limits_;
+  DatasetReads& reads_;
   std::size_t groups_ = 0;
 };
 
@@ -236,8 +233,9 @@ std::string format_variant(int format) {
   }
 }
 
-void add_fields(int root, MetaTree& tree, const TypeTable& types, const Limits& limits) {
-  FieldBuilder(root, tree, types, limits).build();
+void add_fields(int root, MetaTree& tree, const TypeTable& types, const Limits& limits,
+                DatasetReads& reads) {
+  FieldBuilder(root, tree, types, limits, reads).build();
 }
 
 }  // namespace metafs::extract::nc

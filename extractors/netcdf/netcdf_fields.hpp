@@ -1,6 +1,7 @@
 #pragma once
 
 #include "meta_tree.hpp"
+#include "netcdf/dataset_reads.hpp"
 #include "netcdf/nc_call.hpp"
 #include "netcdf/type_table.hpp"
 
@@ -12,7 +13,8 @@ std::string format_variant(int format);
 
 // Fills `tree` with the metadata of the open dataset `root` (see README.md for the layout).
 // Call with the library lock held; throws ExtractError when the library fails, keeping what
-// was added so far.
-void add_fields(int root, MetaTree& tree, const TypeTable& types, const Limits& limits);
+// was added so far. What it reads stays in `reads` for the header.
+void add_fields(int root, MetaTree& tree, const TypeTable& types, const Limits& limits,
+                DatasetReads& reads);
 
 }  // namespace metafs::extract::nc

@@ -101,7 +101,9 @@ bool answer(int fd, const ExtractorRegistry& registry, const Request& request,
     }
     std::string payload;
     try {
-      payload = extract::encode_extraction(result);
+      // Stored: the reply crosses a local socket once; the cache compresses what it keeps.
+      payload = extract::encode_extraction(result, extract::BodyCompression::kStored);
+      if (payload.size() > kMaxReplyBytes) payload = extract::encode_extraction(result);
     } catch (const std::length_error& e) {
       return send_reply(fd, ReplyStatus::kFailed, std::string("metadata too large: ") + e.what());
     }

@@ -18,6 +18,9 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_AUTO_INVAL_DATA, "auto_inval_data");
   want(FUSE_CAP_PARALLEL_DIROPS, "parallel_dirops");
   want(FUSE_CAP_CACHE_SYMLINKS, "cache_symlinks");
+  // A mirrored file's bytes (and a data file's original) go from its descriptor to the kernel
+  // through a pipe (splice), never through a buffer of the daemon.
+  want(FUSE_CAP_SPLICE_WRITE, "splice_write");
   // The kernel enforces ACLs (read through getxattr) along with the mode bits. Without it,
   // default_permissions checks the mode bits alone and an ACL's denials in SOURCE are lost.
   if (conn->capable & FUSE_CAP_POSIX_ACL) {

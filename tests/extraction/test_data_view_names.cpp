@@ -72,5 +72,41 @@ TEST(DataViewNames, LongNamesAreListedAndFoundShortened) {
   EXPECT_NE(view.content(json)->find("\"" + other + "\":{\"value\":\"2\"}"), std::string::npos);
 }
 
+TEST(DataViewOriginal, ShownUnderItsOwnNameOrAsOriginalOnACollision) {
+  struct stat source {};
+  source.st_mode = S_IFREG | 0640;
+  source.st_size = 123456;
+  source.st_blocks = 248;
+  source.st_mtim.tv_sec = 1234567890;
+  DataView named(tree_with_long_names(), source, "scan.h5");
+  DataView::EntryId original = named.find(DataView::kRootEntry, "scan.h5");
+  ASSERT_NE(original, DataView::kNoEntry);
+  EXPECT_TRUE(named.is_original(original));
+  EXPECT_EQ(named.find(DataView::kRootEntry, "original"), DataView::kNoEntry);
+  struct stat st = named.attributes(original);
+  EXPECT_EQ(st.st_mode, source.st_mode);
+  EXPECT_EQ(st.st_size, source.st_size);
+  EXPECT_EQ(st.st_blocks, source.st_blocks);
+  EXPECT_EQ(st.st_mtim.tv_sec, source.st_mtim.tv_sec);
+  EXPECT_EQ(st.st_nlink, 1u);
+
+  // Names this view has (no error, no dicom.json in it): the original gives way.
+  for (const char* name : {"format", "fields", "header.txt", "metadata.json", "metadata.txt"}) {
+    DataView colliding(tree_with_long_names(), source, name);
+    DataView::EntryId own = colliding.find(DataView::kRootEntry, name);
+    ASSERT_NE(own, DataView::kNoEntry) << name;
+    EXPECT_FALSE(colliding.is_original(own)) << name;
+    DataView::EntryId fallback = colliding.find(DataView::kRootEntry, "original");
+    ASSERT_NE(fallback, DataView::kNoEntry) << name;
+    EXPECT_TRUE(colliding.is_original(fallback)) << name;
+  }
+  DataView unclaimed(tree_with_long_names(), source, "dicom.json");
+  EXPECT_TRUE(unclaimed.is_original(unclaimed.find(DataView::kRootEntry, "dicom.json")));
+  DataView without(tree_with_long_names(), source);
+  for (DataView::EntryId child : without.children(DataView::kRootEntry)) {
+    EXPECT_FALSE(without.is_original(child)) << without.name(child);
+  }
+}
+
 }  // namespace
 }  // namespace metafs::extraction

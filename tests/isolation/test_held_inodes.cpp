@@ -170,4 +170,34 @@ TEST_F(HeldInodes, AViewDirectoryHeldOpenNeverShowsTheNewcomersMetadata) {
             std::string::npos);
 }
 
+// bob holds his data file's original open, and its view directory as his working directory;
+// the name becomes alice's 0600 data file. The open descriptor keeps reading bob's bytes; a
+// new open of the original (its name cached by the kernel) opens the path as bob and checks
+// the version it was shown: never alice's bytes.
+TEST_F(HeldInodes, AnOriginalHeldOpenOrReopenedNeverShowsTheNewcomersBytes) {
+  std::string fits = minimal_fits("BOB-PUBLIC");
+  std::string secret = minimal_fits("ALICE-SECRET");
+  write_pair("image.fits", fits, secret);
+  MountRunner mount(tmp_.path() / "src", {"-o", "allow_other"}, mountpoint());
+  ASSERT_TRUE(mount.mounted());
+  fs::path view = mount.mountpoint() / "shared" / "bobdir" / "image.fits";
+  std::string script =
+      "import os,sys,time\n"
+      "os.chdir(sys.argv[1])\n"
+      "fd=os.open('image.fits',os.O_RDONLY)\n"
+      "open(sys.argv[3],'w').close()\n"
+      "while not os.path.exists(sys.argv[2]): time.sleep(0.01)\n"
+      "try:\n  print('held', os.pread(fd,2880,0).decode())\n"
+      "except OSError as e:\n  print('held errno', e.errno)\n"
+      "try:\n  print('new', open('image.fits').read())\n"
+      "except OSError as e:\n  print('new errno', e.errno)\n";
+  std::string out = bob_across_swap(script, view);
+  EXPECT_EQ(out.find("ALICE-SECRET"), std::string::npos) << out;
+  EXPECT_NE(out.find("held SIMPLE"), std::string::npos) << out;
+  EXPECT_NE(out.find("BOB-PUBLIC"), std::string::npos) << out;
+  // alice reads her own file's original under the new name.
+  EXPECT_NE(alice_.run("cat " + shell_quote((view / "image.fits").string())).find("ALICE-SECRET"),
+            std::string::npos);
+}
+
 }  // namespace

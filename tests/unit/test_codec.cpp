@@ -40,6 +40,7 @@ void expect_index_complete(const MetaTree& tree) {
 std::string wrap_body(const std::string& body) {
   std::string out = "MFSX";
   out.push_back(static_cast<char>(kCodecVersion));
+  out.push_back(static_cast<char>(BodyCompression::kZstd));
   put_varint(out, body.size());
   std::string frame(ZSTD_compressBound(body.size()), '\0');
   frame.resize(ZSTD_compress(frame.data(), frame.size(), body.data(), body.size(), 1));
@@ -138,7 +139,7 @@ TEST(CacheCodec, RejectsRandomBitFlips) {
 TEST(CacheCodec, DamagedBodiesBehindValidChecksumsNeverCrash) {
   std::mt19937 rng(21);
   std::string encoded = encode_extraction(chaotic_extraction(rng, 60));
-  std::size_t header = 4 + 1;
+  std::size_t header = 4 + 1 + 1;
   ByteReader reader(std::string_view(encoded).substr(header));
   std::size_t body_size = reader.varint();
   std::string_view frame =
@@ -240,12 +241,49 @@ TEST(CacheCodec, RejectsHostileBodies) {
   put_varint(bad_format, 1);
   EXPECT_THROW(decode_extraction(wrap_body(bad_format)), CodecError);
   std::string lie = wrap_body(no_extras + std::string("\x01", 1));
-  lie[5] = static_cast<char>(lie[5] + 1);
+  lie[6] = static_cast<char>(lie[6] + 1);
   EXPECT_THROW(decode_extraction(lie), CodecError);
   // Not an encoding at all.
   EXPECT_THROW(decode_extraction(""), CodecError);
   EXPECT_THROW(decode_extraction("MFSX\x02"), CodecError);
   EXPECT_THROW(decode_extraction(std::string(100, '\0')), CodecError);
+}
+
+// A worker's reply keeps its body stored: the same extraction, checked the same way.
+TEST(CacheCodec, StoredBodiesRoundTripAndAreChecked) {
+  std::mt19937 rng(31);
+  for (const Extraction& x : {chaotic_extraction(rng, 40), corpus_like(rng, 0)}) {
+    std::string bytes = encode_extraction(x, BodyCompression::kStored);
+    EXPECT_EQ(bytes[5], static_cast<char>(BodyCompression::kStored));
+    Extraction y = decode_extraction(bytes);
+    expect_same(x, y);
+    expect_index_complete(y.tree);
+    for (std::size_t n = 0; n < bytes.size(); n += 7) {
+      EXPECT_THROW(decode_extraction(std::string_view(bytes).substr(0, n)), CodecError);
+    }
+    EXPECT_THROW(decode_extraction(bytes + '\0'), CodecError);
+    std::string flipped = bytes;
+    flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 1);
+    EXPECT_THROW(decode_extraction(flipped), CodecError);
+    std::string unknown = bytes;
+    unknown[5] = '\x02';
+    EXPECT_THROW(decode_extraction(unknown), CodecError);
+    // A zstd frame announced as stored fails its size check.
+    std::string zstd = encode_extraction(x);
+    zstd[5] = static_cast<char>(BodyCompression::kStored);
+    EXPECT_THROW(decode_extraction(zstd), CodecError);
+  }
+}
+
+// Records written before version 3 (no compression byte, always zstd) still decode.
+TEST(CacheCodec, DecodesVersion2Records) {
+  std::mt19937 rng(32);
+  Extraction x = corpus_like(rng, 0);
+  std::string v3 = encode_extraction(x);
+  ASSERT_EQ(v3[5], static_cast<char>(BodyCompression::kZstd));
+  std::string v2 = v3.substr(0, 4) + '\x02' + v3.substr(6);
+  expect_same(x, decode_extraction(v2));
+  EXPECT_THROW(decode_extraction(v3.substr(0, 4) + '\x01' + v3.substr(6)), CodecError);
 }
 
 TEST(CacheCodec, EncoderRefusesWhatTheDecoderWould) {

@@ -1,10 +1,17 @@
 // metafs's own in-process extraction over the same files, under the same harness as the
 // floors: detection, the format's extractor and every view rendered (metadata.txt,
-// metadata.json, header.txt), as a worker does before encoding its reply.
+// metadata.json, header.txt), as a worker does before encoding its reply. With --codec it
+// measures instead what the codec adds to each file: the worker's encode_extraction (a
+// stored body, as a worker replies) and the daemon's decode_extraction of the same
+// extraction (extracted once, before the passes).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <map>
+
+#include "codec.hpp"
 #include "detect.hpp"
 #include "floor_common.hpp"
 #include "registry.hpp"
@@ -14,18 +21,40 @@ namespace {
 
 std::size_t g_sink = 0;
 metafs::extract::ExtractorRegistry* g_registry = nullptr;
+std::map<std::string, metafs::extract::Extraction> g_extracted;
 
-bool read_file(const std::string& path) try {
+bool extract(const std::string& path, metafs::extract::Extraction& result) {
   auto source = metafs::extract::open_source_file(path);
   struct stat st {};
   ::fstat(source.fd(), &st);
   auto format = metafs::extract::detect_format(source.fd(), source.base_name(),
                                                static_cast<std::uint64_t>(st.st_size));
   if (format == metafs::extract::Format::kNone) return false;
-  auto result = g_registry->extract(source, format);
+  result = g_registry->extract(source, format);
+  return true;
+}
+
+bool read_file(const std::string& path) try {
+  metafs::extract::Extraction result;
+  if (!extract(path, result)) return false;
   g_sink += metafs::extract::render_txt(result.tree).size() +
             metafs::extract::render_json(result.tree).size() + result.header.size();
   return !result.failed();
+} catch (const std::exception&) {
+  return false;
+}
+
+bool round_trip(const std::string& path) try {
+  auto it = g_extracted.find(path);
+  if (it == g_extracted.end()) {
+    metafs::extract::Extraction result;
+    if (!extract(path, result)) return false;
+    it = g_extracted.emplace(path, std::move(result)).first;
+  }
+  std::string bytes =
+      metafs::extract::encode_extraction(it->second, metafs::extract::BodyCompression::kStored);
+  g_sink += bytes.size() + metafs::extract::decode_extraction(bytes).tree.size();
+  return !it->second.failed();
 } catch (const std::exception&) {
   return false;
 }
@@ -35,6 +64,13 @@ bool read_file(const std::string& path) try {
 int main(int argc, char** argv) {
   metafs::extract::ExtractorRegistry registry;
   g_registry = &registry;
-  int status = metafs::floor::run("metafs", argc, argv, read_file);
+  bool codec = argc > 1 && std::strcmp(argv[1], "--codec") == 0;
+  if (codec) {
+    argv[1] = argv[0];
+    ++argv;
+    --argc;
+  }
+  int status = codec ? metafs::floor::run("metafs-codec", argc, argv, round_trip)
+                     : metafs::floor::run("metafs", argc, argv, read_file);
   return g_sink == 42 ? 3 : status;
 }
