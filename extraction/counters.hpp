@@ -45,6 +45,7 @@ struct Counters {
   std::atomic<std::uint64_t> view_hits{0};
   std::atomic<std::uint64_t> prefetched{0};  // views made ready ahead of a request
   std::atomic<std::uint64_t> retried{0};     // results not kept: a passing failure or a first crash
+  std::atomic<std::uint64_t> shared_hits{0};  // extractions found in the shared tier instead
   LatencyRecorder extraction_latency;
 };
 

@@ -3,9 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
+#include "codec.hpp"
 #include "detect.hpp"
 #include "extraction/log.hpp"
 #include "source_signature.hpp"
@@ -245,12 +247,62 @@ std::shared_ptr<const extract::Extraction> ExtractionService::extract(const Data
                std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
   if (is_verdict(version, *result)) {
     result->verdict = Verdict::kFinal;
-    cache_.put(cache_key(version), result);
+    cache::CacheKey key = cache_key(version);
+    cache_.put(key, result);
+    if (shared_) share(version, key, result);
   } else {
     ++stats_.retried;
     log()->info("{}: not kept, tried again on the next lookup", version.rel);
   }
   return result;
+}
+
+std::shared_ptr<const extract::Extraction> ExtractionService::from_shared_tier(
+    const DataVersion& version) {
+  if (!shared_) return nullptr;
+  cache::CacheKey key = cache_key(version);
+  std::optional<std::string> bytes = shared_->get(key);
+  if (!bytes) return nullptr;
+  try {
+    auto found = std::make_shared<const extract::Extraction>(extract::decode_extraction(*bytes));
+    cache_.put(key, found);
+    ++stats_.shared_hits;
+    return found;
+  } catch (const std::exception& e) {
+    // The row's key matched, its bytes did not decode: extract as if it were not there.
+    log()->warn("{}: the shared cache's row does not decode ({}); extracting", version.rel,
+                e.what());
+    return nullptr;
+  }
+}
+
+void ExtractionService::share(const DataVersion& version, const cache::CacheKey& key,
+                              std::shared_ptr<const extract::Extraction> extraction) {
+  // Who may reach the file: SOURCE's root, each directory on the way, the file. A path element
+  // that cannot be read leaves the row unshared rather than shared with a guess.
+  shared_tier::PathPermissions permissions;
+  std::string rel;
+  std::string_view rest = version.rel;
+  while (true) {
+    struct stat st {};
+    std::string acl;
+    int rc = source_.xattr(rel, "system.posix_acl_access", &st, &acl);
+    if (rc < 0 && rc != -ENODATA && rc != -EOPNOTSUPP) {
+      log()->debug("{}: not shared: {} unreadable ({})", version.rel, rel, std::strerror(-rc));
+      return;
+    }
+    permissions.push_back({st.st_uid, st.st_gid, st.st_mode, rc == 0 ? std::move(acl) : ""});
+    if (rel == version.rel) break;
+    std::size_t slash = rest.find('/');
+    std::string_view name = rest.substr(0, slash);
+    rel = join_relative(rel, std::string(name));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  // The file itself must still be the version extracted (its permissions are of this inode).
+  const struct stat& file = version.st;
+  const shared_tier::PathElement& last = permissions.back();
+  if (last.uid != file.st_uid || last.gid != file.st_gid || last.mode != file.st_mode) return;
+  shared_->put({key, std::move(extraction), std::move(permissions)});
 }
 
 ExtractionService::ViewPtr ExtractionService::remember(
@@ -340,9 +392,13 @@ ExtractionService::ViewPtr ExtractionService::lead_or_join(const DataVersion& ve
     } else {
       recent = views_.get(version.key);
     }
-    if (recent && slot_held) slots_.release();
-    if (extracted) *extracted = !recent;
-    ViewPtr view = recent ? *recent : remember(version, extract(version, slot_held));
+    std::shared_ptr<const extract::Extraction> shared;
+    if (!recent) shared = from_shared_tier(version);
+    if ((recent || shared) && slot_held) slots_.release();
+    if (extracted) *extracted = !recent && !shared;
+    ViewPtr view = recent   ? *recent
+                   : shared ? remember(version, std::move(shared))
+                            : remember(version, extract(version, slot_held));
     promise.set_value(std::move(view));
   } catch (...) {
     promise.set_exception(std::current_exception());

@@ -20,6 +20,7 @@
 #include "format.hpp"
 #include "memory_lru.hpp"
 #include "metadata_cache.hpp"
+#include "shared_tier/shared_tier.hpp"
 
 namespace metafs::extraction {
 
@@ -69,6 +70,11 @@ class ExtractionService {
   // for the same version meanwhile joins it). Returns false when `stop` was requested first.
   bool prefetch(const DataVersion& version, std::stop_token stop);
 
+  // The shared tier (PostgreSQL) to ask after the cache misses, before extracting, and to share
+  // each kept extraction with; nullptr (the default) for none. Set before the first request;
+  // it must outlive the service.
+  void set_shared_tier(shared_tier::SharedTier* shared) { shared_ = shared; }
+
   cache::MemoryLruStats view_stats() const { return views_.stats(); }
   // Requests waiting for an extraction slot now (a gauge: tests wait on it to know a request
   // is queued behind the slots).
@@ -114,6 +120,12 @@ class ExtractionService {
   // Whether `result` may be cached as the version's verdict (counts crashes).
   bool is_verdict(const DataVersion& version, const extract::Extraction& result);
   ViewPtr remember(const DataVersion& version, std::shared_ptr<const extract::Extraction> x);
+  // The version's extraction from the shared tier (then kept in the local cache too), or
+  // nullptr; waits at most the tier's lookup deadline.
+  std::shared_ptr<const extract::Extraction> from_shared_tier(const DataVersion& version);
+  // Queues a kept extraction for the shared tier, with who may read the file.
+  void share(const DataVersion& version, const cache::CacheKey& key,
+             std::shared_ptr<const extract::Extraction> extraction);
   std::uint32_t schema_version(extract::Format detected) const;
 
   const SourceTree& source_;
@@ -121,6 +133,7 @@ class ExtractionService {
   Counters& stats_;
   std::unique_ptr<ExtractionBackend> backend_;
   cache::MetadataCache& cache_;
+  shared_tier::SharedTier* shared_ = nullptr;
   Slots slots_;
 
   // Lock order: there is none to keep, because no two of these are ever held together. Each

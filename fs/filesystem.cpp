@@ -109,6 +109,11 @@ void Filesystem::start(fuse_session* session) {
   backend->start();  // workers come up while the kernel sends its first requests
   service_ = std::make_unique<extraction::ExtractionService>(source_, service_options_for(options_),
                                                              stats_, std::move(backend), *cache_);
+  if (!options_.shared_cache.empty()) {
+    // Waits for the server at most its connect timeout, once, before requests are served.
+    shared_ = std::make_unique<shared_tier::SharedTier>(shared_tier_options_for(options_));
+    service_->set_shared_tier(shared_.get());
+  }
   if (options_.prefetch > 0) {
     prefetcher_ = std::make_unique<extraction::Prefetcher>(source_, *service_,
                                                            prefetch_options_for(options_));
@@ -164,6 +169,20 @@ ControlFiles::Extra Filesystem::control_extra() const {
       options_.memory_limit);
   add("memory_bytes_budget", "Memory limit after pressure scaling.", false, v.budget);
   add("memory_entries", "Entries held in memory.", false, v.entries);
+  if (shared_) {
+    shared_tier::SharedTierStats s = shared_->stats();
+    add("shared_up", "1 while the shared cache (PostgreSQL) answers.", false, s.up ? 1 : 0);
+    add("shared_hits", "Extractions found in the shared cache.", true, s.hits);
+    add("shared_misses", "Lookups the shared cache did not have.", true, s.misses);
+    add("shared_timeouts", "Lookups past --shared-timeout.", true, s.timeouts);
+    add("shared_skipped", "Lookups not tried: shared cache down or busy.", true, s.skipped);
+    add("shared_errors", "Statements the shared cache refused.", true, s.errors);
+    add("shared_written", "Rows written to the shared cache.", true, s.written);
+    add("shared_dropped", "Rows not shared (queue full, refused, too large).", true, s.dropped);
+    add("shared_queued", "Rows waiting to be written to the shared cache.", false, s.queued);
+    add("shared_state_changes", "Times the shared cache went down or came back.", true,
+        s.state_changes);
+  }
   extra.pressure = c.pressure;
   extra.pressure_trigger = c.pressure_trigger;
   return extra;

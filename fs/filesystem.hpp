@@ -185,6 +185,7 @@ class Filesystem {
   InodeTable inodes_;
   InodeTrimmer trimmer_;  // keeps inodes_ within its share of --memory-limit
   std::unique_ptr<cache::MetadataCache> cache_;
+  std::unique_ptr<shared_tier::SharedTier> shared_;  // --shared-cache; outlives service_
   std::unique_ptr<extraction::ExtractionService> service_;
   std::unique_ptr<extraction::Prefetcher> prefetcher_;  // after service_: destroyed before it
   ControlFiles control_;

@@ -22,6 +22,7 @@
 #include "field_index.hpp"
 #include "log.hpp"
 #include "option_declarations.hpp"
+#include "shared_tier/path_permissions.hpp"
 #include "version.hpp"
 
 extern char** environ;
@@ -204,6 +205,19 @@ void declare_shared_options(CLI::App& app, Options& options, SizeTexts& sizes) {
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--shared-cache", options.shared_cache,
+                 "A PostgreSQL database shared by every node (libpq URI, e.g. "
+                 "postgresql://node01@db/metafs): asked after the local cache misses, before "
+                 "extracting, and given every extraction (README \"Many machines\")")
+      ->type_name("URI");
+  app.add_option("--shared-root", options.shared_root,
+                 "The name of SOURCE in the shared cache, the same on every node that mounts the "
+                 "same tree (default: the canonical SOURCE path)")
+      ->type_name("NAME");
+  app.add_option("--shared-timeout", options.shared_timeout_ms,
+                 "Milliseconds a lookup may wait for the shared cache before extracting locally")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 10000u));
 }
 
 std::string apply_sizes(const SizeTexts& sizes, Options& options) {
@@ -230,6 +244,12 @@ std::string validate_shared_options(Options& options) {
   if (options.workers == 0) options.workers = std::max(1u, std::thread::hardware_concurrency());
   if (std::string error = resolve_worker_account(options); !error.empty()) return error;
   if (options.extract_timeout <= 0) return "--extract-timeout must be positive";
+  if (!options.shared_root.empty() && options.shared_cache.empty()) {
+    return "--shared-root needs --shared-cache";
+  }
+  bool utf8 = false;
+  shared_tier::valid_utf8(options.shared_root, &utf8);
+  if (!utf8) return "--shared-root must be UTF-8 text";
   try {
     query::parse_index_fields(options.index_fields);
   } catch (const query::QueryError& e) {

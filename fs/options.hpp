@@ -49,6 +49,11 @@ struct Options {
   // file; it stays reachable by name.
   bool fields_visible = false;
   bool allow_other = false;  // derived from -o
+  // The shared tier (PostgreSQL): --shared-cache URI, --shared-root NAME (default: the
+  // canonical SOURCE path), --shared-timeout ms a lookup may wait.
+  std::string shared_cache;
+  std::string shared_root;
+  unsigned shared_timeout_ms = 50;
 };
 
 // When this process is root and extractions run in worker processes: sets worker_uid and

@@ -1,5 +1,7 @@
 #include "service_setup.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "query_engine.hpp"
@@ -58,6 +60,19 @@ extraction::BackendSettings backend_settings_for(const Options& options) {
   backend.pool.account = options.worker_user;
   backend.pool.gid = options.worker_gid;
   return backend;
+}
+
+shared_tier::SharedTierOptions shared_tier_options_for(const Options& options) {
+  shared_tier::SharedTierOptions shared;
+  shared.uri = options.shared_cache;
+  shared.root = options.shared_root.empty() ? options.source.string() : options.shared_root;
+  shared.lookup_timeout = std::chrono::milliseconds(options.shared_timeout_ms);
+  // Lookups come from request threads and read-ahead (as many threads as workers): a
+  // connection for each, so none waits for another's.
+  shared.lookup_connections = std::clamp(options.workers * 2 + 2, 4u, 32u);
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) shared.writer_name = host;
+  return shared;
 }
 
 }  // namespace metafs::fs

@@ -4,6 +4,7 @@
 #include "extraction/prefetcher.hpp"
 #include "metadata_cache.hpp"
 #include "options.hpp"
+#include "shared_tier/shared_tier.hpp"
 
 namespace metafs::fs {
 
@@ -18,5 +19,8 @@ extraction::ServiceOptions service_options_for(const Options& options);
 extraction::PrefetchOptions prefetch_options_for(const Options& options);
 extraction::BackendSettings backend_settings_for(const Options& options);
 std::uint64_t inode_budget_for(const Options& options);
+// The shared tier's settings: --shared-root or else the canonical SOURCE path (options.source
+// set), the writer named by this host. Precondition: options.shared_cache is not empty.
+shared_tier::SharedTierOptions shared_tier_options_for(const Options& options);
 
 }  // namespace metafs::fs

@@ -31,6 +31,7 @@
 #include "fuse_session.hpp"
 #include "log.hpp"
 #include "ops/ops.hpp"
+#include "shared_tier/log.hpp"
 #include "signal_name.hpp"
 #include "version.hpp"
 
@@ -277,6 +278,7 @@ void setup_logging(const Options& options, bool to_terminal) {
   spdlog::set_default_logger(spdlog::get("fs"));
   spdlog::set_level(level);
   extraction::set_logger(log::fs());  // the extraction layer logs as the daemon always has
+  shared_tier::set_logger(log::fs());
 }
 
 int run_session(const Options& options) {

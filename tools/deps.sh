@@ -6,6 +6,7 @@ METAFS_BUILD_PACKAGES=(
   libfuse3-dev fuse3 libdcmtk-dev libcfitsio-dev libhdf5-dev libnetcdf-dev liblmdb-dev
   libspdlog-dev libgtest-dev nlohmann-json3-dev libcli11-dev libsystemd-dev libseccomp-dev
   libzstd-dev libxxhash-dev zlib1g-dev help2man
+  libpq-dev  # the shared tier's PostgreSQL client (shared_tier/)
   python3 python3-pydicom  # the private DICOM dictionary is generated from pydicom's
 )
 # Reference tools and Python libraries the tests compare against.
@@ -14,6 +15,7 @@ METAFS_TEST_PACKAGES=(
   python3 python3-astropy python3-h5py python3-netcdf4 python3-numpy man-db
   python3-prometheus-client
   plocate rsync  # tools/metafs-bench walk, scale: updatedb, plocate, rsync -n
+  postgresql  # the shared tier's tests initdb and start a server of their own
 )
 
 metafs_install_packages() {

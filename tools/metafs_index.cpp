@@ -60,7 +60,36 @@ struct IndexSettings {
   fs::Options options;
   bool progress = true;
   bool json = false;
+  // --shard K/N: only the files whose path hash is K modulo N (N = 1: every file).
+  std::uint64_t shard = 0;
+  std::uint64_t shards = 1;
 };
+
+// FNV-1a (64 bits) of the path relative to SOURCE: fixed here for good, so that a file's shard
+// depends on its own path only (stable as the tree grows, the same on every node and build).
+std::uint64_t path_hash(const std::string& rel) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : rel) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// "K/N" with 0 <= K < N; false when `text` is not that.
+bool parse_shard(const std::string& text, std::uint64_t* shard, std::uint64_t* shards) {
+  std::size_t slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) return false;
+  std::string k = text.substr(0, slash), n = text.substr(slash + 1);
+  auto digits = [](const std::string& t) {
+    return t.size() <= 9 &&
+           std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(k) || !digits(n)) return false;
+  *shard = std::stoull(k);
+  *shards = std::stoull(n);
+  return *shards >= 1 && *shard < *shards;
+}
 
 // Parses the command line into the daemon's own Options; returns false after printing help
 // or an error (*exit_code says how to exit).
@@ -112,13 +141,21 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
   app.add_flag("-f,--foreground,-d,--debug,--no-cache", mount_flag)->group("");
   bool no_progress = false;
   app.add_flag("--no-progress", no_progress, "No progress line");
+  std::string shard_text;
+  app.add_option("--shard", shard_text,
+                 "Index only slice K of N (0 <= K < N): the files whose path hash (FNV-1a of the "
+                 "path under SOURCE) is K modulo N, so N jobs (a Slurm array, GNU parallel, "
+                 "xargs -P) index a tree between them, each file once, into --shared-cache")
+      ->type_name("K/N");
   app.add_flag("--json", settings->json, "Print the summary as JSON on stdout");
   app.set_version_flag("-V,--version", [] { return metafs::version_text("metafs-index"); });
   app.footer(
       "Examples:\n"
       "  metafs-index /data/archive && metafs /data/archive /mnt/meta\n"
       "  metafs-index --instance archive && systemctl start metafs@archive\n"
-      "  metafs-index /data/archive --cache-dir /srv/cache --workers 8");
+      "  metafs-index /data/archive --cache-dir /srv/cache --workers 8\n"
+      "  metafs-index /data/archive --shared-cache postgresql://db/metafs --shared-root archive "
+      "--shard 3/16");
   try {
     if (instance.empty()) {
       app.parse(argc, argv);
@@ -134,6 +171,9 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
   if (source.empty()) return fail("SOURCE is required (or --instance NAME)");
   if (std::string error = fs::apply_sizes(sizes, options); !error.empty()) return fail(error);
   settings->progress = !no_progress;
+  if (!shard_text.empty() && !parse_shard(shard_text, &settings->shard, &settings->shards)) {
+    return fail("--shard " + shard_text + ": must be K/N with 0 <= K < N, e.g. 3/16");
+  }
   if (std::string error = fs::validate_shared_options(options); !error.empty()) {
     return fail(error);
   }
@@ -158,7 +198,8 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
 
 // Every regular file under the source root (relative paths), found without following
 // symlinks, the way the mount lists directories.
-std::vector<std::string> list_files(const extraction::SourceTree& source, bool progress) {
+std::vector<std::string> list_files(const extraction::SourceTree& source, bool progress,
+                                    std::uint64_t shard, std::uint64_t shards) {
   std::vector<std::string> files;
   std::vector<std::string> pending = {""};
   auto last_report = Clock::now();
@@ -181,7 +222,7 @@ std::vector<std::string> list_files(const extraction::SourceTree& source, bool p
       }
       if (type == DT_DIR) {
         pending.push_back(std::move(rel));
-      } else if (type == DT_REG) {
+      } else if (type == DT_REG && (shards == 1 || path_hash(rel) % shards == shard)) {
         files.push_back(std::move(rel));
       }
     }
@@ -291,9 +332,24 @@ int run(const IndexSettings& settings) {
   auto service = std::make_unique<extraction::ExtractionService>(
       *source, fs::service_options_for(options), stats,
       extraction::make_extraction_backend(fs::backend_settings_for(options)), metadata_cache);
+  std::unique_ptr<metafs::shared_tier::SharedTier> shared;
+  if (!options.shared_cache.empty()) {
+    metafs::shared_tier::SharedTierOptions shared_options = fs::shared_tier_options_for(options);
+    // A batch job waits for the server rather than extract what another node may have.
+    shared_options.lookup_timeout =
+        std::max(shared_options.lookup_timeout, std::chrono::milliseconds(2000));
+    shared_options.max_queued_rows = 100000;
+    shared = std::make_unique<metafs::shared_tier::SharedTier>(std::move(shared_options));
+    if (!shared->stats().up) {
+      std::cerr << "metafs-index: the shared cache cannot be reached (see the log above)\n";
+      return 1;
+    }
+    service->set_shared_tier(shared.get());
+  }
 
   auto start = Clock::now();
-  std::vector<std::string> files = list_files(*source, settings.progress);
+  std::vector<std::string> files =
+      list_files(*source, settings.progress, settings.shard, settings.shards);
   Counters counters;
   // Threads beyond the extraction slots overlap detection and cache lookups with extraction.
   unsigned thread_count = std::min(kMaxThreads, std::max(2u, options.workers * 2));
@@ -323,6 +379,12 @@ int run(const IndexSettings& settings) {
   if (settings.progress) print_progress(counters, files.size(), work_start, true);
   service.reset();  // workers stopped before the cache is flushed and closed
   metadata_cache.flush();
+  metafs::shared_tier::SharedTierStats shared_stats;
+  if (shared) {
+    // Every row written before the summary; a server gone meanwhile loses only sharing.
+    shared->flush(std::chrono::minutes(10));
+    shared_stats = shared->stats();
+  }
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
 
   cache::CacheStats c = metadata_cache.stats();
@@ -356,7 +418,14 @@ int run(const IndexSettings& settings) {
       {"peak_rss_bytes", peak_rss_bytes()},
       {"workers", options.workers},
       {"isolation", options.isolation},
+      {"shard", std::to_string(settings.shard) + "/" + std::to_string(settings.shards)},
   };
+  if (shared) {
+    summary["shared"] = {{"root", shared->options().root},  {"hits", shared_stats.hits},
+                         {"misses", shared_stats.misses},   {"written", shared_stats.written},
+                         {"dropped", shared_stats.dropped}, {"queued", shared_stats.queued},
+                         {"errors", shared_stats.errors},   {"up", shared_stats.up}};
+  }
   nlohmann::json listed = nlohmann::json::array();
   for (const auto& [rel, why] : counters.errors) listed.push_back({{"path", rel}, {"error", why}});
   summary["first_errors"] = listed;
@@ -391,6 +460,12 @@ int run(const IndexSettings& settings) {
       std::printf("  ... and %llu more errors\n",
                   static_cast<unsigned long long>(counters.failed - counters.errors.size()));
     }
+  }
+  if (shared && !settings.json) {
+    std::printf("  shared cache '%s': %llu found there, %llu rows written, %llu not written\n",
+                shared->options().root.c_str(), static_cast<unsigned long long>(shared_stats.hits),
+                static_cast<unsigned long long>(shared_stats.written),
+                static_cast<unsigned long long>(shared_stats.dropped + shared_stats.queued));
   }
   if (c.dropped > 0 || c.errors > 0) {
     std::fprintf(stderr,

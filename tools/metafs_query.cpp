@@ -18,8 +18,10 @@
 #include <vector>
 
 #include "cache_dir.hpp"
+#include "codec.hpp"
 #include "expression.hpp"
 #include "instance_config.hpp"
+#include "jsonb_filter.hpp"
 #include "log.hpp"
 #include "matcher.hpp"
 #include "metadata_cache.hpp"
@@ -28,6 +30,8 @@
 #include "query_engine.hpp"
 #include "service_setup.hpp"
 #include "session.hpp"
+#include "shared_tier/pg_connection.hpp"
+#include "shared_tier/shared_query.hpp"
 #include "version.hpp"
 
 extern char** environ;
@@ -143,6 +147,8 @@ bool parse_command_line(int argc, char** argv, QuerySettings* settings, int* exi
       "  metafs-query /data/archive '*/TELESCOP~^HST' -o '*/INSTRUME=ACS'\n"
       "  metafs-query /data/archive '**/units=K' --columns format,attributes/title --format csv\n"
       "  metafs-query /data/archive --errors\n"
+      "  metafs-query /data/archive --shared-cache postgresql://db/metafs --shared-root archive "
+      "Modality=MR\n"
       "Exit status: 0 when something matched, 1 when nothing did, 2 for a usage error.");
   try {
     std::vector<const char*> pointers;
@@ -236,12 +242,16 @@ class SourceAccess {
   SourceAccess& operator=(const SourceAccess&) = delete;
   bool ok() const { return fd_ >= 0; }
 
-  bool operator()(const std::string& rel, const cache::SourceSignature& signature) const {
+  // `any_device`: the signature comes from another node (the shared tier keeps no st_dev).
+  bool operator()(const std::string& rel, const cache::SourceSignature& signature,
+                  bool any_device = false) const {
     struct stat st {};
     if (::fstatat(fd_, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
       return false;
     }
-    if (!(cache::SourceSignature::from_stat(st) == signature)) return false;
+    cache::SourceSignature here = cache::SourceSignature::from_stat(st);
+    if (any_device) here.dev = signature.dev;
+    if (!(here == signature)) return false;
     return ::faccessat(fd_, rel.c_str(), R_OK, 0) == 0;  // the real user: no AT_EACCESS
   }
 
@@ -280,6 +290,97 @@ void print_row(const std::string& format, const std::vector<std::string>& cells,
   std::fwrite(line.data(), 1, line.size(), stdout);
 }
 
+// The same answer from the shared tier: PostgreSQL narrows the rows through its GIN index
+// (query::jsonb_prefilter) and its permission rule, then each row's tree is matched exactly as
+// the local engine matches a record, and the file must be that version here and readable by
+// the real user (SourceAccess without the device number, which differs between nodes).
+int run_shared(const QuerySettings& settings, const query::Query& parsed,
+               const std::vector<query::FieldPath>& columns) {
+  const fs::Options& options = settings.options;
+  std::string root = options.shared_root.empty() ? options.source.string() : options.shared_root;
+  std::vector<gid_t> groups(static_cast<std::size_t>(std::max(0, ::getgroups(0, nullptr))));
+  groups.resize(static_cast<std::size_t>(
+      std::max(0, ::getgroups(static_cast<int>(groups.size()), groups.data()))));
+  groups.push_back(::getgid());
+  std::string condition = query::jsonb_prefilter(parsed);
+  auto start = Clock::now();
+  std::vector<metafs::shared_tier::CandidateRow> rows;
+  try {
+    rows = metafs::shared_tier::fetch_candidates(options.shared_cache, root, condition, ::getuid(),
+                                                 groups, std::chrono::minutes(5));
+  } catch (const metafs::shared_tier::PgError& e) {
+    std::cerr << "metafs-query: the shared cache: " << e.what() << "\n";
+    return 1;
+  }
+  SourceAccess access(options.source);
+  if (!access.ok()) {
+    std::cerr << "metafs-query: cannot open " << options.source.string() << "\n";
+    return 1;
+  }
+  std::vector<query::ValueTest> tests;
+  std::vector<std::size_t> group_ends;
+  for (const auto& group : parsed.any_of) {
+    for (const auto& e : group) tests.emplace_back(e);
+    group_ends.push_back(tests.size());
+  }
+  auto full_path = [&](const std::string& rel) { return (options.source / rel).string(); };
+  std::vector<std::string> names = {"path"};
+  names.insert(names.end(), settings.columns.begin(), settings.columns.end());
+  if (settings.format != "paths" && settings.format != "jsonl") {
+    print_row(settings.format, names, names);
+  }
+  std::size_t matched = 0, decoded = 0;
+  const std::string* last_path = nullptr;
+  for (const auto& row : rows) {
+    if (last_path && *last_path == row.path) continue;  // an older extractors' row of a path
+    metafs::extract::Extraction x;
+    try {
+      x = metafs::extract::decode_extraction(row.tree);
+    } catch (const std::exception&) {
+      continue;
+    }
+    last_path = &row.path;
+    ++decoded;
+    bool any = false;
+    std::size_t begin = 0;
+    for (std::size_t end : group_ends) {
+      bool all = true;
+      for (std::size_t i = begin; i < end && all; ++i) all = query::matches(x, tests[i]);
+      begin = end;
+      if (all) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) continue;
+    cache::SourceSignature signature;
+    signature.ino = row.ino;
+    signature.size = row.size;
+    signature.mtime_ns = row.mtime_ns;
+    signature.ctime_ns = row.ctime_ns;
+    if (!access(row.path, signature, true)) continue;
+    ++matched;
+    if (settings.format == "paths") {
+      std::string line = full_path(row.path);
+      line.push_back(settings.nul ? '\0' : '\n');
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      continue;
+    }
+    std::vector<std::string> cells = {full_path(row.path)};
+    for (const query::FieldPath& c : columns) cells.push_back(query::first_value(x, c));
+    print_row(settings.format, cells, names);
+  }
+  if (settings.verbose) {
+    std::fprintf(stderr,
+                 "metafs-query: %zu files in %.3f s (shared cache, root '%s': %zu rows through "
+                 "the server's filter %s, %zu decoded)\n",
+                 matched, std::chrono::duration<double>(Clock::now() - start).count(), root.c_str(),
+                 rows.size(), condition.c_str(), decoded);
+  }
+  std::fflush(stdout);
+  return matched == 0 ? kExitNoMatch : 0;
+}
+
 int run(QuerySettings& settings) {
   fs::Options& options = settings.options;
   fs::setup_logging(options, true);
@@ -301,6 +402,7 @@ int run(QuerySettings& settings) {
     settings.columns.emplace_back(query::kErrorField);
     if (settings.format == "paths") settings.format = "tsv";
   }
+  if (!options.shared_cache.empty()) return run_shared(settings, parsed, columns);
   if (settings.extract) {
     if (int rc = run_extraction(settings); rc != 0) {
       std::cerr << "metafs-query: metafs-index failed (exit " << rc << ")\n";
