@@ -202,39 +202,48 @@ void append_json_string(std::string& out, std::string_view value) {
   out.push_back('"');
 }
 
+// Works on views of `text` and builds the result once (it runs for every number value of
+// every metadata.json).
 std::optional<std::string> normalize_number(std::string_view text) {
-  std::string s(text);
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
-  std::string sign;
+  std::string_view s = text;
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  bool negative = false;
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    if (s[0] == '-') sign = "-";
-    s.erase(0, 1);
+    negative = s[0] == '-';
+    s.remove_prefix(1);
   }
-  for (char& c : s) {
-    if (c == 'D' || c == 'd') c = 'E';  // Fortran's double exponent
-  }
-  // Split mantissa and exponent; give the mantissa digits on both sides of its point.
-  std::string exponent;
-  if (auto e = s.find_first_of("eE"); e != std::string::npos) {
+  // Split mantissa and exponent (D: Fortran's double exponent); give the mantissa digits on
+  // both sides of its point. Any further letter makes the result fail is_json_number below.
+  std::string_view exponent;
+  bool has_exponent = false;
+  if (auto e = s.find_first_of("eEdD"); e != std::string_view::npos) {
+    has_exponent = true;
     exponent = s.substr(e + 1);
-    s.resize(e);
-    if (!exponent.empty() && exponent[0] == '+') exponent.erase(0, 1);
+    s = s.substr(0, e);
+    if (!exponent.empty() && exponent[0] == '+') exponent.remove_prefix(1);
     if (exponent.empty()) return std::nullopt;
   }
-  std::string integer = s, fraction;
+  std::string_view integer = s, fraction;
   bool has_point = false;
-  if (auto dot = s.find('.'); dot != std::string::npos) {
+  if (auto dot = s.find('.'); dot != std::string_view::npos) {
     has_point = true;
     integer = s.substr(0, dot);
     fraction = s.substr(dot + 1);
   }
-  while (integer.size() > 1 && integer[0] == '0') integer.erase(0, 1);
-  if (integer.empty()) integer = "0";
-  if (has_point && fraction.empty()) fraction = "0";
-  std::string out = sign + integer;
-  if (has_point) out += "." + fraction;
-  if (!exponent.empty()) out += "E" + exponent;
+  while (integer.size() > 1 && integer[0] == '0') integer.remove_prefix(1);
+  std::string out;
+  out.reserve(text.size() + 4);
+  if (negative) out.push_back('-');
+  out.append(integer.empty() ? std::string_view("0") : integer);
+  if (has_point) {
+    out.push_back('.');
+    out.append(fraction.empty() ? std::string_view("0") : fraction);
+  }
+  if (has_exponent) {
+    out.push_back('E');
+    out.append(exponent);
+  }
   if (!is_json_number(out)) return std::nullopt;
   return out;
 }
