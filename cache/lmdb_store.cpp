@@ -575,8 +575,7 @@ std::optional<std::string> LmdbStore::get(std::string_view key) {
   }
   if (make) {
     std::string value;
-    Terms terms;
-    if (!run_maker(*make, &value, &terms)) return std::nullopt;
+    if (!run_maker(*make, &value, nullptr)) return std::nullopt;
     return value;
   }
   std::optional<std::string> value = impl_->read(key);

@@ -86,8 +86,9 @@ class LmdbStore {
   std::optional<std::string> get(std::string_view key);
   // `terms`: the value's index terms (used when the store maintains the index).
   void put(std::string key, std::string value, std::vector<std::string> terms = {});
-  // Makes a value and its terms; false: nothing to store (the maker counts why). Runs on the
-  // writer thread, or on a get() thread, never under the store's locks.
+  // Makes a value and its terms (`terms` null: only the value is wanted); false: nothing to
+  // store (the maker counts why). Runs on the writer thread, or on a get() thread, never
+  // under the store's locks.
   using MakeValue = std::function<bool(std::string* value, std::vector<std::string>* terms)>;
   // Like put(), but the value is made when the writer commits it, so the caller does not
   // wait for it (e.g. compression); a get() of the key before that makes it in the caller.

@@ -139,7 +139,7 @@ void MetadataCache::put(const CacheKey& key, std::shared_ptr<const Extraction> e
                                                     std::vector<std::string>* terms) {
         try {
           *value = encode_record(key, encode_extraction(*extraction));
-          if (d.options.index.terms) d.options.index.terms(*extraction, terms);
+          if (terms && d.options.index.terms) d.options.index.terms(*extraction, terms);
           return true;
         } catch (const std::length_error& e) {
           ++d.dropped;
