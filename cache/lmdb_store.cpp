@@ -50,9 +50,13 @@ fs::path canonical_or_same(const fs::path& p) {
 
 using Terms = std::vector<std::string>;
 
+using MakeValue = LmdbStore::MakeValue;
+
 struct Pending {
-  std::shared_ptr<const std::string> value;  // null: erase
+  std::shared_ptr<const std::string> value;  // null and no make: erase
   std::shared_ptr<const Terms> terms;
+  std::shared_ptr<const MakeValue> make;  // a deferred put: value and terms made later
+  std::size_t bytes = 0;                  // counted in pending_bytes
   std::uint64_t seq = 0;
 };
 
@@ -60,8 +64,19 @@ struct QueuedOp {
   std::string key;
   std::shared_ptr<const std::string> value;
   std::shared_ptr<const Terms> terms;
+  std::shared_ptr<const MakeValue> make;
   std::uint64_t seq = 0;
 };
+
+// Runs a deferred put's maker; false when it made nothing (or threw: the writer must live).
+bool run_maker(const MakeValue& make, std::string* value, Terms* terms) {
+  try {
+    return make(value, terms);
+  } catch (const std::exception& e) {
+    cache_log().warn("cache value not made: {}", e.what());
+    return false;
+  }
+}
 
 constexpr std::size_t kRebuildBatch = 256;  // entries indexed per write transaction
 
@@ -106,6 +121,7 @@ struct LmdbStore::Impl {
   bool rebuild_index();
   std::string stored_fingerprint();
   void run_writer();
+  void make_values(std::vector<QueuedOp>& ops, std::vector<QueuedOp>& unmade);
   using Touches = std::unordered_map<std::string, std::uint64_t>;
   void write_ops(std::vector<QueuedOp>& ops, Touches& touches);
   int try_write(const std::vector<QueuedOp>& ops, const Touches& touches);
@@ -417,6 +433,33 @@ void LmdbStore::Impl::write_ops(std::vector<QueuedOp>& ops, Touches& access_time
   cache_log().debug("cache value of {} bytes dropped: no room after eviction", bytes);
 }
 
+// Makes the values of the batch's deferred puts (outside queue_mutex); those that make
+// nothing or too much move to `unmade`.
+void LmdbStore::Impl::make_values(std::vector<QueuedOp>& ops, std::vector<QueuedOp>& unmade) {
+  std::vector<QueuedOp> made;
+  made.reserve(ops.size());
+  for (QueuedOp& op : ops) {
+    if (op.make) {
+      std::string value;
+      Terms terms;
+      if (!run_maker(*op.make, &value, &terms)) {
+        unmade.push_back(std::move(op));
+        continue;
+      }
+      if (value.size() > map_size / 8) {
+        ++dropped;
+        unmade.push_back(std::move(op));
+        continue;
+      }
+      op.value = std::make_shared<const std::string>(std::move(value));
+      op.terms = terms.empty() ? nullptr : std::make_shared<const Terms>(std::move(terms));
+      op.make = nullptr;
+    }
+    made.push_back(std::move(op));
+  }
+  ops = std::move(made);
+}
+
 void LmdbStore::Impl::run_writer() {
   auto last_touch_write = std::chrono::steady_clock::now();
   std::unique_lock lock(queue_mutex);
@@ -438,8 +481,9 @@ void LmdbStore::Impl::run_writer() {
       bool newest =
           std::none_of(ops.begin(), ops.end(), [&](const QueuedOp& op) { return op.key == key; });
       if (!newest) continue;
-      batch_bytes += it->second.value ? it->second.value->size() : 0;
-      ops.push_back(QueuedOp{std::move(key), it->second.value, it->second.terms, it->second.seq});
+      batch_bytes += it->second.bytes;
+      ops.push_back(QueuedOp{std::move(key), it->second.value, it->second.terms, it->second.make,
+                             it->second.seq});
     }
     std::unordered_map<std::string, std::uint64_t> touch_batch;
     auto now = std::chrono::steady_clock::now();
@@ -457,6 +501,8 @@ void LmdbStore::Impl::run_writer() {
     lock.unlock();
 
     if (corrupt) reset_file("damaged", true);
+    std::vector<QueuedOp> unmade;
+    if (enabled) make_values(ops, unmade);
     if (enabled) {
       write_ops(ops, touch_batch);
       refresh_usage();
@@ -473,11 +519,13 @@ void LmdbStore::Impl::run_writer() {
     }
 
     lock.lock();
-    for (const QueuedOp& op : ops) {
-      auto it = pending.find(op.key);
-      if (it != pending.end() && it->second.seq == op.seq) {
-        pending_bytes -= it->second.value ? it->second.value->size() : 0;
-        pending.erase(it);
+    for (const auto* done : {&ops, &unmade}) {
+      for (const QueuedOp& op : *done) {
+        auto it = pending.find(op.key);
+        if (it != pending.end() && it->second.seq == op.seq) {
+          pending_bytes -= it->second.bytes;
+          pending.erase(it);
+        }
       }
     }
     busy = false;
@@ -513,13 +561,22 @@ bool LmdbStore::enabled() const {
 
 std::optional<std::string> LmdbStore::get(std::string_view key) {
   if (!impl_->enabled || key.empty() || key.size() > kMaxKeyBytes) return std::nullopt;
+  std::shared_ptr<const MakeValue> make;
   {
     std::lock_guard lock(impl_->queue_mutex);
     auto it = impl_->pending.find(std::string(key));
     if (it != impl_->pending.end()) {
-      if (!it->second.value) return std::nullopt;
-      return *it->second.value;
+      if (!it->second.make) {
+        if (!it->second.value) return std::nullopt;
+        return *it->second.value;
+      }
+      make = it->second.make;
     }
+  }
+  if (make) {
+    std::string value;
+    if (!run_maker(*make, &value, nullptr)) return std::nullopt;
+    return value;
   }
   std::optional<std::string> value = impl_->read(key);
   if (value) touch(key);
@@ -541,10 +598,34 @@ void LmdbStore::put(std::string key, std::string value, std::vector<std::string>
       return;
     }
     auto& slot = impl_->pending[key];
-    impl_->pending_bytes -= slot.value ? slot.value->size() : 0;
+    impl_->pending_bytes -= slot.bytes;
     impl_->pending_bytes += size;
     slot.value = std::make_shared<const std::string>(std::move(value));
     slot.terms = terms.empty() ? nullptr : std::make_shared<const Terms>(std::move(terms));
+    slot.make = nullptr;
+    slot.bytes = size;
+    slot.seq = ++impl_->next_seq;
+    impl_->queue.push_back(std::move(key));
+  }
+  impl_->wake_writer.notify_one();
+}
+
+void LmdbStore::put_deferred(std::string key, std::size_t size_hint, MakeValue make) {
+  if (!impl_->enabled || key.empty() || key.size() > kMaxKeyBytes) return;
+  auto maker = std::make_shared<const MakeValue>(std::move(make));
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    if (impl_->pending_bytes + size_hint > impl_->options.max_pending_bytes) {
+      ++impl_->dropped;
+      return;
+    }
+    auto& slot = impl_->pending[key];
+    impl_->pending_bytes -= slot.bytes;
+    impl_->pending_bytes += size_hint;
+    slot.value = nullptr;
+    slot.terms = nullptr;
+    slot.make = std::move(maker);
+    slot.bytes = size_hint;
     slot.seq = ++impl_->next_seq;
     impl_->queue.push_back(std::move(key));
   }
@@ -556,9 +637,11 @@ void LmdbStore::erase(std::string key) {
   {
     std::lock_guard lock(impl_->queue_mutex);
     auto& slot = impl_->pending[key];
-    impl_->pending_bytes -= slot.value ? slot.value->size() : 0;
+    impl_->pending_bytes -= slot.bytes;
     slot.value = nullptr;
     slot.terms = nullptr;
+    slot.make = nullptr;
+    slot.bytes = 0;
     slot.seq = ++impl_->next_seq;
     impl_->queue.push_back(std::move(key));
   }

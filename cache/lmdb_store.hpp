@@ -59,6 +59,12 @@ struct LmdbStoreStats {
 // transactions) and the commit retried; data.mdb never grows past map_size. Access times of
 // reads are collected in memory and written in batches.
 //
+// Threads: callers (any number) take queue_mutex briefly to queue or to look up the queue;
+// the writer thread takes it to pick a batch, then works without it (makes deferred values,
+// writes, evicts). Readers hold env_mutex shared for one read transaction; only replacing
+// the environment takes it exclusively. Lock order: env_mutex before queue_mutex; a
+// deferred value's maker runs with neither held.
+//
 // Problems with the directory or the file never throw: a corrupt or foreign data.mdb is
 // renamed to data.mdb.corrupt-<unix time> and a fresh one created (after an unclean stop the
 // file is verified in a child process first: see open_store_file); an unusable directory,
@@ -80,6 +86,14 @@ class LmdbStore {
   std::optional<std::string> get(std::string_view key);
   // `terms`: the value's index terms (used when the store maintains the index).
   void put(std::string key, std::string value, std::vector<std::string> terms = {});
+  // Makes a value and its terms (`terms` null: only the value is wanted); false: nothing to
+  // store (the maker counts why). Runs on the writer thread, or on a get() thread, never
+  // under the store's locks.
+  using MakeValue = std::function<bool(std::string* value, std::vector<std::string>* terms)>;
+  // Like put(), but the value is made when the writer commits it, so the caller does not
+  // wait for it (e.g. compression); a get() of the key before that makes it in the caller.
+  // `size_hint` stands for the value in the queue's bound (max_pending_bytes).
+  void put_deferred(std::string key, std::size_t size_hint, MakeValue make);
   void erase(std::string key);
   // Records an access to `key` without reading it (e.g. served from a memory cache above).
   void touch(std::string_view key);

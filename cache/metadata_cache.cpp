@@ -122,21 +122,34 @@ std::shared_ptr<const Extraction> MetadataCache::get(const CacheKey& key) {
   return nullptr;
 }
 
+// The encoding (zstd) and the index terms are made on the store's writer thread: the
+// request that extracted answers from the tree it has without waiting for them. Until then
+// the queue holds the extraction itself, so it counts the extraction's memory against the
+// store's bound on queued bytes.
 void MetadataCache::put(const CacheKey& key, std::shared_ptr<const Extraction> extraction) {
   Impl& d = *impl_;
   if (!extraction || !d.disk()) return;
-  try {
-    std::vector<std::string> terms;
-    if (d.options.index.terms) d.options.index.terms(*extraction, &terms);
-    d.store->put(lmdb_key(key, RecordKind::kExtraction),
-                 encode_record(key, encode_extraction(*extraction)), std::move(terms));
-  } catch (const std::length_error& e) {
-    ++d.dropped;
-    cache_log().debug("not caching {} on disk: {}", key.source_path, e.what());
-  } catch (const std::logic_error& e) {
-    ++d.errors;
-    cache_log().warn("not caching {} on disk: {}", key.source_path, e.what());
-  }
+  std::size_t held =
+      extraction->tree.memory_bytes() + extraction->header.size() + extraction->error.size();
+  for (const auto& [name, bytes] : extraction->extra_files) held += name.size() + bytes.size();
+  // `d` outlives the store (~MetadataCache closes the store first), so the maker may use it.
+  d.store->put_deferred(
+      lmdb_key(key, RecordKind::kExtraction), held,
+      [&d, key, extraction = std::move(extraction)](std::string* value,
+                                                    std::vector<std::string>* terms) {
+        try {
+          *value = encode_record(key, encode_extraction(*extraction));
+          if (terms && d.options.index.terms) d.options.index.terms(*extraction, terms);
+          return true;
+        } catch (const std::length_error& e) {
+          ++d.dropped;
+          cache_log().debug("not caching {} on disk: {}", key.source_path, e.what());
+        } catch (const std::logic_error& e) {
+          ++d.errors;
+          cache_log().warn("not caching {} on disk: {}", key.source_path, e.what());
+        }
+        return false;
+      });
 }
 
 std::optional<Format> MetadataCache::get_format(const CacheKey& key) {

@@ -57,8 +57,9 @@ struct CacheStats {
 // The cache the extraction service asks before extracting: a bounded LMDB store of encoded
 // Extractions behind a write queue. Thread-safe. It keeps nothing decoded: the one memory
 // tier is the extraction service's views, which it fills from here, so a tree is never held
-// twice. Problems of the cache directory are logged and disable it (every get() a miss);
-// nothing here throws except std::bad_alloc.
+// twice (a put shares the caller's extraction until the writer has encoded it, counted in
+// the write queue's bound). Problems of the cache directory are logged and disable it (every get()
+// a miss); nothing here throws except std::bad_alloc.
 //
 // Error extractions are cached like others (a poison file costs one attempt per version).
 // It owns the PressureMonitor the memory tier subscribes to.
@@ -74,7 +75,9 @@ class MetadataCache {
   // not decode counts as an error, is deleted, and is a miss.
   std::shared_ptr<const extract::Extraction> get(const CacheKey& key);
   // Precondition: extraction != nullptr. Visible to get() at once (from the write queue); on
-  // disk after the writer's next batch. An extraction too large for the encoding is dropped.
+  // disk after the writer's next batch. Returns without encoding: the record (zstd) and its
+  // index terms are made on the store's writer thread, which holds the extraction until
+  // then. An extraction too large for the encoding is dropped there.
   void put(const CacheKey& key, std::shared_ptr<const extract::Extraction> extraction);
 
   std::optional<extract::Format> get_format(const CacheKey& key);

@@ -24,9 +24,18 @@ std::string escape_name(std::string_view name) {
   if (name == ".") return "%2E";
   if (name == "..") return "%2E%2E";
   static constexpr char kHex[] = "0123456789ABCDEF";
+  auto plain = [](char c) {
+    auto byte = static_cast<unsigned char>(c);
+    return !(byte < 0x20 || byte == 0x7f || c == '/' || c == '%' || c == '#');
+  };
+  // Most names need no escaping: copy them whole.
+  std::size_t first = 0;
+  while (first < name.size() && plain(name[first])) ++first;
+  if (first == name.size()) return std::string(name);
   std::string out;
-  out.reserve(name.size());
-  for (char c : name) {
+  out.reserve(name.size() + 8);
+  out.append(name.substr(0, first));
+  for (char c : name.substr(first)) {
     auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7f || c == '/' || c == '%' || c == '#') {
       out.push_back('%');
@@ -94,9 +103,14 @@ NodeId MetaTree::insert(NodeId parent, std::string name, MetaNode::Type type) {
   if (parent >= nodes_.size() || !nodes_[parent].is_dir()) {
     throw std::logic_error("MetaTree: parent is not a directory");
   }
-  name = unique_name(parent, std::move(name));
+  // The usual case, a free name of allowed length, hashes the name once.
+  std::uint32_t h = 0;
+  if (name.size() > kMaxTreeNameBytes || find(parent, name, h = hash(parent, name)) != kNotFound) {
+    name = unique_name(parent, std::move(name));
+    h = hash(parent, name);
+  }
   auto id = static_cast<NodeId>(nodes_.size());
-  hashes_.push_back(hash(parent, name));
+  hashes_.push_back(h);
   try {
     nodes_.emplace_back();
   } catch (...) {
@@ -121,23 +135,36 @@ NodeId MetaTree::add_dir(NodeId parent, Verbatim name) {
 }
 
 NodeId MetaTree::dir(NodeId parent, std::string_view name) {
-  return dir(parent, Verbatim{escape_name(name)});
+  std::string escaped = escape_name(name);
+  NodeId found = find_dir(parent, escaped);
+  if (found != kNotFound) return found;
+  return insert(parent, std::move(escaped), MetaNode::Type::kDirectory);
 }
 
 NodeId MetaTree::dir(NodeId parent, Verbatim name) {
-  NodeId found = name.name.size() <= kMaxTreeNameBytes
-                     ? find(parent, name.name)
-                     : find(parent, shorten_name(name.name, kMaxTreeNameBytes));
-  if (found != kNotFound && nodes_[found].is_dir()) return found;
+  NodeId found = find_dir(parent, name.name);
+  if (found != kNotFound) return found;
   return add_dir(parent, name);
 }
 
+NodeId MetaTree::find_dir(NodeId parent, std::string_view escaped_name) const {
+  NodeId found = escaped_name.size() <= kMaxTreeNameBytes
+                     ? find(parent, escaped_name)
+                     : find(parent, shorten_name(escaped_name, kMaxTreeNameBytes));
+  return found != kNotFound && nodes_[found].is_dir() ? found : kNotFound;
+}
+
 NodeId MetaTree::add_value(NodeId parent, std::string_view name, std::string text, ValueKind kind) {
-  return add_value(parent, Verbatim{escape_name(name)}, std::move(text), kind);
+  return set_value(insert(parent, escape_name(name), MetaNode::Type::kValue), std::move(text),
+                   kind);
 }
 
 NodeId MetaTree::add_value(NodeId parent, Verbatim name, std::string text, ValueKind kind) {
-  NodeId id = insert(parent, std::string(name.name), MetaNode::Type::kValue);
+  return set_value(insert(parent, std::string(name.name), MetaNode::Type::kValue), std::move(text),
+                   kind);
+}
+
+NodeId MetaTree::set_value(NodeId id, std::string text, ValueKind kind) {
   nodes_[id].text = std::move(text);
   nodes_[id].kind = kind;
   return id;
@@ -145,7 +172,11 @@ NodeId MetaTree::add_value(NodeId parent, Verbatim name, std::string text, Value
 
 NodeId MetaTree::add_list(NodeId parent, std::string_view name, std::vector<std::string> items,
                           ValueKind kind, std::string_view separator) {
-  return add_list(parent, Verbatim{escape_name(name)}, std::move(items), kind, separator);
+  NodeId id = set_value(insert(parent, escape_name(name), MetaNode::Type::kValue),
+                        join(items, separator), kind);
+  nodes_[id].items = std::move(items);
+  nodes_[id].list = true;
+  return id;
 }
 
 NodeId MetaTree::add_list(NodeId parent, Verbatim name, std::vector<std::string> items,
@@ -157,7 +188,9 @@ NodeId MetaTree::add_list(NodeId parent, Verbatim name, std::vector<std::string>
 }
 
 NodeId MetaTree::add_link(NodeId parent, std::string_view name, std::string target) {
-  return add_link(parent, Verbatim{escape_name(name)}, std::move(target));
+  NodeId id = insert(parent, escape_name(name), MetaNode::Type::kLink);
+  nodes_[id].text = std::move(target);
+  return id;
 }
 
 NodeId MetaTree::add_link(NodeId parent, Verbatim name, std::string target) {

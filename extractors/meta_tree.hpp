@@ -89,6 +89,8 @@ class MetaTree {
  private:
   NodeId insert(NodeId parent, std::string name, MetaNode::Type type);
   std::string unique_name(NodeId parent, std::string name) const;
+  NodeId set_value(NodeId id, std::string text, ValueKind kind);
+  NodeId find_dir(NodeId parent, std::string_view escaped_name) const;
   static std::uint32_t hash(NodeId parent, std::string_view name);
   NodeId find(NodeId parent, std::string_view escaped_name, std::uint32_t hash) const;
   void index(NodeId id);

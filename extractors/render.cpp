@@ -109,30 +109,61 @@ void append_txt_node(std::string& out, const MetaTree& tree, NodeId id, std::str
   }
 }
 
+// Roughly the bytes a rendering takes (names, values and a few bytes of syntax per node),
+// so the output grows once or twice instead of a dozen times.
+std::size_t rendered_size_hint(const MetaTree& tree) {
+  std::size_t bytes = 16;
+  for (const MetaNode& node : tree.nodes()) {
+    bytes += node.name.size() + node.text.size() + 6 + 3 * node.items.size();
+  }
+  return bytes + bytes / 4;
+}
+
 }  // namespace
 
 void append_escaped_value(std::string& out, std::string_view value) {
-  for (char c : value) {
-    auto byte = static_cast<unsigned char>(c);
-    if (c == '\n') {
-      out.append("\\n");
-    } else if (c == '\t') {
-      out.append("\\t");
-    } else if (c == '\r') {
-      out.append("\\r");
-    } else if (byte < 0x20 || byte == 0x7f) {
-      out.append("\\x");
-      out.push_back(kHex[byte >> 4]);
-      out.push_back(kHex[byte & 0xf]);
-    } else {
-      out.push_back(c);
+  std::size_t i = 0;
+  while (i < value.size()) {
+    // Runs of printable bytes are appended whole.
+    std::size_t run = i;
+    while (run < value.size()) {
+      auto byte = static_cast<unsigned char>(value[run]);
+      if (byte < 0x20 || byte == 0x7f) break;
+      ++run;
     }
+    out.append(value.data() + i, run - i);
+    if (run == value.size()) return;
+    auto byte = static_cast<unsigned char>(value[run]);
+    if (byte == '\n') {
+      out.append("\\n");
+    } else if (byte == '\t') {
+      out.append("\\t");
+    } else if (byte == '\r') {
+      out.append("\\r");
+    } else {
+      char hex[4] = {'\\', 'x', kHex[byte >> 4], kHex[byte & 0xf]};
+      out.append(hex, 4);
+    }
+    i = run + 1;
   }
 }
 
 void append_json_string(std::string& out, std::string_view value) {
   out.push_back('"');
   for (std::size_t i = 0; i < value.size();) {
+    // Runs of bytes JSON takes as they are (printable ASCII but the quote and the
+    // backslash) are appended whole.
+    std::size_t run = i;
+    while (run < value.size()) {
+      auto byte = static_cast<unsigned char>(value[run]);
+      if (byte < 0x20 || byte >= 0x7f || byte == '"' || byte == '\\') break;
+      ++run;
+    }
+    if (run != i) {
+      out.append(value.data() + i, run - i);
+      i = run;
+      if (i == value.size()) break;
+    }
     auto byte = static_cast<unsigned char>(value[i]);
     if (byte >= 0x80) {
       std::size_t len = utf8_sequence_length(value, i);
@@ -140,7 +171,7 @@ void append_json_string(std::string& out, std::string_view value) {
         out.append("\\ufffd");
         ++i;
       } else {
-        out.append(value.substr(i, len));
+        out.append(value.data() + i, len);
         i += len;
       }
       continue;
@@ -161,53 +192,58 @@ void append_json_string(std::string& out, std::string_view value) {
       case '\r':
         out.append("\\r");
         break;
-      default:
-        if (byte < 0x20 || byte == 0x7f) {
-          out.append("\\u00");
-          out.push_back(kHex[byte >> 4]);
-          out.push_back(kHex[byte & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(byte));
-        }
+      default: {
+        char hex[6] = {'\\', 'u', '0', '0', kHex[byte >> 4], kHex[byte & 0xf]};
+        out.append(hex, 6);
+      }
     }
     ++i;
   }
   out.push_back('"');
 }
 
+// Works on views of `text` and builds the result once (it runs for every number value of
+// every metadata.json).
 std::optional<std::string> normalize_number(std::string_view text) {
-  std::string s(text);
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
-  std::string sign;
+  std::string_view s = text;
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  bool negative = false;
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    if (s[0] == '-') sign = "-";
-    s.erase(0, 1);
+    negative = s[0] == '-';
+    s.remove_prefix(1);
   }
-  for (char& c : s) {
-    if (c == 'D' || c == 'd') c = 'E';  // Fortran's double exponent
-  }
-  // Split mantissa and exponent; give the mantissa digits on both sides of its point.
-  std::string exponent;
-  if (auto e = s.find_first_of("eE"); e != std::string::npos) {
+  // Split mantissa and exponent (D: Fortran's double exponent); give the mantissa digits on
+  // both sides of its point. Any further letter makes the result fail is_json_number below.
+  std::string_view exponent;
+  bool has_exponent = false;
+  if (auto e = s.find_first_of("eEdD"); e != std::string_view::npos) {
+    has_exponent = true;
     exponent = s.substr(e + 1);
-    s.resize(e);
-    if (!exponent.empty() && exponent[0] == '+') exponent.erase(0, 1);
+    s = s.substr(0, e);
+    if (!exponent.empty() && exponent[0] == '+') exponent.remove_prefix(1);
     if (exponent.empty()) return std::nullopt;
   }
-  std::string integer = s, fraction;
+  std::string_view integer = s, fraction;
   bool has_point = false;
-  if (auto dot = s.find('.'); dot != std::string::npos) {
+  if (auto dot = s.find('.'); dot != std::string_view::npos) {
     has_point = true;
     integer = s.substr(0, dot);
     fraction = s.substr(dot + 1);
   }
-  while (integer.size() > 1 && integer[0] == '0') integer.erase(0, 1);
-  if (integer.empty()) integer = "0";
-  if (has_point && fraction.empty()) fraction = "0";
-  std::string out = sign + integer;
-  if (has_point) out += "." + fraction;
-  if (!exponent.empty()) out += "E" + exponent;
+  while (integer.size() > 1 && integer[0] == '0') integer.remove_prefix(1);
+  std::string out;
+  out.reserve(text.size() + 4);
+  if (negative) out.push_back('-');
+  out.append(integer.empty() ? std::string_view("0") : integer);
+  if (has_point) {
+    out.push_back('.');
+    out.append(fraction.empty() ? std::string_view("0") : fraction);
+  }
+  if (has_exponent) {
+    out.push_back('E');
+    out.append(exponent);
+  }
   if (!is_json_number(out)) return std::nullopt;
   return out;
 }
@@ -238,6 +274,7 @@ bool is_json_number(std::string_view s) {
 
 std::string render_txt(const MetaTree& tree) {
   std::string out;
+  out.reserve(rendered_size_hint(tree));
   std::string path;
   append_txt_node(out, tree, MetaTree::kRoot, path);
   return out;
@@ -245,6 +282,7 @@ std::string render_txt(const MetaTree& tree) {
 
 std::string render_json(const MetaTree& tree) {
   std::string out;
+  out.reserve(rendered_size_hint(tree));
   append_json_node(out, tree, MetaTree::kRoot);
   out.push_back('\n');
   return out;

@@ -4,12 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "lmdb_store.hpp"
 #include "temp_dir.hpp"
@@ -67,6 +69,45 @@ TEST(CacheStore, GetSeesAPutAtOnceAndAfterFlush) {
   // Keys past LMDB's limit are refused, not an error.
   store.put(std::string(600, 'x'), "v");
   EXPECT_FALSE(store.get(std::string(600, 'x')));
+}
+
+// A deferred put is made on the writer thread (or by a get() before that), once per get or
+// commit; a maker that makes nothing stores nothing, and the queue's bound counts the hint.
+TEST(CacheStore, DeferredPutsAreMadeByTheWriter) {
+  TempDir dir;
+  auto options = small_options(dir.path(), 4 << 20);
+  options.max_pending_bytes = 1000;
+  LmdbStore store(options);
+  ASSERT_TRUE(store.enabled());
+  std::atomic<int> made{0};
+  std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> made_elsewhere{false};
+  store.put_deferred("k", 10, [&](std::string* value, std::vector<std::string>*) {
+    ++made;
+    if (std::this_thread::get_id() != caller) made_elsewhere = true;
+    *value = "made";
+    return true;
+  });
+  EXPECT_EQ(store.get("k"), "made");  // from the queue (made here) or the file
+  store.flush();
+  EXPECT_TRUE(made_elsewhere);  // the writer made what it committed
+  EXPECT_EQ(store.get("k"), "made");
+  int after_flush = made;
+  EXPECT_EQ(store.get("k"), "made");
+  EXPECT_EQ(made, after_flush);  // read from the file, not made again
+
+  store.put_deferred("none", 10, [](std::string*, std::vector<std::string>*) { return false; });
+  store.flush();
+  EXPECT_FALSE(store.get("none"));
+
+  auto dropped = store.stats().dropped;
+  store.put_deferred("big", 5000, [](std::string* value, std::vector<std::string>*) {
+    *value = "x";
+    return true;
+  });
+  EXPECT_EQ(store.stats().dropped, dropped + 1);  // over max_pending_bytes
+  store.flush();
+  EXPECT_FALSE(store.get("big"));
 }
 
 TEST(CacheStore, ReopenKeepsEntries) {
