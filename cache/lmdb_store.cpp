@@ -650,12 +650,14 @@ bool LmdbStore::scan_index(
 
 bool LmdbStore::scan_entries(
     std::string_view key_prefix,
-    const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+    const std::function<bool(std::string_view key, std::string_view value)>& visit,
+    const std::function<void()>& at_end) {
   std::shared_lock lock(impl_->env_mutex);
   if (!impl_->env || impl_->corrupt) return false;
   try {
     LmdbTxn txn = LmdbTxn::read(impl_->env->get());
     walk_prefix(txn, impl_->dbs.entries, key_prefix, visit);
+    if (at_end) at_end();
     return true;
   } catch (const LmdbError& e) {
     impl_->note_error(e.code(), "entry scan");

@@ -97,7 +97,8 @@ class MetadataCache {
   // extract::decode_extraction).
   using RecordVisitor =
       std::function<bool(std::string_view key, std::string_view path, std::string_view payload)>;
-  bool scan_extractions(const RecordVisitor& visit);
+  // `at_end` runs after the last visit, while the views are still valid.
+  bool scan_extractions(const RecordVisitor& visit, const std::function<void()>& at_end = {});
   // The records of `keys` (LMDB keys), absent or malformed ones skipped, no access recorded.
   bool read_records(const std::vector<std::string>& keys, const RecordVisitor& visit);
 

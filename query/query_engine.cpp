@@ -1,7 +1,9 @@
 #include "query_engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -22,6 +24,17 @@ std::vector<std::string_view> split_path(std::string_view path) {
     start = slash + 1;
   }
   return names;
+}
+
+// Whether the record `payload` satisfies every test; thread-safe.
+bool matches_all(std::string_view payload, const std::vector<const ValueTest*>& tests) {
+  try {
+    extract::Extraction x = extract::decode_extraction(payload);
+    return std::all_of(tests.begin(), tests.end(),
+                       [&](const ValueTest* t) { return matches(x, *t); });
+  } catch (const std::exception&) {
+    return false;  // an undecodable record matches nothing
+  }
 }
 
 }  // namespace
@@ -96,13 +109,7 @@ std::vector<QueryFile> QueryEngine::run(const Query& query, const AcceptFile& ac
   };
   auto satisfies = [&](std::string_view payload, const std::vector<const ValueTest*>& tests) {
     ++stats->decoded;
-    try {
-      extract::Extraction x = extract::decode_extraction(payload);
-      return std::all_of(tests.begin(), tests.end(),
-                         [&](const ValueTest* t) { return matches(x, *t); });
-    } catch (const std::exception&) {
-      return false;  // an undecodable record matches nothing
-    }
+    return matches_all(payload, tests);
   };
 
   for (const std::vector<Expression>& group : query.any_of) {
@@ -114,12 +121,37 @@ std::vector<QueryFile> QueryEngine::run(const Query& query, const AcceptFile& ac
       (fields_ && fields_->covers(t.expression().path) ? indexed : unindexed).push_back(&t);
     }
     if (indexed.empty()) {
+      // Every record decoded, on every core: the views stay valid until at_end returns.
+      struct Record {
+        std::string_view key, path, payload;
+      };
+      std::vector<Record> records;
       cache_.scan_extractions(
           [&](std::string_view key, std::string_view path, std::string_view payload) {
-            ++stats->scanned;
-            if (satisfies(payload, all)) consider(key, path);
+            records.push_back({key, path, payload});
             return true;
+          },
+          [&] {
+            std::vector<char> ok(records.size(), 0);
+            std::atomic<std::size_t> next{0};
+            auto work = [&] {
+              for (std::size_t i; (i = next.fetch_add(64)) < records.size();) {
+                for (std::size_t j = i; j < std::min(i + 64, records.size()); ++j) {
+                  ok[j] = matches_all(records[j].payload, all) ? 1 : 0;
+                }
+              }
+            };
+            unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+            std::vector<std::thread> pool;
+            for (unsigned t = 1; t < threads && records.size() > 256; ++t) pool.emplace_back(work);
+            work();
+            for (std::thread& t : pool) t.join();
+            for (std::size_t j = 0; j < records.size(); ++j) {
+              if (ok[j]) consider(records[j].key, records[j].path);
+            }
           });
+      stats->scanned += records.size();
+      stats->decoded += records.size();
       continue;
     }
     Candidates cand;
