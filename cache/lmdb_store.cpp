@@ -614,14 +614,16 @@ namespace {
 
 // Walks `dbi` from the first key starting with `prefix` while keys do, every duplicate.
 void walk_prefix(const LmdbTxn& txn, MDB_dbi dbi, std::string_view prefix,
-                 const std::function<bool(std::string_view, std::string_view)>& visit) {
+                 const std::function<bool(std::string_view, std::string_view)>& visit,
+                 std::string_view start = {}) {
   MDB_cursor* cursor = nullptr;
   int rc = mdb_cursor_open(txn.get(), dbi, &cursor);
   if (rc != MDB_SUCCESS) throw LmdbError("mdb_cursor_open", rc);
-  MDB_val k = to_val(prefix);
+  std::string_view from = std::max(prefix, start);
+  MDB_val k = to_val(from);
   MDB_val v;
-  rc = prefix.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
-                      : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  rc = from.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+                    : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
   for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
     std::string_view key = to_view(k);
     if (key.substr(0, prefix.size()) != prefix) break;
@@ -635,12 +637,13 @@ void walk_prefix(const LmdbTxn& txn, MDB_dbi dbi, std::string_view prefix,
 
 bool LmdbStore::scan_index(
     std::string_view prefix,
-    const std::function<bool(std::string_view term, std::string_view key)>& visit) {
+    const std::function<bool(std::string_view term, std::string_view key)>& visit,
+    std::string_view start) {
   std::shared_lock lock(impl_->env_mutex);
   if (!impl_->env || impl_->corrupt) return false;
   try {
     LmdbTxn txn = LmdbTxn::read(impl_->env->get());
-    walk_prefix(txn, impl_->dbs.index, prefix, visit);
+    walk_prefix(txn, impl_->dbs.index, prefix, visit, start);
     return true;
   } catch (const LmdbError& e) {
     impl_->note_error(e.code(), "index scan");

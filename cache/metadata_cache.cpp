@@ -203,8 +203,9 @@ std::string MetadataCache::index_fingerprint() const {
 
 bool MetadataCache::scan_index(
     std::string_view prefix,
-    const std::function<bool(std::string_view term, std::string_view key)>& visit) {
-  return impl_->disk() && impl_->store->scan_index(prefix, visit);
+    const std::function<bool(std::string_view term, std::string_view key)>& visit,
+    std::string_view start) {
+  return impl_->disk() && impl_->store->scan_index(prefix, visit, start);
 }
 
 namespace {

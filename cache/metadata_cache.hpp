@@ -92,7 +92,8 @@ class MetadataCache {
   // The fingerprint of the index as stored; "" when there is no complete index.
   std::string index_fingerprint() const;
   bool scan_index(std::string_view prefix,
-                  const std::function<bool(std::string_view term, std::string_view key)>& visit);
+                  const std::function<bool(std::string_view term, std::string_view key)>& visit,
+                  std::string_view start = {});
   // Every extraction record: its LMDB key, source path and encoded payload (decode it with
   // extract::decode_extraction).
   using RecordVisitor =

@@ -84,6 +84,40 @@ void QueryEngine::from_index(const Expression& e, const ValueTest& test, Candida
     }
   }
   std::string prefix = e.path.literal_prefix();
+  const auto& segs = e.path.segments;
+  if (prefix.empty() && segs.size() > 1 && segs[0] == "*" &&
+      segs[1].find('*') == std::string::npos) {
+    // "*/TELESCOP": one range per first name instead of the whole index. The terms of one
+    // first name S are two ranges, "S\t..." and "S/..."; other first names sort between
+    // them ("S#2", "S-OBS"), so each step seeks past the range it landed in.
+    FieldPath rest;
+    rest.segments.assign(segs.begin() + 1, segs.end());
+    std::string tail = rest.literal_prefix();
+    if (rest.has_glob()) tail.push_back('/');
+    std::unordered_set<std::string> done;
+    std::string start;
+    for (;;) {
+      std::string first;
+      char after = 0;
+      bool any = false;
+      cache_.scan_index(
+          "",
+          [&](std::string_view term, std::string_view) {
+            std::size_t end = term.find_first_of("/\t");
+            if (end == std::string_view::npos) end = term.size();
+            first = std::string(term.substr(0, end));
+            after = end < term.size() ? term[end] : 0;
+            any = true;
+            return false;
+          },
+          start);
+      if (!any) break;
+      if (done.insert(first).second) cache_.scan_index(first + "/" + tail, add);
+      start = first;
+      start.push_back(after == '/' ? '0' : after == '\t' ? '\n' : '\x01');
+    }
+    return;
+  }
   if (e.path.has_glob() && !prefix.empty()) prefix.push_back('/');
   cache_.scan_index(prefix, add);
 }

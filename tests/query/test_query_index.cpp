@@ -109,6 +109,30 @@ TEST(QueryIndex, AnswersFromTheIndexAsAScanWould) {
   EXPECT_EQ(paths(engine, {"**/Rows=70"}), scans({7}));
 }
 
+TEST(QueryIndex, AGlobFirstNameSeeksOneRangePerName) {
+  TempDir dir;
+  MetadataCache cache(options_for(dir.path(), parse_index_fields("*/OBJECT,*,*/*/OBJECT")));
+  // First names that sort between another's two ranges ("0\t…" < "0#2…" < "0-x…" < "0/…").
+  const char* firsts[] = {"0", "0#2", "0-x", "1", "DATE", "DATE-OBS", "Z"};
+  for (int i = 0; i < 7; ++i) {
+    auto x = std::make_shared<Extraction>();
+    x->format = Format::kFits;
+    x->tree.add_value(MetaTree::kRoot, firsts[i], "top");
+    auto hdu = x->tree.dir(MetaTree::kRoot, std::string(firsts[i]) + "/");  // escaped as %2F
+    x->tree.add_value(x->tree.dir(MetaTree::kRoot, firsts[i] + std::string("d")), "OBJECT",
+                      "M" + std::to_string(i));
+    x->tree.add_value(hdu, "OBJECT", "X");
+    cache.put(key_of(i), x);
+  }
+  cache.flush();
+  QueryEngine engine(cache);
+  QueryStats stats;
+  EXPECT_EQ(paths(engine, {"*/OBJECT~^M"}, &stats), scans({0, 1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(stats.scanned, 0u);
+  EXPECT_EQ(paths(engine, {"*/OBJECT=M5"}), scans({5}));
+  EXPECT_EQ(paths(engine, {"*/OBJECT=X"}).size(), 7u);
+}
+
 TEST(QueryIndex, OverwriteAndEvictionTakeTheirTermsAlong) {
   TempDir dir;
   // A small map: the padded entries push the oldest out.
