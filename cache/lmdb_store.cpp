@@ -1,5 +1,6 @@
 #include "lmdb_store.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -675,10 +676,23 @@ bool LmdbStore::read_many(
   if (!impl_->env || impl_->corrupt) return false;
   try {
     LmdbTxn txn = LmdbTxn::read(impl_->env->get());
+    // Found first, read after: a lookup touches the B-tree's pages but a large value's
+    // (overflow) pages only when visit reads them, so asking the kernel for every value's
+    // first page up front lets a cold cache's reads run together instead of one per visit.
+    std::vector<std::pair<const std::string*, std::string_view>> found;
+    found.reserve(keys.size());
+    static const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
     for (const std::string& key : keys) {
       if (key.empty() || key.size() > kMaxKeyBytes) continue;
       auto value = txn.find(impl_->dbs.entries, key);
-      if (value && !visit(key, *value)) break;
+      if (!value) continue;
+      found.emplace_back(&key, *value);
+      if (value->size() < page / 2) continue;  // small values sit in the page just read
+      auto at = reinterpret_cast<std::uintptr_t>(value->data()) & ~(page - 1);
+      ::madvise(reinterpret_cast<void*>(at), page, MADV_WILLNEED);  // a hint: errors ignored
+    }
+    for (const auto& [key, value] : found) {
+      if (!visit(*key, value)) break;
     }
     return true;
   } catch (const LmdbError& e) {
