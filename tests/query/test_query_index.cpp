@@ -234,7 +234,7 @@ TEST(QueryIndex, AcceptDecidesWhichVersionIsShown) {
 TEST(QueryIndex, AcceptIsAskedOncePerRecordInPathOrderOnAnyThreads) {
   TempDir dir;
   MetadataCache cache(options_for(dir.path(), default_index_fields(), 64 << 20));
-  const int n = 300;
+  const int n = 1200;  // 720 candidates: read_many prefetches on threads from 512
   for (int i = 0; i < n; ++i) {
     cache.put(key_of(i), scan(i, 6000));  // overflow pages: read_many's hinted reads
     if (i % 10 == 1) {
