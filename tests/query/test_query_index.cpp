@@ -285,9 +285,11 @@ TEST(QueryIndex, AcceptIsAskedOncePerRecordInPathOrderOnAnyThreads) {
     EXPECT_EQ(threaded[i].path, sequential[i].path);
     EXPECT_EQ(threaded[i].key, sequential[i].key);
   }
-  // The records behind the answer, read back whole.
+  // The records behind the answer, read back whole and in the answer's (path) order, which
+  // metafs-query --columns prints.
   std::size_t decoded = 0;
   engine.decode(threaded, [&](const QueryFile& f, const Extraction& x) {
+    EXPECT_EQ(f.path, threaded[decoded].path);
     ++decoded;
     int i = std::stoi(f.path.substr(std::string("dir/scan").size()));
     EXPECT_EQ(x.tree.size(), scan(i, 6000)->tree.size()) << f.path;
