@@ -10,6 +10,7 @@ namespace metafs::cache {
 using extract::put_u64_be;
 namespace {
 
+constexpr std::uint64_t kLmdbKeyBytes = 61;  // cache_key.hpp's kLmdbKeySize: a record's key
 constexpr std::string_view kMarkerKey = "metafs-cache-layout";
 // 2: the index database (a file of layout 1 was written without keeping it).
 constexpr std::string_view kMarkerValue = "2";
@@ -165,6 +166,9 @@ StoreUsage store_usage(const LmdbTxn& txn, const StoreDbs& dbs, unsigned page_si
     if (rc != MDB_SUCCESS) throw LmdbError("mdb_stat", rc);
     pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
     if (dbi == dbs.entries) usage.entries = st.ms_entries;
+    // mdb_stat leaves out the pages of sorted duplicates (each term's own tree of record
+    // keys): count them by their pairs, a key and a node header each, pages 3/4 full.
+    if (dbi == dbs.index) pages += st.ms_entries * (kLmdbKeyBytes + 8) * 4 / 3 / page_size;
   }
   usage.used_bytes = pages * page_size;
   return usage;

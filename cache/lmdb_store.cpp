@@ -1,5 +1,6 @@
 #include "lmdb_store.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -697,14 +698,16 @@ namespace {
 
 // Walks `dbi` from the first key starting with `prefix` while keys do, every duplicate.
 void walk_prefix(const LmdbTxn& txn, MDB_dbi dbi, std::string_view prefix,
-                 const std::function<bool(std::string_view, std::string_view)>& visit) {
+                 const std::function<bool(std::string_view, std::string_view)>& visit,
+                 std::string_view start = {}) {
   MDB_cursor* cursor = nullptr;
   int rc = mdb_cursor_open(txn.get(), dbi, &cursor);
   if (rc != MDB_SUCCESS) throw LmdbError("mdb_cursor_open", rc);
-  MDB_val k = to_val(prefix);
+  std::string_view from = std::max(prefix, start);
+  MDB_val k = to_val(from);
   MDB_val v;
-  rc = prefix.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
-                      : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  rc = from.empty() ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+                    : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
   for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
     std::string_view key = to_view(k);
     if (key.substr(0, prefix.size()) != prefix) break;
@@ -718,12 +721,13 @@ void walk_prefix(const LmdbTxn& txn, MDB_dbi dbi, std::string_view prefix,
 
 bool LmdbStore::scan_index(
     std::string_view prefix,
-    const std::function<bool(std::string_view term, std::string_view key)>& visit) {
+    const std::function<bool(std::string_view term, std::string_view key)>& visit,
+    std::string_view start) {
   std::shared_lock lock(impl_->env_mutex);
   if (!impl_->env || impl_->corrupt) return false;
   try {
     LmdbTxn txn = LmdbTxn::read(impl_->env->get());
-    walk_prefix(txn, impl_->dbs.index, prefix, visit);
+    walk_prefix(txn, impl_->dbs.index, prefix, visit, start);
     return true;
   } catch (const LmdbError& e) {
     impl_->note_error(e.code(), "index scan");
@@ -733,12 +737,14 @@ bool LmdbStore::scan_index(
 
 bool LmdbStore::scan_entries(
     std::string_view key_prefix,
-    const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+    const std::function<bool(std::string_view key, std::string_view value)>& visit,
+    const std::function<void()>& at_end) {
   std::shared_lock lock(impl_->env_mutex);
   if (!impl_->env || impl_->corrupt) return false;
   try {
     LmdbTxn txn = LmdbTxn::read(impl_->env->get());
     walk_prefix(txn, impl_->dbs.entries, key_prefix, visit);
+    if (at_end) at_end();
     return true;
   } catch (const LmdbError& e) {
     impl_->note_error(e.code(), "entry scan");
@@ -752,11 +758,54 @@ bool LmdbStore::read_many(
   std::shared_lock lock(impl_->env_mutex);
   if (!impl_->env || impl_->corrupt) return false;
   try {
+    static const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    auto hint = [](std::string_view value) {
+      if (value.size() < page / 2) return;  // small values sit in the page just read
+      auto at = reinterpret_cast<std::uintptr_t>(value.data()) & ~(page - 1);
+      ::madvise(reinterpret_cast<void*>(at), page, MADV_WILLNEED);  // a hint: errors ignored
+    };
+    // Many keys (a query's results): a lookup waits for each B-tree page it misses, so a few
+    // threads first walk contiguous runs of the keys (sorted by the caller: neighbours share
+    // pages) in read transactions of their own, and the lookups below then find the pages in
+    // memory. Only pages are touched; what is visited comes from the one transaction below.
+    constexpr std::size_t kPrefetchFrom = 512;
+    if (keys.size() >= kPrefetchFrom) {
+      constexpr std::size_t kThreads = 4;
+      auto prefetch = [&](std::size_t begin, std::size_t end) {
+        try {
+          LmdbTxn own = LmdbTxn::read(impl_->env->get());
+          for (std::size_t i = begin; i < end; ++i) {
+            const std::string& key = keys[i];
+            if (key.empty() || key.size() > kMaxKeyBytes) continue;
+            if (auto value = own.find(impl_->dbs.entries, key)) hint(*value);
+          }
+        } catch (const LmdbError&) {
+          // only a hint: the lookups below report errors
+        }
+      };
+      std::vector<std::thread> pool;
+      std::size_t chunk = (keys.size() + kThreads - 1) / kThreads;
+      for (std::size_t begin = chunk; begin < keys.size(); begin += chunk) {
+        pool.emplace_back(prefetch, begin, std::min(begin + chunk, keys.size()));
+      }
+      prefetch(0, std::min(chunk, keys.size()));
+      for (std::thread& t : pool) t.join();
+    }
     LmdbTxn txn = LmdbTxn::read(impl_->env->get());
+    // Found first, read after: a lookup touches the B-tree's pages but a large value's
+    // (overflow) pages only when visit reads them, so asking the kernel for every value's
+    // first page up front lets a cold cache's reads run together instead of one per visit.
+    std::vector<std::pair<const std::string*, std::string_view>> found;
+    found.reserve(keys.size());
     for (const std::string& key : keys) {
       if (key.empty() || key.size() > kMaxKeyBytes) continue;
       auto value = txn.find(impl_->dbs.entries, key);
-      if (value && !visit(key, *value)) break;
+      if (!value) continue;
+      found.emplace_back(&key, *value);
+      if (keys.size() < kPrefetchFrom) hint(*value);
+    }
+    for (const auto& [key, value] : found) {
+      if (!visit(*key, value)) break;
     }
     return true;
   } catch (const LmdbError& e) {

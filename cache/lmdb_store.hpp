@@ -109,12 +109,16 @@ class LmdbStore {
   std::string index_fingerprint() const;
   // Calls `visit(term, key)` for every index pair whose term starts with `prefix`, in term
   // order, inside one read transaction (the views die with the call); stops when it returns
-  // false. False when the store could not be read.
+  // false. False when the store could not be read. `start`: begin at the first term not
+  // before it (a seek within the prefix).
   bool scan_index(std::string_view prefix,
-                  const std::function<bool(std::string_view term, std::string_view key)>& visit);
-  // Calls `visit(key, value)` for every entry whose key starts with `key_prefix`, as above.
+                  const std::function<bool(std::string_view term, std::string_view key)>& visit,
+                  std::string_view start = {});
+  // Calls `visit(key, value)` for every entry whose key starts with `key_prefix`, as above,
+  // then `at_end` while the views are still valid (to work on all of them at once).
   bool scan_entries(std::string_view key_prefix,
-                    const std::function<bool(std::string_view key, std::string_view value)>& visit);
+                    const std::function<bool(std::string_view key, std::string_view value)>& visit,
+                    const std::function<void()>& at_end = {});
   // The values of `keys` (absent ones skipped) in one read transaction, without recording an
   // access; `visit(key, value)` as above.
   bool read_many(const std::vector<std::string>& keys,

@@ -216,8 +216,9 @@ std::string MetadataCache::index_fingerprint() const {
 
 bool MetadataCache::scan_index(
     std::string_view prefix,
-    const std::function<bool(std::string_view term, std::string_view key)>& visit) {
-  return impl_->disk() && impl_->store->scan_index(prefix, visit);
+    const std::function<bool(std::string_view term, std::string_view key)>& visit,
+    std::string_view start) {
+  return impl_->disk() && impl_->store->scan_index(prefix, visit, start);
 }
 
 namespace {
@@ -236,12 +237,14 @@ bool visit_record(std::string_view key, std::string_view value,
 
 }  // namespace
 
-bool MetadataCache::scan_extractions(const RecordVisitor& visit) {
+bool MetadataCache::scan_extractions(const RecordVisitor& visit,
+                                     const std::function<void()>& at_end) {
   if (!impl_->disk()) return false;
   std::string prefix(1, static_cast<char>(RecordKind::kExtraction));
-  return impl_->store->scan_entries(prefix, [&](std::string_view key, std::string_view value) {
-    return visit_record(key, value, visit);
-  });
+  return impl_->store->scan_entries(
+      prefix,
+      [&](std::string_view key, std::string_view value) { return visit_record(key, value, visit); },
+      at_end);
 }
 
 bool MetadataCache::read_records(const std::vector<std::string>& keys, const RecordVisitor& visit) {

@@ -95,12 +95,14 @@ class MetadataCache {
   // The fingerprint of the index as stored; "" when there is no complete index.
   std::string index_fingerprint() const;
   bool scan_index(std::string_view prefix,
-                  const std::function<bool(std::string_view term, std::string_view key)>& visit);
+                  const std::function<bool(std::string_view term, std::string_view key)>& visit,
+                  std::string_view start = {});
   // Every extraction record: its LMDB key, source path and encoded payload (decode it with
   // extract::decode_extraction).
   using RecordVisitor =
       std::function<bool(std::string_view key, std::string_view path, std::string_view payload)>;
-  bool scan_extractions(const RecordVisitor& visit);
+  // `at_end` runs after the last visit, while the views are still valid.
+  bool scan_extractions(const RecordVisitor& visit, const std::function<void()>& at_end = {});
   // The records of `keys` (LMDB keys), absent or malformed ones skipped, no access recorded.
   bool read_records(const std::vector<std::string>& keys, const RecordVisitor& visit);
 

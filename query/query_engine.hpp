@@ -50,7 +50,13 @@ class QueryEngine {
 
   const std::optional<IndexFields>& index_fields() const { return fields_; }
 
-  // The files (sorted by path, each once) whose current version satisfies `query`.
+  // How many threads run() asks `accept` on (default 1: then in path order, one at a time).
+  // More only for an `accept` that is thread-safe and uses no per-thread state (the mount's
+  // caller credentials are per thread); on a cold tree the lookups' disk waits then overlap.
+  void set_accept_threads(unsigned threads) { accept_threads_ = threads; }
+
+  // The files (sorted by path, each once) whose current version satisfies `query`; `accept`
+  // is asked once per candidate record, after the index and records were read.
   std::vector<QueryFile> run(const Query& query, const AcceptFile& accept,
                              QueryStats* stats = nullptr);
 
@@ -65,6 +71,7 @@ class QueryEngine {
 
   cache::MetadataCache& cache_;
   std::optional<IndexFields> fields_;
+  unsigned accept_threads_ = 1;
 };
 
 }  // namespace metafs::query

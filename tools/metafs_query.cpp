@@ -435,6 +435,8 @@ int run(QuerySettings& settings) {
     return 1;
   }
   query::QueryEngine engine(metadata_cache, !settings.no_index);
+  // SourceAccess is thread-safe; on a cold tree the lstat/access disk waits overlap.
+  engine.set_accept_threads(8);
   auto start = Clock::now();
   query::QueryStats stats;
   std::vector<query::QueryFile> found = engine.run(

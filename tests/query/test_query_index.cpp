@@ -3,6 +3,8 @@
 // as from a scan of the records.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <random>
 #include <set>
 
@@ -109,6 +111,30 @@ TEST(QueryIndex, AnswersFromTheIndexAsAScanWould) {
   EXPECT_EQ(paths(engine, {"**/Rows=70"}), scans({7}));
 }
 
+TEST(QueryIndex, AGlobFirstNameSeeksOneRangePerName) {
+  TempDir dir;
+  MetadataCache cache(options_for(dir.path(), parse_index_fields("*/OBJECT,*,*/*/OBJECT")));
+  // First names that sort between another's two ranges ("0\t…" < "0#2…" < "0-x…" < "0/…").
+  const char* firsts[] = {"0", "0#2", "0-x", "1", "DATE", "DATE-OBS", "Z"};
+  for (int i = 0; i < 7; ++i) {
+    auto x = std::make_shared<Extraction>();
+    x->format = Format::kFits;
+    x->tree.add_value(MetaTree::kRoot, firsts[i], "top");
+    auto hdu = x->tree.dir(MetaTree::kRoot, std::string(firsts[i]) + "/");  // escaped as %2F
+    x->tree.add_value(x->tree.dir(MetaTree::kRoot, firsts[i] + std::string("d")), "OBJECT",
+                      "M" + std::to_string(i));
+    x->tree.add_value(hdu, "OBJECT", "X");
+    cache.put(key_of(i), x);
+  }
+  cache.flush();
+  QueryEngine engine(cache);
+  QueryStats stats;
+  EXPECT_EQ(paths(engine, {"*/OBJECT~^M"}, &stats), scans({0, 1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(stats.scanned, 0u);
+  EXPECT_EQ(paths(engine, {"*/OBJECT=M5"}), scans({5}));
+  EXPECT_EQ(paths(engine, {"*/OBJECT=X"}).size(), 7u);
+}
+
 TEST(QueryIndex, OverwriteAndEvictionTakeTheirTermsAlong) {
   TempDir dir;
   // A small map: the padded entries push the oldest out.
@@ -201,6 +227,74 @@ TEST(QueryIndex, AcceptDecidesWhichVersionIsShown) {
   auto found = engine.run(parse_query({"Modality=CT"}), current);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].key, cache::lmdb_key(new_key, cache::RecordKind::kExtraction));
+}
+
+// accept runs after the reads, once per candidate record and in path order (a mount's accept
+// counts and stops at its listing limit); on threads it answers the same.
+TEST(QueryIndex, AcceptIsAskedOncePerRecordInPathOrderOnAnyThreads) {
+  TempDir dir;
+  MetadataCache cache(options_for(dir.path(), default_index_fields(), 64 << 20));
+  const int n = 1200;  // 720 candidates: read_many prefetches on threads from 512
+  for (int i = 0; i < n; ++i) {
+    cache.put(key_of(i), scan(i, 6000));  // overflow pages: read_many's hinted reads
+    if (i % 10 == 1) {
+      CacheKey edited = key_of(i);
+      edited.signature.size = 11;  // a newer version of the file, also MR
+      cache.put(edited, scan(i, 6000));
+    }
+  }
+  cache.flush();
+  QueryEngine engine(cache);
+  auto current = [](const std::string& path, const SourceSignature& s) {
+    int i = std::stoi(path.substr(std::string("dir/scan").size()));
+    return s.size == (i % 10 == 1 ? 11u : 10u) && i % 7 != 0;  // i % 7 == 0: unreadable
+  };
+  std::vector<std::string> asked;
+  auto sequential = engine.run(parse_query({"Modality=MR"}),
+                               [&](const std::string& path, const SourceSignature& s) {
+                                 asked.push_back(path);
+                                 return current(path, s);
+                               });
+  EXPECT_TRUE(std::is_sorted(asked.begin(), asked.end()));
+  std::size_t odd = n / 2, edited = n / 10;  // MR: the odd ones; each edited one twice
+  EXPECT_EQ(asked.size(), odd + edited);
+  std::set<std::string> expected;
+  for (int i = 1; i < n; i += 2) {
+    if (i % 7 != 0) expected.insert(key_of(i).source_path);
+  }
+  std::set<std::string> got;
+  for (const QueryFile& f : sequential) {
+    EXPECT_TRUE(got.insert(f.path).second) << f.path << " twice";
+    SourceSignature sig;
+    cache::RecordKind kind;
+    ASSERT_TRUE(cache::parse_lmdb_key(f.key, &kind, &sig));
+    EXPECT_TRUE(current(f.path, sig)) << f.path << ": not the current version";
+  }
+  EXPECT_EQ(got, expected);
+
+  engine.set_accept_threads(8);
+  std::atomic<std::size_t> calls{0};
+  auto threaded = engine.run(parse_query({"Modality=MR"}),
+                             [&](const std::string& path, const SourceSignature& s) {
+                               ++calls;
+                               return current(path, s);
+                             });
+  EXPECT_EQ(calls.load(), odd + edited);
+  ASSERT_EQ(threaded.size(), sequential.size());
+  for (std::size_t i = 0; i < threaded.size(); ++i) {
+    EXPECT_EQ(threaded[i].path, sequential[i].path);
+    EXPECT_EQ(threaded[i].key, sequential[i].key);
+  }
+  // The records behind the answer, read back whole and in the answer's (path) order, which
+  // metafs-query --columns prints.
+  std::size_t decoded = 0;
+  engine.decode(threaded, [&](const QueryFile& f, const Extraction& x) {
+    EXPECT_EQ(f.path, threaded[decoded].path);
+    ++decoded;
+    int i = std::stoi(f.path.substr(std::string("dir/scan").size()));
+    EXPECT_EQ(x.tree.size(), scan(i, 6000)->tree.size()) << f.path;
+  });
+  EXPECT_EQ(decoded, threaded.size());
 }
 
 }  // namespace
