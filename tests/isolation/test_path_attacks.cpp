@@ -505,6 +505,20 @@ class PathAttackTest : public ::testing::Test {
 
   // The swap landed between the daemon's lstat and its open, where it used to leak (the
   // daemon's open met the symlink, or the inode behind it).
+  // race(), again while the daemon never met the check-to-open window (at most three rounds:
+  // on a loaded machine, with the kernel keeping names, a round may not reach it); every
+  // round is checked for leaks, and the window counts are the mount's, so they add up.
+  Race race_into_window(const TestUser& user, const fs::path& a, const fs::path& b,
+                        const std::string& fresh, const std::string& rel, int seconds) {
+    Race r;
+    for (int round = 0; round < 3; ++round) {
+      r = race(user, a, b, fresh, rel, seconds);
+      if (r.daemon_eloop + r.daemon_changed > 0) break;
+      expect_no_leak(r);
+    }
+    return r;
+  }
+
   void expect_window_hit(const Race& r) {
     EXPECT_GT(r.daemon_eloop + r.daemon_changed, 0u) << "the race never hit the window";
   }
@@ -536,7 +550,8 @@ TEST_F(PathAttackTest, FileSwappedForASymlinkNeverShowsTheTarget) {
   user.run("cat " + shell_quote(outside_ / "x.fits"), &status);
   ASSERT_NE(status, 0);
   mount({"--no-cache"});
-  Race r = race(user, u / "x.fits", u / "evil", (u / "x.fits").string(), "u/x.fits", kRaceSeconds);
+  Race r = race_into_window(user, u / "x.fits", u / "evil", (u / "x.fits").string(), "u/x.fits",
+                            kRaceSeconds);
   report("file_swap", r);
   expect_window_hit(r);
   expect_raced(r);
@@ -554,7 +569,7 @@ TEST_F(PathAttackTest, FileSwapLeavesNothingInTheCache) {
   ::lchown((u / "evil").c_str(), user.uid(), user.gid());
   fs::path cache = tmp_.path() / "cache";
   mount({"--cache-dir", cache.string()});
-  Race r = race(user, u / "x.fits", u / "evil", (u / "x.fits").string(), "u/x.fits", 8);
+  Race r = race_into_window(user, u / "x.fits", u / "evil", (u / "x.fits").string(), "u/x.fits", 8);
   report("file_swap_cached", r);
   expect_window_hit(r);
   expect_raced(r);
@@ -592,7 +607,8 @@ TEST_F(PathAttackTest, ParentDirectorySwappedForASymlinkNeverShowsTheTarget) {
   ::lchown((u / "evil").c_str(), user.uid(), user.gid());
   fs::path cache = tmp_.path() / "cache";
   mount({"--cache-dir", cache.string()});
-  Race r = race(user, u / "d", u / "evil", (u / "d/x.fits").string(), "u/d/x.fits", kRaceSeconds);
+  Race r = race_into_window(user, u / "d", u / "evil", (u / "d/x.fits").string(), "u/d/x.fits",
+                            kRaceSeconds);
   report("dir_swap", r);
   expect_window_hit(r);
   expect_raced(r);
