@@ -8,6 +8,8 @@
 #include <map>
 #include <sstream>
 
+#include "cache_dir.hpp"
+
 namespace metafs::tools {
 namespace {
 
@@ -88,6 +90,24 @@ std::string instance_arguments(int argc, char** argv, std::vector<std::string>* 
 
 std::string instance_cache_directory(const std::string& instance) {
   return std::string(kInstanceCacheBase) + "/" + instance;
+}
+
+std::string resolve_source_and_cache(const std::string& source, const std::string& instance,
+                                     fs::Options* options) {
+  std::error_code ec;
+  options->source = std::filesystem::canonical(source, ec);
+  if (ec || !std::filesystem::is_directory(options->source)) {
+    return "source '" + source + "' is not a readable directory" + (ec ? ": " + ec.message() : "");
+  }
+  if (!options->cache_dir.empty()) {
+    options->cache_dir = std::filesystem::absolute(options->cache_dir);
+    return "";
+  }
+  // The unit's $CACHE_DIRECTORY, then the daemon's own rule beneath it.
+  if (!instance.empty()) ::setenv("CACHE_DIRECTORY", instance_cache_directory(instance).c_str(), 1);
+  // The daemon's default, from the canonical path: the same cache a later mount opens.
+  options->cache_dir = cache::default_cache_dir(options->source);
+  return "";
 }
 
 }  // namespace metafs::tools

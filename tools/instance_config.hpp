@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "options.hpp"
+
 namespace metafs::tools {
 
 // When argv has --instance NAME: *args becomes the command line as the unit would have it: its
@@ -17,5 +19,12 @@ std::string instance_arguments(int argc, char** argv, std::vector<std::string>* 
 
 // The unit's $CACHE_DIRECTORY (CacheDirectory=metafs/%i): /var/cache/metafs/NAME.
 std::string instance_cache_directory(const std::string& instance);
+
+// options->source = SOURCE made canonical (it must be a directory), and options->cache_dir as
+// the daemon would open it for that path: --cache-dir made absolute, else the instance unit's
+// $CACHE_DIRECTORY (with --instance), else the daemon's default (cache::default_cache_dir) —
+// so a tool finds the cache a mount of the same SOURCE uses. Returns why not, or "".
+std::string resolve_source_and_cache(const std::string& source, const std::string& instance,
+                                     fs::Options* options);
 
 }  // namespace metafs::tools

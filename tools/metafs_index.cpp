@@ -177,21 +177,9 @@ bool parse_command_line(int argc, char** argv, IndexSettings* settings, int* exi
   if (std::string error = fs::validate_shared_options(options); !error.empty()) {
     return fail(error);
   }
-  std::error_code ec;
-  options.source = std::filesystem::canonical(source, ec);
-  if (ec || !std::filesystem::is_directory(options.source)) {
-    return fail("source '" + source + "' is not a readable directory" +
-                (ec ? ": " + ec.message() : ""));
-  }
-  if (!options.cache_dir.empty()) {
-    options.cache_dir = std::filesystem::absolute(options.cache_dir);
-  } else {
-    // The unit's $CACHE_DIRECTORY, then the daemon's own rule beneath it.
-    if (!instance.empty()) {
-      ::setenv("CACHE_DIRECTORY", metafs::tools::instance_cache_directory(instance).c_str(), 1);
-    }
-    // The daemon's default, from the canonical path: the same cache a later mount opens.
-    options.cache_dir = cache::default_cache_dir(options.source);
+  if (std::string error = metafs::tools::resolve_source_and_cache(source, instance, &options);
+      !error.empty()) {
+    return fail(error);
   }
   return true;
 }
