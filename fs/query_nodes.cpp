@@ -3,7 +3,10 @@
 // on who asks: only files the caller could open in SOURCE, checked as the mirror checks an
 // open (AsCaller, then the open beneath SOURCE). So nothing of theirs is cached by the kernel
 // (timeouts 0) and each listing is made for its opendir.
+#include <xxhash.h>
+
 #include <climits>
+#include <cstdio>
 #include <mutex>
 #include <unordered_map>
 
@@ -36,7 +39,39 @@ std::string link_name(std::string_view rel) {
   return out;
 }
 
-// The inverse; false for a name link_name never makes.
+// A result whose link_name would pass NAME_MAX (deep archives, trees named by DICOM UIDs) is
+// named "%~" + 16 hex digits of XXH3-64 of its path + the end of its link_name, from a %2F on
+// where one fits (so the name still ends with the file's own name); link_name never makes
+// "%~". Such a name is found again through long_names_ or by running the query again.
+constexpr std::string_view kLongMark = "%~";
+
+std::string result_name(std::string_view rel) {
+  std::string name = link_name(rel);
+  if (name.size() <= NAME_MAX) return name;
+  char digest[17];
+  std::snprintf(digest, sizeof digest, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits(rel.data(), rel.size())));
+  std::string out = std::string(kLongMark) + digest;
+  const std::size_t room = NAME_MAX - out.size();
+  std::size_t start = rel.size();
+  for (std::size_t len = 0; start > 0; --start) {
+    const char c = rel[start - 1];
+    const std::size_t add = c == '%' || c == '/' ? 3 : 1;
+    if (len + add > room) break;
+    len += add;
+  }
+  std::string_view tail = rel.substr(start);
+  if (std::size_t slash = tail.find('/'); slash != std::string_view::npos) {
+    tail.remove_prefix(slash);  // from a whole path component on
+  } else {
+    while (!tail.empty() && (static_cast<unsigned char>(tail.front()) & 0xC0) == 0x80) {
+      tail.remove_prefix(1);  // from a whole UTF-8 character on
+    }
+  }
+  return out + link_name(tail);
+}
+
+// The inverse of link_name; false for a name link_name never makes.
 bool link_rel(std::string_view name, std::string* rel) {
   rel->clear();
   for (std::size_t i = 0; i < name.size(); ++i) {
@@ -82,8 +117,15 @@ class QueryNodes final : public NodeKind {
     }
     if (dir.query_role != Node::QueryRole::kResults) return ENOTDIR;
     std::string rel;
-    if (!link_rel(name, &rel)) return ENOENT;
-    if (RequestScope::listed()) {  // readdirplus: the listing was made for this caller
+    const bool long_name = name.starts_with(kLongMark);
+    if (long_name) {
+      if (!long_rel(dir, name, RequestScope::caller(), &rel)) return ENOENT;
+    } else if (!link_rel(name, &rel)) {
+      return ENOENT;
+    }
+    // readdirplus: the listing was made for this caller (a long name is checked again: its
+    // path came from a digest)
+    if (RequestScope::listed() && !long_name) {
       return reply(fs_.inodes_.acquire_query(Node::QueryRole::kLink, dir.query, rel), entry);
     }
     Caller caller = RequestScope::caller();
@@ -134,8 +176,8 @@ class QueryNodes final : public NodeKind {
     std::vector<query::QueryFile> found;
     if (int err = run(query::parse_query_name(node.query), caller(), &found)) return err;
     for (const query::QueryFile& f : found) {
-      std::string name = link_name(f.path);
-      if (name.size() > NAME_MAX) continue;  // a path too long to be one name
+      std::string name = result_name(f.path);
+      if (name.starts_with(kLongMark)) remember_long_name(name, f.path);
       listing->entries.push_back({std::move(name), InodeTable::kFirstDynamicIno, S_IFLNK});
     }
     return 0;
@@ -188,6 +230,36 @@ class QueryNodes final : public NodeKind {
     entry->attr_timeout = 0;
     entry->entry_timeout = 0;  // the answer depends on who asks, and on the cache
     return 0;
+  }
+
+  void remember_long_name(const std::string& name, const std::string& rel) {
+    std::lock_guard lock(mutex_);
+    if (long_names_.size() >= kMaxLongNames) long_names_.clear();
+    long_names_[name] = rel;
+  }
+
+  // The path a long result name (result_name) stands for in query directory `dir`: as last
+  // listed, else found by running the query again for `caller`. The caller's right to it is
+  // checked afterwards, as for any name.
+  bool long_rel(const Node& dir, const std::string& name, const Caller& caller, std::string* rel) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = long_names_.find(name);
+      if (it != long_names_.end()) {
+        *rel = it->second;
+        return result_name(*rel) == name;
+      }
+    }
+    std::vector<query::QueryFile> found;
+    if (run(query::parse_query_name(dir.query), caller, &found) != 0) return false;
+    for (const query::QueryFile& f : found) {
+      if (result_name(f.path) == name) {
+        *rel = f.path;
+        remember_long_name(name, f.path);
+        return true;
+      }
+    }
+    return false;
   }
 
   std::shared_ptr<const std::string> errors_of(const Node& node) {
@@ -252,7 +324,12 @@ class QueryNodes final : public NodeKind {
     return 0;
   }
 
+  // Bounds long_names_ (cleared when full; a name not in it is found by a query).
+  static constexpr std::size_t kMaxLongNames = 10000;
+
   std::mutex mutex_;
+  // Long result names (result_name) as listed: name -> path below SOURCE.
+  std::unordered_map<std::string, std::string> long_names_;
   // /.metafs/errors as last rendered for each identity (caller_key).
   std::unordered_map<std::string, std::shared_ptr<const std::string>> errors_;
 };

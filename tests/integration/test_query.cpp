@@ -282,4 +282,70 @@ TEST_F(QueryTest, QueryDirectoriesInTheMount) {
   EXPECT_TRUE(mount.alive()) << mount.log();
 }
 
+// A result whose path, written as one name, would pass 255 bytes is listed under a name made
+// of a digest and the path's end (README): found by that name, by another user only if they
+// may read the file.
+TEST_F(QueryTest, ResultsWithLongPathsAreListed) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test runs as root (it creates a user)";
+  TestUser user("l");
+  // 12 levels of 24-byte names: a 300-byte path, "%2F" making it longer still.
+  fs::path deep = src_;
+  std::string rel;
+  for (int i = 0; i < 12; ++i) {
+    std::string part = "level" + std::to_string(10 + i) + "_1.2.840.10008.5.1";
+    deep /= part;
+    rel += part + "/";
+  }
+  fs::create_directories(deep);
+  for (fs::path p = deep; p != src_; p = p.parent_path()) {
+    fs::permissions(p, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  }
+  fs::copy_file(src_ / "mr.dcm", deep / "mr%1.dcm");
+  fs::copy_file(src_ / "mr.dcm", deep / "secret.dcm");
+  fs::permissions(deep / "secret.dcm", fs::perms::owner_read | fs::perms::owner_write);
+  index();
+  EXPECT_EQ(query("Modality=MR"), Paths({"mr.dcm", rel + "mr%1.dcm", rel + "secret.dcm"}));
+  MountRunner mount(src_, {"-o", "allow_other", "--cache-dir", cache_.string()},
+                    tmp_.path() / "mnt");
+  ASSERT_TRUE(mount.mounted()) << mount.log();
+  fs::path q = mount.mountpoint() / ".metafs" / "query" / "Modality=MR";
+  Paths names = listed(q);
+  ASSERT_EQ(names.size(), 3u);
+  std::string long_name;
+  std::string secret_name;
+  for (const std::string& name : names) {
+    EXPECT_LE(name.size(), 255u) << name;
+    if (name == "mr.dcm") continue;
+    EXPECT_EQ(name.rfind("%~", 0), 0u) << name;
+    EXPECT_EQ(name.find('/'), std::string::npos) << name;
+    if (name.ends_with("%2Fmr%251.dcm")) long_name = name;
+    if (name.ends_with("%2Fsecret.dcm")) secret_name = name;
+  }
+  ASSERT_FALSE(long_name.empty());
+  ASSERT_FALSE(secret_name.empty());
+  EXPECT_EQ(fs::read_symlink(q / long_name), "../../../" + rel + "mr%1.dcm");
+  EXPECT_EQ(read_file(q / long_name / "fields" / "PatientID"), "832040\n");
+  // By name, from a fresh daemon that has not listed it (found by running the query again).
+  MountRunner again(src_, {"-o", "allow_other", "--cache-dir", (tmp_.path() / "c2").string()},
+                    tmp_.path() / "mnt2");
+  ASSERT_TRUE(again.mounted()) << again.log();
+  fs::path q2 = again.mountpoint() / ".metafs" / "query" / "Modality=MR";
+  EXPECT_EQ(listed(q2), Paths());  // its own cache is empty until it extracts
+  read_file(again.mountpoint() / rel / "mr%1.dcm" / "metadata.txt");
+  EXPECT_EQ(fs::read_symlink(q2 / long_name), "../../../" + rel + "mr%1.dcm");
+  EXPECT_FALSE(fs::exists(q2 / ("%~0000000000000000%2F" + std::string("mr%251.dcm"))));
+  // Another user: the long name of the 0600 file is neither listed nor found.
+  int status = -1;
+  std::string out = user.run("ls " + shell_quote(q.string()), &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(out, long_name + "\nmr.dcm\n");
+  out = user.run("stat " + shell_quote((q / secret_name).string()), &status);
+  EXPECT_NE(status, 0) << out;
+  out = user.run("readlink " + shell_quote((q / long_name).string()), &status);
+  EXPECT_EQ(out, "../../../" + rel + "mr%1.dcm\n");
+  EXPECT_TRUE(mount.alive()) << mount.log();
+  EXPECT_TRUE(again.alive()) << again.log();
+}
+
 }  // namespace
