@@ -26,6 +26,10 @@ struct DataVersion {
   // steady-clock time (ns) on, a new lookup gets a new attempt, with inodes of its own.
   mutable std::atomic<std::int64_t> retry_after_ns{0};
   unsigned attempt = 0;
+  // Set once a view of the file's verdict (not a passing failure) was made or found for this
+  // version (ExtractionService::remember): its data directory's names are then known without
+  // the view, which may have left memory since.
+  mutable std::atomic<bool> final_seen{false};
 
   FileVersion file() const { return FileVersion::of(rel, st); }
 

@@ -318,6 +318,7 @@ ExtractionService::ViewPtr ExtractionService::remember(
     return view;
   }
   views_.put(version.key, view, view->memory_bytes());
+  version.final_seen.store(true, std::memory_order_release);
   return view;
 }
 
@@ -326,6 +327,7 @@ ExtractionService::ViewPtr ExtractionService::find_view(const DataVersion& versi
   if (auto passing = version.passing_view()) return passing;
   if (auto hit = views_.get(version.key)) {
     if (count_hit) ++stats_.view_hits;
+    version.final_seen.store(true, std::memory_order_release);  // the LRU keeps verdicts only
     return *hit;
   }
   if (auto cached = cache_.get(cache_key(version))) return remember(version, std::move(cached));

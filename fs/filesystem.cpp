@@ -234,6 +234,21 @@ int Filesystem::data_view(const std::string& rel, const struct stat& st,
   return 0;
 }
 
+bool Filesystem::final_data_version(const std::string& rel, const struct stat& st,
+                                    std::shared_ptr<const extraction::DataVersion>* version) {
+  extract::Format format = service_->detect(rel, st);
+  if (format == extract::Format::kNone) return false;
+  *version = service_->version(rel, st, format);
+  return (*version)->final_seen.load(std::memory_order_acquire);
+}
+
+int Filesystem::data_view_of(const extraction::DataVersion& version,
+                             std::shared_ptr<const extraction::DataView>* view) {
+  if (prefetcher_) prefetcher_->accessed(version.rel);
+  *view = service_->held_view(version);
+  return *view ? 0 : ESTALE;
+}
+
 int Filesystem::view_of(const Node& node, std::shared_ptr<const extraction::DataView>* view) {
   *view = service_->held_view(*node.version);
   return *view ? 0 : ESTALE;

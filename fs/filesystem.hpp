@@ -64,6 +64,12 @@ struct DirListing {
 std::unique_ptr<DirListing::Reader> view_entries_reader(
     std::shared_ptr<const extraction::DataView> view, extraction::DataView::EntryId dir,
     std::string_view unlisted = {});
+// The same, the view found by `find` when the entries are first read: a listing the kernel
+// keeps needs no view.
+using ViewFinder = std::function<int(std::shared_ptr<const extraction::DataView>*)>;
+std::unique_ptr<DirListing::Reader> view_entries_reader(ViewFinder find,
+                                                        extraction::DataView::EntryId dir,
+                                                        std::string_view unlisted = {});
 
 // What read() serves from memory: a virtual or control file's bytes. (A mirrored file and a
 // data file's original are read through the descriptor open() gave.)
@@ -167,6 +173,14 @@ class Filesystem {
   int data_view(const std::string& rel, const struct stat& st,
                 std::shared_ptr<const extraction::DataVersion>* version,
                 std::shared_ptr<const extraction::DataView>* view);
+  // The version of scientific file `rel` (lstat `st`) when a view of its verdict was already
+  // found for it (DataVersion::final_seen), so its listing is known without the view.
+  bool final_data_version(const std::string& rel, const struct stat& st,
+                          std::shared_ptr<const extraction::DataVersion>* version);
+  // The view of `version` for its data directory's listing, extracted again if it is gone
+  // and the file is still that version (ESTALE otherwise).
+  int data_view_of(const extraction::DataVersion& version,
+                   std::shared_ptr<const extraction::DataView>* view);
   // The view a virtual node belongs to; ESTALE when it is gone and the file has changed.
   int view_of(const Node& node, std::shared_ptr<const extraction::DataView>* view);
   // The access ACL a node shows: a mirrored path's own, derived from the data file's for

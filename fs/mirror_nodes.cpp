@@ -120,15 +120,28 @@ class MirrorNodes final : public NodeKind {
       if (!node.shows(st)) return ESTALE;  // another file has this data file's name now
       std::shared_ptr<const extraction::DataVersion> version;
       std::shared_ptr<const extraction::DataView> view;
-      if (int err = fs_.data_view(node.rel_path, st, &version, &view)) return err;
+      const std::string_view unlisted =
+          fs_.options_.fields_visible ? "" : extraction::DataView::kFieldsName;
       // The current version's names, dropped with the data file's inode when it changes (as
       // its names are); a passing failure is listed again, so that its retry is seen.
-      listing->cacheable =
-          view->extraction().verdict == extract::Extraction::Verdict::kFinal &&
+      const bool watched =
           fs_.invalidator_.watched(std::string(extraction::split_relative(node.rel_path).dir));
+      if (watched && fs_.final_data_version(node.rel_path, st, &version)) {
+        // A listing the kernel may keep and may have: the view is found only if it asks for
+        // the entries (a second `find` decodes no view that did not stay in memory).
+        listing->cacheable = true;
+        listing->reader = view_entries_reader(
+            [this, version](std::shared_ptr<const extraction::DataView>* found) {
+              return fs_.data_view_of(*version, found);
+            },
+            extraction::DataView::kRootEntry, unlisted);
+        return 0;
+      }
+      if (int err = fs_.data_view(node.rel_path, st, &version, &view)) return err;
+      listing->cacheable =
+          watched && view->extraction().verdict == extract::Extraction::Verdict::kFinal;
       listing->reader =
-          view_entries_reader(std::move(view), extraction::DataView::kRootEntry,
-                              fs_.options_.fields_visible ? "" : extraction::DataView::kFieldsName);
+          view_entries_reader(std::move(view), extraction::DataView::kRootEntry, unlisted);
       return 0;
     }
     extract::FileDescriptor fd;

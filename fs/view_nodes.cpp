@@ -16,9 +16,9 @@ class ViewEntriesReader final : public DirListing::Reader {
       : view_(std::move(view)), dir_(dir), unlisted_(unlisted) {}
   // The view is found (`find_view`) when the entries are read: a listing the kernel keeps
   // needs none.
-  using ViewFinder = std::function<int(std::shared_ptr<const extraction::DataView>*)>;
-  ViewEntriesReader(ViewFinder find_view, extraction::DataView::EntryId dir)
-      : find_view_(std::move(find_view)), dir_(dir) {}
+  ViewEntriesReader(ViewFinder find_view, extraction::DataView::EntryId dir,
+                    std::string_view unlisted)
+      : find_view_(std::move(find_view)), dir_(dir), unlisted_(unlisted) {}
 
   int read(std::vector<DirListing::Entry>* entries) override {
     if (!view_) {
@@ -48,6 +48,12 @@ std::unique_ptr<DirListing::Reader> view_entries_reader(
     std::shared_ptr<const extraction::DataView> view, extraction::DataView::EntryId dir,
     std::string_view unlisted) {
   return std::make_unique<ViewEntriesReader>(std::move(view), dir, unlisted);
+}
+
+std::unique_ptr<DirListing::Reader> view_entries_reader(ViewFinder find,
+                                                        extraction::DataView::EntryId dir,
+                                                        std::string_view unlisted) {
+  return std::make_unique<ViewEntriesReader>(std::move(find), dir, unlisted);
 }
 
 class ViewNodes final : public NodeKind {
@@ -91,7 +97,7 @@ class ViewNodes final : public NodeKind {
           *view = fs_.service_->held_view(*version);  // as view_of() finds it
           return *view ? 0 : ESTALE;
         },
-        node.entry);
+        node.entry, std::string_view());
     listing->cacheable = true;
     return 0;
   }

@@ -143,6 +143,12 @@ TEST_F(KernelCache, ALocalSourceIsWatchedAndTheKernelDoesNotAskAgain) {
   });
   EXPECT_EQ(relisted.readdir_replies, 0u);
   EXPECT_EQ(relisted.lookups, 0u);
+  // Opening a data directory whose listing the kernel keeps does not even look for its view
+  // (which may have left memory: a second `find` would decode each one from the disk cache).
+  const auto views_found = stats_of(mount)["view_hits"].get<std::uint64_t>();
+  ASSERT_FALSE(listing(mnt / "dir" / "image.fits").empty());
+  ASSERT_FALSE(listing(mnt / "dir" / "image.fits").empty());
+  EXPECT_EQ(stats_of(mount)["view_hits"].get<std::uint64_t>(), views_found);
   EXPECT_GE(stats_of(mount)["watched_directories"].get<int>(), 3);  // root, dir, dir/sub
 }
 
