@@ -133,6 +133,7 @@ struct LmdbStore::Impl {
   void reset_file(std::string_view reason, bool keep);
   void note_error(int code, std::string_view what);
   std::optional<std::string> read(std::string_view key);
+  bool stored(std::string_view key);
 };
 
 void LmdbStore::Impl::open() {
@@ -207,6 +208,18 @@ std::optional<std::string> LmdbStore::Impl::read(std::string_view key) {
   } catch (const LmdbError& e) {
     note_error(e.code(), "read");
     return std::nullopt;
+  }
+}
+
+bool LmdbStore::Impl::stored(std::string_view key) {
+  std::shared_lock lock(env_mutex);
+  if (!env || corrupt) return false;
+  try {
+    LmdbTxn txn = LmdbTxn::read(env->get());
+    return txn.find(dbs.entries, key).has_value();
+  } catch (const LmdbError& e) {
+    note_error(e.code(), "read");
+    return false;
   }
 }
 
@@ -582,6 +595,16 @@ std::optional<std::string> LmdbStore::get(std::string_view key) {
   std::optional<std::string> value = impl_->read(key);
   if (value) touch(key);
   return value;
+}
+
+bool LmdbStore::contains(std::string_view key) {
+  if (!impl_->enabled || key.empty() || key.size() > kMaxKeyBytes) return false;
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    auto it = impl_->pending.find(std::string(key));
+    if (it != impl_->pending.end()) return it->second.make || it->second.value;
+  }
+  return impl_->stored(key);
 }
 
 void LmdbStore::put(std::string key, std::string value, std::vector<std::string> terms) {

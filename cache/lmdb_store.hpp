@@ -84,6 +84,9 @@ class LmdbStore {
 
   // Keys must be 1..511 bytes (LMDB's limit); a longer key is a miss / not stored.
   std::optional<std::string> get(std::string_view key);
+  // Whether get() would find `key` (queued or stored), without copying or making its value
+  // and without recording an access.
+  bool contains(std::string_view key);
   // `terms`: the value's index terms (used when the store maintains the index).
   void put(std::string key, std::string value, std::vector<std::string> terms = {});
   // Makes a value and its terms (`terms` null: only the value is wanted); false: nothing to

@@ -122,6 +122,11 @@ std::shared_ptr<const Extraction> MetadataCache::get(const CacheKey& key) {
   return nullptr;
 }
 
+bool MetadataCache::contains(const CacheKey& key) {
+  Impl& d = *impl_;
+  return d.disk() && d.store->contains(lmdb_key(key, RecordKind::kExtraction));
+}
+
 // The encoding (zstd) and the index terms are made on the store's writer thread: the
 // request that extracted answers from the tree it has without waiting for them. Until then
 // the queue holds the extraction itself, so it counts the extraction's memory against the

@@ -74,6 +74,9 @@ class MetadataCache {
   // nullptr on a miss; each hit is decoded anew (the caller keeps it). A record that does
   // not decode counts as an error, is deleted, and is a miss.
   std::shared_ptr<const extract::Extraction> get(const CacheKey& key);
+  // Whether get() would find a record of `key` (not decoded, not checked: a record that
+  // turns out malformed is still a miss for get()); no access recorded, no hit counted.
+  bool contains(const CacheKey& key);
   // Precondition: extraction != nullptr. Visible to get() at once (from the write queue); on
   // disk after the writer's next batch. Returns without encoding: the record (zstd) and its
   // index terms are made on the store's writer thread, which holds the extraction until

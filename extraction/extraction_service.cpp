@@ -352,7 +352,12 @@ ExtractionService::ViewPtr ExtractionService::held_view(const DataVersion& versi
 }
 
 bool ExtractionService::prefetch(const DataVersion& version, std::stop_token stop) {
-  if (find_view(version, false)) return true;
+  // Ready when in memory or on disk: a record is decoded when it is asked for, not here (a
+  // walk over a cached tree would decode every view twice and crowd the memory LRU).
+  if (version.passing_view() || views_.contains(version.key) ||
+      cache_.contains(cache_key(version))) {
+    return true;
+  }
   {
     std::lock_guard lock(flight_mutex_);
     if (in_flight_.contains(version.key)) return true;  // a request is extracting it

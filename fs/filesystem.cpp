@@ -249,6 +249,13 @@ int Filesystem::data_view_of(const extraction::DataVersion& version,
   return *view ? 0 : ESTALE;
 }
 
+int Filesystem::lookup_listed(const DirListing& listing, const DirListing::Entry& listed,
+                              fuse_entry_param* entry) {
+  ++stats_.lookups;
+  *entry = fuse_entry_param{};
+  return listing.lookup_listed(listed, entry);
+}
+
 int Filesystem::view_of(const Node& node, std::shared_ptr<const extraction::DataView>* view) {
   *view = service_->held_view(*node.version);
   return *view ? 0 : ESTALE;

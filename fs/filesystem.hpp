@@ -52,6 +52,10 @@ struct DirListing {
   // watched source directory's listing is dropped (Invalidator) when the directory changes.
   bool cacheable = false;
   std::unique_ptr<Reader> reader;  // null once read
+  // Answers readdirplus's lookup of an entry read, when the opener can without asking again
+  // (a data directory: the entry in the view listed, at the version opened, with no lstat of
+  // the source and no search for the view per entry); unset: Filesystem::lookup by name.
+  std::function<int(const Entry& listed, fuse_entry_param* entry)> lookup_listed;
 
  private:
   std::mutex mutex_;  // the kernel serialises readdir of one open directory; this is cheap
@@ -107,6 +111,9 @@ class Filesystem {
   Stats& stats() { return stats_; }
 
   int lookup(fuse_ino_t parent, const std::string& name, fuse_entry_param* entry);
+  // readdirplus's lookup of entry `listed` of `listing` through its lookup_listed.
+  int lookup_listed(const DirListing& listing, const DirListing::Entry& listed,
+                    fuse_entry_param* entry);
   int getattr(fuse_ino_t ino, struct stat* st, double* timeout);
   int readlink(fuse_ino_t ino, std::string* target);
   // A mirrored directory is opened with `caller`'s credentials (AsCaller) and listed through

@@ -88,14 +88,17 @@ class MirrorNodes final : public NodeKind {
     if (int err = fs_.data_view(dir.rel_path, st, &version, &view)) return err;
     extraction::DataView::EntryId id = view->find(extraction::DataView::kRootEntry, name);
     if (id == extraction::DataView::kNoEntry) return ENOENT;
-    // These names lead to the current version's view: they are invalidated when the file
-    // changes, if its directory is watched. A view that is not the file's verdict (a passing
-    // failure) is asked for again on every lookup, so that its retry is seen.
-    double timeout =
-        view->extraction().verdict == extract::Extraction::Verdict::kFinal
-            ? fs_.mirror_timeout(std::string(extraction::split_relative(dir.rel_path).dir))
-            : 0;
-    return fs_.lookup_virtual(version, *view, id, timeout, entry);
+    return fs_.lookup_virtual(version, *view, id, entry_timeout(*view, dir.rel_path), entry);
+  }
+
+  // The names of data file `rel`'s directory lead to the current version's view: they are
+  // invalidated when the file changes, if its directory is watched. A view that is not the
+  // file's verdict (a passing failure) is asked for again on every lookup, so that its retry
+  // is seen.
+  double entry_timeout(const extraction::DataView& view, const std::string& rel) const {
+    return view.extraction().verdict == extract::Extraction::Verdict::kFinal
+               ? fs_.mirror_timeout(std::string(extraction::split_relative(rel).dir))
+               : 0;
   }
 
   int getattr(const Node& node, struct stat* st, double* timeout) override {
@@ -126,22 +129,36 @@ class MirrorNodes final : public NodeKind {
       // its names are); a passing failure is listed again, so that its retry is seen.
       const bool watched =
           fs_.invalidator_.watched(std::string(extraction::split_relative(node.rel_path).dir));
+      auto listed = std::make_shared<std::shared_ptr<const extraction::DataView>>();
       if (watched && fs_.final_data_version(node.rel_path, st, &version)) {
         // A listing the kernel may keep and may have: the view is found only if it asks for
         // the entries (a second `find` decodes no view that did not stay in memory).
         listing->cacheable = true;
         listing->reader = view_entries_reader(
-            [this, version](std::shared_ptr<const extraction::DataView>* found) {
-              return fs_.data_view_of(*version, found);
+            [this, version, listed](std::shared_ptr<const extraction::DataView>* found) {
+              int err = fs_.data_view_of(*version, found);
+              *listed = *found;
+              return err;
             },
             extraction::DataView::kRootEntry, unlisted);
-        return 0;
+      } else {
+        if (int err = fs_.data_view(node.rel_path, st, &version, &view)) return err;
+        listing->cacheable =
+            watched && view->extraction().verdict == extract::Extraction::Verdict::kFinal;
+        *listed = view;
+        listing->reader =
+            view_entries_reader(std::move(view), extraction::DataView::kRootEntry, unlisted);
       }
-      if (int err = fs_.data_view(node.rel_path, st, &version, &view)) return err;
-      listing->cacheable =
-          watched && view->extraction().verdict == extract::Extraction::Verdict::kFinal;
-      listing->reader =
-          view_entries_reader(std::move(view), extraction::DataView::kRootEntry, unlisted);
+      // readdirplus: each entry as lookup() finds it at this version, from the view listed.
+      listing->lookup_listed = [this, version, listed, dir = node.rel_path](
+                                   const DirListing::Entry& e, fuse_entry_param* entry) {
+        if (*listed == nullptr) return ENOENT;
+        const extraction::DataView& shown = **listed;
+        const auto id =
+            static_cast<extraction::DataView::EntryId>(e.ino_hint - InodeTable::kFirstDynamicIno);
+        if (e.ino_hint < InodeTable::kFirstDynamicIno || id >= shown.entry_count()) return ENOENT;
+        return fs_.lookup_virtual(version, shown, id, entry_timeout(shown, dir), entry);
+      };
       return 0;
     }
     extract::FileDescriptor fd;

@@ -36,7 +36,8 @@ void serve(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool p
       if (dot) {
         entry.attr.st_ino = e.ino_hint;
         entry.attr.st_mode = e.type;
-      } else if (fs.lookup(listing.ino, e.name, &entry) != 0) {
+      } else if ((listing.lookup_listed ? fs.lookup_listed(listing, e, &entry)
+                                        : fs.lookup(listing.ino, e.name, &entry)) != 0) {
         continue;  // vanished since opendir
       }
       need = fuse_add_direntry_plus(req, buffer.data() + used, size - used, e.name.c_str(), &entry,

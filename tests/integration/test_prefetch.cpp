@@ -95,6 +95,28 @@ TEST_F(Prefetch, OneReadExtractsItsDirectoryAheadAndTheRestIsServedWithoutExtrac
   EXPECT_EQ(read_file(mnt / "series/f10.fits/fields/0/NAXIS"), "2\n");
 }
 
+// What the disk cache holds is ready: reading ahead over a cached directory neither extracts
+// nor decodes (a walk over a cached tree would decode every view twice and crowd the views
+// kept in memory).
+TEST_F(Prefetch, ACachedDirectoryIsNotDecodedAhead) {
+  const std::string cache = (tmp_.path() / "cache").string();
+  {
+    MountRunner fill(src_, {"--cache-dir", cache});
+    ASSERT_TRUE(fill.mounted());
+    for (const auto& rel : data_files()) read_file(fill.mountpoint() / rel / "metadata.txt");
+    EXPECT_EQ(stats_of(fill)["extractions"].get<std::uint64_t>(), 12u);
+  }
+  MountRunner mount(src_, {"--cache-dir", cache});
+  ASSERT_TRUE(mount.mounted());
+  EXPECT_EQ(read_file(mount.mountpoint() / "series/d03.dcm/fields/Modality"), "MR\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  nlohmann::json stats = stats_of(mount);
+  EXPECT_EQ(stats["extractions"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(stats["memory_entries"].get<std::uint64_t>(), 1u) << stats.dump(2);  // d03 only
+  EXPECT_EQ(read_file(mount.mountpoint() / "series/f10.fits/fields/0/NAXIS"), "2\n");
+  EXPECT_EQ(stats_of(mount)["extractions"].get<std::uint64_t>(), 0u);
+}
+
 TEST_F(Prefetch, TheWindowIsTheNextFilesByName) {
   MountRunner mount(src_, {"--no-cache", "--prefetch", "3"});
   ASSERT_TRUE(mount.mounted());

@@ -53,16 +53,21 @@ TEST(CacheStore, GetSeesAPutAtOnceAndAfterFlush) {
   LmdbStore store(small_options(dir.path(), 4 << 20));
   ASSERT_TRUE(store.enabled());
   EXPECT_FALSE(store.get("absent"));
+  EXPECT_FALSE(store.contains("absent"));
   store.put("k", "v1");
   EXPECT_EQ(store.get("k"), "v1");  // from the queue or the file
+  EXPECT_TRUE(store.contains("k"));
   store.put("k", "v2");
   EXPECT_EQ(store.get("k"), "v2");
   store.flush();
   EXPECT_EQ(store.get("k"), "v2");
+  EXPECT_TRUE(store.contains("k"));  // from the file
   store.erase("k");
   EXPECT_FALSE(store.get("k"));
+  EXPECT_FALSE(store.contains("k"));  // an erase queued
   store.flush();
   EXPECT_FALSE(store.get("k"));
+  EXPECT_FALSE(store.contains("k"));
   // Both puts, or only the newest when they were queued together.
   EXPECT_GE(store.stats().writes, 1u);
   EXPECT_LE(store.stats().writes, 2u);
@@ -88,6 +93,8 @@ TEST(CacheStore, DeferredPutsAreMadeByTheWriter) {
     *value = "made";
     return true;
   });
+  EXPECT_TRUE(store.contains("k"));
+  EXPECT_EQ(made, 0);                 // contains() makes nothing
   EXPECT_EQ(store.get("k"), "made");  // from the queue (made here) or the file
   store.flush();
   EXPECT_TRUE(made_elsewhere);  // the writer made what it committed
