@@ -38,13 +38,13 @@ class MemoryLru {
     return it->second->value;
   }
 
-  // Inserts or replaces; the entry becomes the most recently used.
   // Whether `key` is held, without making it the most recently used.
   bool contains(const Key& key) const {
     std::lock_guard lock(mutex_);
     return index_.contains(key);
   }
 
+  // Inserts or replaces; the entry becomes the most recently used.
   void put(const Key& key, Value value, std::size_t bytes) {
     std::lock_guard lock(mutex_);
     auto it = index_.find(key);

@@ -252,6 +252,22 @@ bool MetadataCache::scan_extractions(const RecordVisitor& visit,
       at_end);
 }
 
+std::optional<std::string> MetadataCache::stored_path(std::string_view path_hash) {
+  if (!impl_->disk() || path_hash.size() != 16) return std::nullopt;
+  std::string prefix(1, static_cast<char>(RecordKind::kExtraction));
+  prefix.append(path_hash);
+  std::optional<std::string> path;
+  impl_->store->scan_entries(prefix, [&](std::string_view, std::string_view value) {
+    try {
+      path = std::string(record_parts(value).path);
+    } catch (const std::exception&) {
+      return true;  // a malformed record: try the next one
+    }
+    return false;
+  });
+  return path;
+}
+
 bool MetadataCache::read_records(const std::vector<std::string>& keys, const RecordVisitor& visit) {
   if (!impl_->disk()) return false;
   return impl_->store->read_many(keys, [&](std::string_view key, std::string_view value) {

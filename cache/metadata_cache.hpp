@@ -106,6 +106,9 @@ class MetadataCache {
       std::function<bool(std::string_view key, std::string_view path, std::string_view payload)>;
   // `at_end` runs after the last visit, while the views are still valid.
   bool scan_extractions(const RecordVisitor& visit, const std::function<void()>& at_end = {});
+  // The source path of a stored extraction record whose path hashes to `path_hash` (the 16
+  // bytes of XXH128_canonical_t of XXH3_128bits(path), as in lmdb_key), if any.
+  std::optional<std::string> stored_path(std::string_view path_hash);
   // The records of `keys` (LMDB keys), absent or malformed ones skipped, no access recorded.
   bool read_records(const std::vector<std::string>& keys, const RecordVisitor& visit);
 

@@ -311,6 +311,7 @@ ExtractionService::ViewPtr ExtractionService::remember(
   auto view = std::make_shared<const DataView>(std::move(extraction), version.st,
                                                split_relative(version.rel).name);
   if (passing) {
+    version.final_seen.store(false, std::memory_order_release);  // its names are this view's
     version.keep_passing_view(view);
     version.retry_after_ns.store(
         steady_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(kRetryAfter).count(),

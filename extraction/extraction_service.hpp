@@ -65,9 +65,10 @@ class ExtractionService {
   std::shared_ptr<const DataView> held_view(const DataVersion& version);
   // The view of a version if memory or the cache has it, else nullptr; never extracts.
   std::shared_ptr<const DataView> cached_view(const DataVersion& version);
-  // Makes the view of a version ready ahead of a request: from the cache into memory, or by
-  // an extraction that starts only while no request waits for an extraction slot (a request
-  // for the same version meanwhile joins it). Returns false when `stop` was requested first.
+  // Makes the view of a version ready ahead of a request: nothing to do when memory or the
+  // cache on disk has it (it is decoded when asked for), else an extraction that starts only
+  // while no request waits for an extraction slot (a request for the same version meanwhile
+  // joins it). Returns false when `stop` was requested first.
   bool prefetch(const DataVersion& version, std::stop_token stop);
 
   // The shared tier (PostgreSQL) to ask after the cache misses, before extracting, and to share

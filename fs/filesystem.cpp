@@ -251,9 +251,11 @@ int Filesystem::data_view_of(const extraction::DataVersion& version,
 
 int Filesystem::lookup_listed(const DirListing& listing, const DirListing::Entry& listed,
                               fuse_entry_param* entry) {
-  ++stats_.lookups;
   *entry = fuse_entry_param{};
-  return listing.lookup_listed(listed, entry);
+  int err = listing.lookup_listed(listed, entry);
+  if (err == DirListing::kLookUpByName) return lookup(listing.ino, listed.name, entry);
+  ++stats_.lookups;
+  return err;
 }
 
 int Filesystem::view_of(const Node& node, std::shared_ptr<const extraction::DataView>* view) {

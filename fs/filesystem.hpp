@@ -55,7 +55,9 @@ struct DirListing {
   // Answers readdirplus's lookup of an entry read, when the opener can without asking again
   // (a data directory: the entry in the view listed, at the version opened, with no lstat of
   // the source and no search for the view per entry); unset: Filesystem::lookup by name.
+  // It may answer kLookUpByName instead (the source changed since opendir).
   std::function<int(const Entry& listed, fuse_entry_param* entry)> lookup_listed;
+  static constexpr int kLookUpByName = -1;
 
  private:
   std::mutex mutex_;  // the kernel serialises readdir of one open directory; this is cheap

@@ -136,9 +136,14 @@ class MirrorNodes final : public NodeKind {
         listing->cacheable = true;
         listing->reader = view_entries_reader(
             [this, version, listed](std::shared_ptr<const extraction::DataView>* found) {
-              int err = fs_.data_view_of(*version, found);
+              if (int err = fs_.data_view_of(*version, found)) return err;
+              // Extracted again and not the verdict (a passing failure): this listing may be
+              // kept by the kernel, so it shows none; the next opendir lists it uncached.
+              if ((*found)->extraction().verdict != extract::Extraction::Verdict::kFinal) {
+                return EAGAIN;
+              }
               *listed = *found;
-              return err;
+              return 0;
             },
             extraction::DataView::kRootEntry, unlisted);
       } else {
@@ -149,9 +154,13 @@ class MirrorNodes final : public NodeKind {
         listing->reader =
             view_entries_reader(std::move(view), extraction::DataView::kRootEntry, unlisted);
       }
-      // readdirplus: each entry as lookup() finds it at this version, from the view listed.
-      listing->lookup_listed = [this, version, listed, dir = node.rel_path](
-                                   const DirListing::Entry& e, fuse_entry_param* entry) {
+      // readdirplus: each entry as lookup() finds it at this version, from the view listed,
+      // unless the source changed since (a notification went out): then by name, as lookup()
+      // finds it now.
+      listing->lookup_listed = [this, version, listed, dir = node.rel_path,
+                                seen = fs_.invalidator_.notifications()](const DirListing::Entry& e,
+                                                                         fuse_entry_param* entry) {
+        if (fs_.invalidator_.notifications() != seen) return DirListing::kLookUpByName;
         if (*listed == nullptr) return ENOENT;
         const extraction::DataView& shown = **listed;
         const auto id =

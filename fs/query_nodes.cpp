@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "filesystem.hpp"
 #include "log.hpp"
@@ -40,17 +42,22 @@ std::string link_name(std::string_view rel) {
 }
 
 // A result whose link_name would pass NAME_MAX (deep archives, trees named by DICOM UIDs) is
-// named "%~" + 16 hex digits of XXH3-64 of its path + the end of its link_name, from a %2F on
-// where one fits (so the name still ends with the file's own name); link_name never makes
-// "%~". Such a name is found again through long_names_ or by running the query again.
+// named "%~" + 32 hex digits of XXH3-128 of its path (canonical, big-endian: the hash the
+// cache keys records by) + the end of its link_name, from a %2F on where one fits (so the name
+// still ends with the file's own name); link_name never makes "%~". Such a name is resolved
+// through the cache (MetadataCache::stored_path), with no table to keep.
 constexpr std::string_view kLongMark = "%~";
+constexpr std::size_t kDigestHex = 2 * sizeof(XXH128_canonical_t);
 
 std::string result_name(std::string_view rel) {
   std::string name = link_name(rel);
   if (name.size() <= NAME_MAX) return name;
-  char digest[17];
-  std::snprintf(digest, sizeof digest, "%016llx",
-                static_cast<unsigned long long>(XXH3_64bits(rel.data(), rel.size())));
+  XXH128_canonical_t hash;
+  XXH128_canonicalFromHash(&hash, XXH3_128bits(rel.data(), rel.size()));
+  char digest[kDigestHex + 1];
+  for (std::size_t i = 0; i < sizeof hash.digest; ++i) {
+    std::snprintf(digest + 2 * i, 3, "%02x", static_cast<unsigned>(hash.digest[i]));
+  }
   std::string out = std::string(kLongMark) + digest;
   const std::size_t room = NAME_MAX - out.size();
   std::size_t start = rel.size();
@@ -69,6 +76,22 @@ std::string result_name(std::string_view rel) {
     }
   }
   return out + link_name(tail);
+}
+
+// The path hash a long name (result_name) carries, as 16 bytes; false for another name.
+bool long_name_hash(std::string_view name, std::string* hash) {
+  if (!name.starts_with(kLongMark) || name.size() < kLongMark.size() + kDigestHex) return false;
+  hash->clear();
+  for (std::size_t i = kLongMark.size(); i < kLongMark.size() + kDigestHex; i += 2) {
+    unsigned byte = 0;
+    for (char c : name.substr(i, 2)) {
+      int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (v < 0) return false;
+      byte = byte << 4 | static_cast<unsigned>(v);
+    }
+    hash->push_back(static_cast<char>(byte));
+  }
+  return true;
 }
 
 // The inverse of link_name; false for a name link_name never makes.
@@ -119,12 +142,12 @@ class QueryNodes final : public NodeKind {
     std::string rel;
     const bool long_name = name.starts_with(kLongMark);
     if (long_name) {
-      if (!long_rel(dir, name, RequestScope::caller(), &rel)) return ENOENT;
+      if (!long_rel(name, &rel)) return ENOENT;
     } else if (!link_rel(name, &rel)) {
       return ENOENT;
     }
-    // readdirplus: the listing was made for this caller (a long name is checked again: its
-    // path came from a digest)
+    // readdirplus: the listing was made for this caller (a long name's path came from the
+    // cache by its digest, so it is checked as any name is)
     if (RequestScope::listed() && !long_name) {
       return reply(fs_.inodes_.acquire_query(Node::QueryRole::kLink, dir.query, rel), entry);
     }
@@ -176,9 +199,7 @@ class QueryNodes final : public NodeKind {
     std::vector<query::QueryFile> found;
     if (int err = run(query::parse_query_name(node.query), caller(), &found)) return err;
     for (const query::QueryFile& f : found) {
-      std::string name = result_name(f.path);
-      if (name.starts_with(kLongMark)) remember_long_name(name, f.path);
-      listing->entries.push_back({std::move(name), InodeTable::kFirstDynamicIno, S_IFLNK});
+      listing->entries.push_back({result_name(f.path), InodeTable::kFirstDynamicIno, S_IFLNK});
     }
     return 0;
   }
@@ -232,34 +253,19 @@ class QueryNodes final : public NodeKind {
     return 0;
   }
 
-  void remember_long_name(const std::string& name, const std::string& rel) {
-    std::lock_guard lock(mutex_);
-    if (long_names_.size() >= kMaxLongNames) long_names_.clear();
-    long_names_[name] = rel;
-  }
-
-  // The path a long result name (result_name) stands for in query directory `dir`: as last
-  // listed, else found by running the query again for `caller`. The caller's right to it is
-  // checked afterwards, as for any name.
-  bool long_rel(const Node& dir, const std::string& name, const Caller& caller, std::string* rel) {
-    {
-      std::lock_guard lock(mutex_);
-      auto it = long_names_.find(name);
-      if (it != long_names_.end()) {
-        *rel = it->second;
-        return result_name(*rel) == name;
-      }
+  // The path long result name `name` (result_name) stands for: a path the cache has a record
+  // of under the name's digest, and whose own long name it is.
+  bool long_rel(const std::string& name, std::string* rel) {
+    std::string hash;
+    if (!fs_.cache_ || !long_name_hash(name, &hash)) return false;
+    std::optional<std::string> path = fs_.cache_->stored_path(hash);
+    if (!path) {
+      fs_.cache_->flush();  // a record just extracted, too
+      path = fs_.cache_->stored_path(hash);
     }
-    std::vector<query::QueryFile> found;
-    if (run(query::parse_query_name(dir.query), caller, &found) != 0) return false;
-    for (const query::QueryFile& f : found) {
-      if (result_name(f.path) == name) {
-        *rel = f.path;
-        remember_long_name(name, f.path);
-        return true;
-      }
-    }
-    return false;
+    if (!path || result_name(*path) != name) return false;
+    *rel = std::move(*path);
+    return true;
   }
 
   std::shared_ptr<const std::string> errors_of(const Node& node) {
@@ -324,12 +330,7 @@ class QueryNodes final : public NodeKind {
     return 0;
   }
 
-  // Bounds long_names_ (cleared when full; a name not in it is found by a query).
-  static constexpr std::size_t kMaxLongNames = 10000;
-
   std::mutex mutex_;
-  // Long result names (result_name) as listed: name -> path below SOURCE.
-  std::unordered_map<std::string, std::string> long_names_;
   // /.metafs/errors as last rendered for each identity (caller_key).
   std::unordered_map<std::string, std::shared_ptr<const std::string>> errors_;
 };
