@@ -167,8 +167,9 @@ StoreUsage store_usage(const LmdbTxn& txn, const StoreDbs& dbs, unsigned page_si
     pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
     if (dbi == dbs.entries) usage.entries = st.ms_entries;
     // mdb_stat leaves out the pages of sorted duplicates (each term's own tree of record
-    // keys): count them by their pairs, a key and a node header each, pages 3/4 full.
-    if (dbi == dbs.index) pages += st.ms_entries * (kLmdbKeyBytes + 8) * 4 / 3 / page_size;
+    // keys): count them by their pairs, a key and a node header each, pages 5/8 full (keys
+    // arrive in random order; measured: 110 bytes a pair over 29 M pairs, 10^6 data files).
+    if (dbi == dbs.index) pages += st.ms_entries * (kLmdbKeyBytes + 8) * 8 / 5 / page_size;
   }
   usage.used_bytes = pages * page_size;
   return usage;

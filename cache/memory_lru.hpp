@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -42,6 +43,17 @@ class MemoryLru {
   bool contains(const Key& key) const {
     std::lock_guard lock(mutex_);
     return index_.contains(key);
+  }
+
+  // Inserts `key` only if the entries then take at most `limit` bytes, evicting nothing (an
+  // entry made ahead of need must not push out one in use); false when it did not.
+  bool put_within(const Key& key, Value value, std::size_t bytes, std::size_t limit) {
+    std::lock_guard lock(mutex_);
+    if (index_.contains(key) || bytes_ + bytes > std::min(limit, budget_)) return false;
+    order_.push_front(Entry{key, std::move(value), bytes});
+    index_.emplace(key, order_.begin());
+    bytes_ += bytes;
+    return true;
   }
 
   // Inserts or replaces; the entry becomes the most recently used.

@@ -353,10 +353,22 @@ ExtractionService::ViewPtr ExtractionService::held_view(const DataVersion& versi
 }
 
 bool ExtractionService::prefetch(const DataVersion& version, std::stop_token stop) {
-  // Ready when in memory or on disk: a record is decoded when it is asked for, not here (a
-  // walk over a cached tree would decode every view twice and crowd the memory LRU).
-  if (version.passing_view() || views_.contains(version.key) ||
-      cache_.contains(cache_key(version))) {
+  if (version.passing_view() || views_.contains(version.key)) return true;
+  if (cache_.contains(cache_key(version))) {
+    // On disk: decoded ahead only into the first half of the views' budget, evicting
+    // nothing, so a reader going through a cached directory finds it decoded while a walk
+    // over more views than memory holds does not push out, for views nobody asked for yet,
+    // the views it is about to list.
+    cache::MemoryLruStats held = views_.stats();
+    if (held.bytes >= held.budget / 2) return true;
+    auto cached = cache_.get(cache_key(version));
+    if (cached && cached->verdict == Verdict::kFinal) {
+      auto view = std::make_shared<const DataView>(std::move(cached), version.st,
+                                                   split_relative(version.rel).name);
+      if (views_.put_within(version.key, view, view->memory_bytes(), held.budget / 2)) {
+        version.final_seen.store(true, std::memory_order_release);
+      }
+    }
     return true;
   }
   {

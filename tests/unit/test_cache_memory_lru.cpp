@@ -39,6 +39,22 @@ TEST(CacheMemoryLru, ReplacesChargesAndRefusesOversizeEntries) {
   EXPECT_EQ(lru.stats().bytes, 0u);
 }
 
+// What is made ahead of need goes in only where it fits, pushing nothing out.
+TEST(CacheMemoryLru, PutWithinEvictsNothing) {
+  MemoryLru<std::string, int> lru(1000);
+  lru.put("used", 1, 300);
+  EXPECT_TRUE(lru.contains("used"));
+  EXPECT_FALSE(lru.contains("ahead"));
+  EXPECT_TRUE(lru.put_within("ahead", 2, 150, 500));   // 450 <= 500
+  EXPECT_FALSE(lru.put_within("more", 3, 100, 500));   // 550 > 500
+  EXPECT_FALSE(lru.put_within("ahead", 4, 10, 1000));  // already held: left as it is
+  EXPECT_FALSE(lru.put_within("big", 5, 600, 2000));   // past the budget itself
+  EXPECT_EQ(lru.stats().evictions, 0u);
+  EXPECT_EQ(lru.stats().bytes, 450u);
+  EXPECT_EQ(lru.get("ahead"), 2);
+  EXPECT_EQ(lru.get("used"), 1);
+}
+
 TEST(CacheMemoryLru, ShrinkingTheBudgetEvictsAtOnce) {
   MemoryLru<int, int> lru(1000);
   for (int i = 0; i < 10; ++i) lru.put(i, i, 100);
