@@ -117,6 +117,18 @@ struct LmdbStore::Impl {
   std::atomic<std::uint64_t> used_bytes{0}, entries{0}, writes{0}, evictions{0}, dropped{0},
       errors{0}, map_full{0};
 
+  // Whether a put of `size` bytes fits the queue's bound (max_pending_bytes); with
+  // wait_for_room, waits for the writer to make room first (it notifies `idle` after every
+  // batch). Called with queue_mutex held through `lock`.
+  bool room_for(std::unique_lock<std::mutex>& lock, std::size_t size) {
+    auto fits = [&] { return pending_bytes + size <= options.max_pending_bytes; };
+    if (fits()) return true;
+    if (!options.wait_for_room || size > options.max_pending_bytes) return false;
+    wake_writer.notify_one();
+    idle.wait(lock, [&] { return fits() || stop; });
+    return fits();
+  }
+
   void open();
   void sync_index();
   bool rebuild_index();
@@ -616,8 +628,8 @@ void LmdbStore::put(std::string key, std::string value, std::vector<std::string>
   }
   std::size_t size = value.size();
   {
-    std::lock_guard lock(impl_->queue_mutex);
-    if (impl_->pending_bytes + size > impl_->options.max_pending_bytes) {
+    std::unique_lock lock(impl_->queue_mutex);
+    if (!impl_->room_for(lock, size)) {
       ++impl_->dropped;
       return;
     }
@@ -638,8 +650,8 @@ void LmdbStore::put_deferred(std::string key, std::size_t size_hint, MakeValue m
   if (!impl_->enabled || key.empty() || key.size() > kMaxKeyBytes) return;
   auto maker = std::make_shared<const MakeValue>(std::move(make));
   {
-    std::lock_guard lock(impl_->queue_mutex);
-    if (impl_->pending_bytes + size_hint > impl_->options.max_pending_bytes) {
+    std::unique_lock lock(impl_->queue_mutex);
+    if (!impl_->room_for(lock, size_hint)) {
       ++impl_->dropped;
       return;
     }

@@ -22,8 +22,11 @@ struct LmdbStoreOptions {
   double low_watermark = 0.70;                // ...down to this fraction of the map
   std::size_t batch_puts = 256;               // puts per write transaction at most
   std::size_t batch_bytes = 8u << 20;         // value bytes per write transaction at most
-  std::size_t max_pending_bytes = 64u << 20;  // queued puts beyond this are dropped
-  std::size_t evict_batch = 64;               // deletions per eviction transaction
+  std::size_t max_pending_bytes = 64u << 20;  // queued puts beyond this are dropped...
+  // ...or, with this set, wait until the writer has made room (a batch tool such as
+  // metafs-index, whose work would be lost; a mount never waits on its cache)
+  bool wait_for_room = false;
+  std::size_t evict_batch = 64;                    // deletions per eviction transaction
   std::chrono::milliseconds touch_interval{1000};  // access times are written this often
   std::filesystem::path verifier;  // metafs-cache-verify; empty: default_store_verifier()
 

@@ -91,6 +91,7 @@ MetadataCache::MetadataCache(CacheOptions options)
       };
     }
     store.keep_index = index.keep;
+    store.wait_for_room = impl_->options.wait_for_room;
     impl_->store = std::make_unique<LmdbStore>(std::move(store));
   } else {
     cache_log().info("persistent cache disabled; caching in memory only");

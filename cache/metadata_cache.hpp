@@ -36,6 +36,9 @@ struct CacheOptions {
   bool watch_pressure = true;             // run a PressureMonitor (else level stays normal)
   PressureMonitorOptions pressure;        // where the monitor reads
   CacheIndexOptions index;
+  // A put waits for the disk writer when its queue is full instead of dropping the record
+  // (metafs-index); the daemon drops, so a request never waits on the disk.
+  bool wait_for_room = false;
 };
 
 struct CacheStats {

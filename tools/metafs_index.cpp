@@ -311,6 +311,9 @@ int run(const IndexSettings& settings) {
   // The daemon's own settings, so keys and budgets match a mount's.
   cache::CacheOptions cache_options = fs::cache_options_for(options);
   cache_options.enabled = true;
+  // What is extracted here is the point: wait for the disk writer rather than drop a record
+  // (at 10^6 files the writer falls behind two workers).
+  cache_options.wait_for_room = true;
   cache::MetadataCache metadata_cache(cache_options);
   if (!metadata_cache.stats().disk_enabled) {
     std::cerr << "metafs-index: the cache in " << options.cache_dir

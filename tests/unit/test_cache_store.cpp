@@ -117,6 +117,41 @@ TEST(CacheStore, DeferredPutsAreMadeByTheWriter) {
   EXPECT_FALSE(store.get("big"));
 }
 
+// A batch writer's puts wait for the writer when the queue is full; none is dropped.
+TEST(CacheStore, WaitForRoomDropsNothing) {
+  TempDir dir;
+  auto options = small_options(dir.path(), 16 << 20);
+  options.max_pending_bytes = 4096;
+  options.wait_for_room = true;
+  LmdbStore store(options);
+  ASSERT_TRUE(store.enabled());
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t) {
+    writers.emplace_back([&store, t] {
+      for (int i = 0; i < 200; ++i) {
+        store.put_deferred("k" + std::to_string(t) + "-" + std::to_string(i), 1000,
+                           [](std::string* value, std::vector<std::string>*) {
+                             *value = std::string(1000, 'v');
+                             return true;
+                           });
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  store.flush();
+  EXPECT_EQ(store.stats().dropped, 0u);
+  EXPECT_EQ(store.stats().entries, 600u);
+  EXPECT_TRUE(store.get("k2-199"));
+  // Without it the same bound drops.
+  TempDir other;
+  auto dropping = small_options(other.path(), 16 << 20);
+  dropping.max_pending_bytes = 4096;
+  LmdbStore lossy(dropping);
+  for (int i = 0; i < 200; ++i) lossy.put("k" + std::to_string(i), std::string(1000, 'v'));
+  lossy.flush();
+  EXPECT_GT(lossy.stats().dropped, 0u);
+}
+
 TEST(CacheStore, ReopenKeepsEntries) {
   TempDir dir;
   {
