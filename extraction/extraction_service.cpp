@@ -305,11 +305,16 @@ void ExtractionService::share(const DataVersion& version, const cache::CacheKey&
   shared_->put({key, std::move(extraction), std::move(permissions)});
 }
 
+ExtractionService::ViewPtr ExtractionService::make_view(
+    const DataVersion& version, std::shared_ptr<const extract::Extraction> extraction) {
+  return std::make_shared<const DataView>(std::move(extraction), version.st,
+                                          split_relative(version.rel).name);
+}
+
 ExtractionService::ViewPtr ExtractionService::remember(
     const DataVersion& version, std::shared_ptr<const extract::Extraction> extraction) {
   bool passing = extraction->verdict != Verdict::kFinal;
-  auto view = std::make_shared<const DataView>(std::move(extraction), version.st,
-                                               split_relative(version.rel).name);
+  ViewPtr view = make_view(version, std::move(extraction));
   if (passing) {
     version.final_seen.store(false, std::memory_order_release);  // its names are this view's
     version.keep_passing_view(view);
@@ -354,17 +359,17 @@ ExtractionService::ViewPtr ExtractionService::held_view(const DataVersion& versi
 
 bool ExtractionService::prefetch(const DataVersion& version, std::stop_token stop) {
   if (version.passing_view() || views_.contains(version.key)) return true;
-  if (cache_.contains(cache_key(version))) {
+  const cache::CacheKey key = cache_key(version);
+  if (cache_.contains(key)) {
     // On disk: decoded ahead only into the first half of the views' budget, evicting
     // nothing, so a reader going through a cached directory finds it decoded while a walk
     // over more views than memory holds does not push out, for views nobody asked for yet,
     // the views it is about to list.
     cache::MemoryLruStats held = views_.stats();
     if (held.bytes >= held.budget / 2) return true;
-    auto cached = cache_.get(cache_key(version));
+    auto cached = cache_.get(key);
     if (cached && cached->verdict == Verdict::kFinal) {
-      auto view = std::make_shared<const DataView>(std::move(cached), version.st,
-                                                   split_relative(version.rel).name);
+      ViewPtr view = make_view(version, std::move(cached));
       if (views_.put_within(version.key, view, view->memory_bytes(), held.budget / 2)) {
         version.final_seen.store(true, std::memory_order_release);
       }

@@ -121,6 +121,9 @@ class ExtractionService {
   // Whether `result` may be cached as the version's verdict (counts crashes).
   bool is_verdict(const DataVersion& version, const extract::Extraction& result);
   ViewPtr remember(const DataVersion& version, std::shared_ptr<const extract::Extraction> x);
+  // The view of `version` showing `x` (not kept anywhere).
+  static ViewPtr make_view(const DataVersion& version,
+                           std::shared_ptr<const extract::Extraction> x);
   // The version's extraction from the shared tier (then kept in the local cache too), or
   // nullptr; waits at most the tier's lookup deadline.
   std::shared_ptr<const extract::Extraction> from_shared_tier(const DataVersion& version);
