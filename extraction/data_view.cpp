@@ -1,5 +1,6 @@
 #include "extraction/data_view.hpp"
 
+#include <atomic>
 #include <cstring>
 
 #include "format.hpp"
@@ -23,6 +24,10 @@ mode_t derived_mode(mode_t source, bool directory) {
   if (directory) mode |= read_bits >> 2;  // r -> x in each class
   return mode;
 }
+
+// Views alive in the process (DataView::live).
+std::atomic<std::uint64_t> live_views{0};
+std::atomic<std::uint64_t> live_bytes{0};
 
 }  // namespace
 
@@ -66,6 +71,19 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
   }
   extract::LinkTargets links(x.tree);
   add_tree(fields, MetaTree::kRoot, links);
+  bytes_ = compute_memory_bytes();
+  live_views.fetch_add(1, std::memory_order_relaxed);
+  live_bytes.fetch_add(bytes_, std::memory_order_relaxed);
+}
+
+DataView::~DataView() {
+  live_views.fetch_sub(1, std::memory_order_relaxed);
+  live_bytes.fetch_sub(bytes_, std::memory_order_relaxed);
+}
+
+DataView::Live DataView::live() {
+  return Live{live_views.load(std::memory_order_relaxed),
+              live_bytes.load(std::memory_order_relaxed)};
 }
 
 std::vector<std::string> DataView::fixed_names() {
@@ -239,7 +257,7 @@ struct stat DataView::attributes(EntryId id) const {
   return st;
 }
 
-std::size_t DataView::memory_bytes() const {
+std::size_t DataView::compute_memory_bytes() const {
   std::size_t bytes = sizeof(*this) + entries_.capacity() * sizeof(Entry);
   for (const Entry& entry : entries_) {
     bytes += entry.name.capacity() + entry.children.capacity() * sizeof(EntryId);

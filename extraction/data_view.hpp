@@ -66,8 +66,21 @@ class DataView {
 
   const extract::Extraction& extraction() const { return *extraction_; }
 
-  // Approximate heap bytes, including an allowance for what is rendered on demand.
-  std::size_t memory_bytes() const;
+  // Approximate heap bytes, including an allowance for what is rendered on demand; fixed when
+  // the view is built.
+  std::size_t memory_bytes() const { return bytes_; }
+
+  // Every view alive in the process, in the view LRU or not (held by a listing or a request
+  // after the LRU let it go): what --memory-limit must cover.
+  struct Live {
+    std::uint64_t views = 0;
+    std::uint64_t bytes = 0;  // sum of memory_bytes()
+  };
+  static Live live();
+
+  ~DataView();
+  DataView(const DataView&) = delete;
+  DataView& operator=(const DataView&) = delete;
 
  private:
   enum class Content : std::uint8_t {
@@ -94,6 +107,7 @@ class DataView {
   EntryId add(EntryId parent, std::string name, EntryType type, Content content);
   void add_tree(EntryId dir, std::uint32_t tree_node, extract::LinkTargets& links);
   std::uint64_t size_of(EntryId id) const;
+  std::size_t compute_memory_bytes() const;
   static std::string shortened_key(EntryId dir, std::string_view name);
 
   std::shared_ptr<const extract::Extraction> extraction_;
@@ -102,6 +116,8 @@ class DataView {
   // (directory, name) -> entry for names of fields/ shortened to fit NAME_MAX, which the
   // tree's own index does not know.
   std::unordered_map<std::string, EntryId> shortened_;
+
+  std::size_t bytes_ = 0;  // compute_memory_bytes() once built
 
   mutable std::once_flag txt_once_, json_once_;
   mutable std::shared_ptr<const std::string> txt_, json_;

@@ -169,6 +169,11 @@ ControlFiles::Extra Filesystem::control_extra() const {
       options_.memory_limit);
   add("memory_bytes_budget", "Memory limit after pressure scaling.", false, v.budget);
   add("memory_entries", "Entries held in memory.", false, v.entries);
+  extraction::DataView::Live live = extraction::DataView::live();
+  add("views_alive", "Views of data files in memory, in the LRU or held by a listing or request.",
+      false, live.views);
+  add("view_bytes_alive", "Memory of views_alive (estimate, as memory_bytes_used counts it).",
+      false, live.bytes);
   if (shared_) {
     shared_tier::SharedTierStats s = shared_->stats();
     add("shared_up", "1 while the shared cache (PostgreSQL) answers.", false, s.up ? 1 : 0);

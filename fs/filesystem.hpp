@@ -65,13 +65,9 @@ struct DirListing {
 };
 
 // A reader of the children of view entry `dir`, but not one named `unlisted` (fields/ at a data
-// directory's top, unless --fields=visible: it stays reachable by lookup); holds the view while
-// the directory is open.
-std::unique_ptr<DirListing::Reader> view_entries_reader(
-    std::shared_ptr<const extraction::DataView> view, extraction::DataView::EntryId dir,
-    std::string_view unlisted = {});
-// The same, the view found by `find` when the entries are first read: a listing the kernel
-// keeps needs no view.
+// directory's top, unless --fields=visible: it stays reachable by lookup). The view is found by
+// `find` when the entries are read and held only while they are: a listing the kernel keeps
+// needs no view, and an open directory keeps none in memory.
 using ViewFinder = std::function<int(std::shared_ptr<const extraction::DataView>*)>;
 std::unique_ptr<DirListing::Reader> view_entries_reader(ViewFinder find,
                                                         extraction::DataView::EntryId dir,

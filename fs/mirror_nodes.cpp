@@ -129,44 +129,51 @@ class MirrorNodes final : public NodeKind {
       // its names are); a passing failure is listed again, so that its retry is seen.
       const bool watched =
           fs_.invalidator_.watched(std::string(extraction::split_relative(node.rel_path).dir));
-      auto listed = std::make_shared<std::shared_ptr<const extraction::DataView>>();
+      // The view listed, held weakly: an open directory does not keep its view in memory
+      // (updatedb opens hundreds of directories before it reads them); one that left memory
+      // is found again through the version, and its names are checked against the listing's.
+      auto listed = std::make_shared<std::weak_ptr<const extraction::DataView>>();
       if (watched && fs_.final_data_version(node.rel_path, st, &version)) {
         // A listing the kernel may keep and may have: the view is found only if it asks for
         // the entries (a second `find` decodes no view that did not stay in memory).
         listing->cacheable = true;
-        listing->reader = view_entries_reader(
-            [this, version, listed](std::shared_ptr<const extraction::DataView>* found) {
-              if (int err = fs_.data_view_of(*version, found)) return err;
-              // Extracted again and not the verdict (a passing failure): this listing may be
-              // kept by the kernel, so it shows none; the next opendir lists it uncached.
-              if ((*found)->extraction().verdict != extract::Extraction::Verdict::kFinal) {
-                return EAGAIN;
-              }
-              *listed = *found;
-              return 0;
-            },
-            extraction::DataView::kRootEntry, unlisted);
       } else {
         if (int err = fs_.data_view(node.rel_path, st, &version, &view)) return err;
         listing->cacheable =
             watched && view->extraction().verdict == extract::Extraction::Verdict::kFinal;
         *listed = view;
-        listing->reader =
-            view_entries_reader(std::move(view), extraction::DataView::kRootEntry, unlisted);
       }
+      listing->reader = view_entries_reader(
+          [this, version, listed,
+           cacheable = listing->cacheable](std::shared_ptr<const extraction::DataView>* found) {
+            if ((*found = listed->lock())) return 0;
+            if (int err = fs_.data_view_of(*version, found)) return err;
+            // Extracted again and not the verdict (a passing failure): this listing may be
+            // kept by the kernel, so it shows none; the next opendir lists it uncached.
+            if (cacheable &&
+                (*found)->extraction().verdict != extract::Extraction::Verdict::kFinal) {
+              return EAGAIN;
+            }
+            *listed = *found;
+            return 0;
+          },
+          extraction::DataView::kRootEntry, unlisted);
       // readdirplus: each entry as lookup() finds it at this version, from the view listed,
-      // unless the source changed since (a notification went out): then by name, as lookup()
-      // finds it now.
+      // unless the source changed since (a notification went out) or the view found again
+      // does not have the entry listed: then by name, as lookup() finds it now.
       listing->lookup_listed = [this, version, listed, dir = node.rel_path,
                                 seen = fs_.invalidator_.notifications()](const DirListing::Entry& e,
                                                                          fuse_entry_param* entry) {
         if (fs_.invalidator_.notifications() != seen) return DirListing::kLookUpByName;
-        if (*listed == nullptr) return ENOENT;
-        const extraction::DataView& shown = **listed;
+        std::shared_ptr<const extraction::DataView> shown = listed->lock();
+        if (!shown && fs_.data_view_of(*version, &shown) != 0) return DirListing::kLookUpByName;
         const auto id =
             static_cast<extraction::DataView::EntryId>(e.ino_hint - InodeTable::kFirstDynamicIno);
-        if (e.ino_hint < InodeTable::kFirstDynamicIno || id >= shown.entry_count()) return ENOENT;
-        return fs_.lookup_virtual(version, shown, id, entry_timeout(shown, dir), entry);
+        if (e.ino_hint < InodeTable::kFirstDynamicIno || id >= shown->entry_count() ||
+            shown->parent(id) != extraction::DataView::kRootEntry || shown->name(id) != e.name) {
+          return DirListing::kLookUpByName;
+        }
+        return fs_.lookup_virtual(version, *shown, id, entry_timeout(*shown, dir), entry);
       };
       return 0;
     }

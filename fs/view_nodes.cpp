@@ -11,44 +11,33 @@ namespace {
 
 class ViewEntriesReader final : public DirListing::Reader {
  public:
-  ViewEntriesReader(std::shared_ptr<const extraction::DataView> view,
-                    extraction::DataView::EntryId dir, std::string_view unlisted)
-      : view_(std::move(view)), dir_(dir), unlisted_(unlisted) {}
-  // The view is found (`find_view`) when the entries are read: a listing the kernel keeps
-  // needs none.
+  // The view is found (`find_view`) when the entries are read, and held only while they are:
+  // a listing the kernel keeps needs none, and an open directory pins no view.
   ViewEntriesReader(ViewFinder find_view, extraction::DataView::EntryId dir,
                     std::string_view unlisted)
       : find_view_(std::move(find_view)), dir_(dir), unlisted_(unlisted) {}
 
   int read(std::vector<DirListing::Entry>* entries) override {
-    if (!view_) {
-      if (int err = find_view_(&view_)) return err;
-    }
-    for (extraction::DataView::EntryId child : view_->children(dir_)) {
-      if (!unlisted_.empty() && view_->name(child) == unlisted_) continue;
-      extraction::DataView::EntryType type = view_->type(child);
+    std::shared_ptr<const extraction::DataView> view;
+    if (int err = find_view_(&view)) return err;
+    for (extraction::DataView::EntryId child : view->children(dir_)) {
+      if (!unlisted_.empty() && view->name(child) == unlisted_) continue;
+      extraction::DataView::EntryType type = view->type(child);
       mode_t mode = type == extraction::DataView::EntryType::kDirectory ? S_IFDIR
                     : type == extraction::DataView::EntryType::kLink    ? S_IFLNK
                                                                         : S_IFREG;
-      entries->push_back({view_->name(child), InodeTable::kFirstDynamicIno + child, mode});
+      entries->push_back({view->name(child), InodeTable::kFirstDynamicIno + child, mode});
     }
     return 0;
   }
 
  private:
-  std::shared_ptr<const extraction::DataView> view_;
   ViewFinder find_view_;
   extraction::DataView::EntryId dir_;
   std::string_view unlisted_;  // a static name (DataView::kFieldsName) or empty
 };
 
 }  // namespace
-
-std::unique_ptr<DirListing::Reader> view_entries_reader(
-    std::shared_ptr<const extraction::DataView> view, extraction::DataView::EntryId dir,
-    std::string_view unlisted) {
-  return std::make_unique<ViewEntriesReader>(std::move(view), dir, unlisted);
-}
 
 std::unique_ptr<DirListing::Reader> view_entries_reader(ViewFinder find,
                                                         extraction::DataView::EntryId dir,
