@@ -210,6 +210,13 @@ ImageHeader decompressed_image_header(const std::vector<std::string>& table_card
     if (status == 0) header.cards.emplace_back(trim_right(card));
   }
   std::string reason = status != 0 ? cfitsio_reason("building the image header", status) : "";
+  // The image's data unit is never written: closing the handle would size the memory file to
+  // the whole decompressed image, as its header declares it, and fill it with zeros (a 3 KB
+  // file declaring 30000 x 30000 doubles took 16.7 s and 7 GB; the corpus's small images a
+  // third of FITS extraction). With NAXIS = 0 the unit is empty.
+  int no_axes = 0;
+  int ignored = 0;
+  fits_update_key(out.get(), TINT, "NAXIS", &no_axes, nullptr, &ignored);
   out.reset();
   output_owner.reset(output_memory);
   if (!reason.empty()) throw ExtractError(reason);

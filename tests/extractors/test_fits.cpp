@@ -980,5 +980,36 @@ TEST(FitsRegressions, TileCompressedImageHeaderAsAstropyAndFunpackRead) {
   }
 }
 
+// Only the header of a compressed image is read: one that declares 30000 x 30000 doubles in a
+// 3 KB file is described without room for its pixels (CFITSIO sized the rebuilt header's memory
+// file to the whole image and zeroed it when it closed: 16.7 s and 7 GB).
+TEST(FitsRegressions, ACompressedImageDeclaringHugeDimensionsIsNotAllocated) {
+  TempDir dir;
+  std::ifstream in(test::corpus_dir() / "fits/test_rice_dither2_seed42.fits.fz", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const std::string key : {"ZNAXIS1", "ZNAXIS2"}) {
+    std::size_t at = bytes.find(key + std::string(8 - key.size(), ' ') + "=");
+    ASSERT_NE(at, std::string::npos) << key;
+    std::string card = key + std::string(8 - key.size(), ' ') + "=                30000";
+    card.resize(80, ' ');
+    bytes.replace(at, 80, card);
+  }
+  const fs::path huge = dir.path() / "huge.fits.fz";
+  std::ofstream(huge, std::ios::binary) << bytes;
+
+  struct rusage before {};
+  ::getrusage(RUSAGE_SELF, &before);
+  Extraction got = extract(huge);
+  struct rusage after {};
+  ::getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "KiB of peak RSS added";
+  EXPECT_EQ(got.error, "");
+  NodeId hdu1 = child(got.tree, MetaTree::kRoot, "1");
+  ASSERT_NE(hdu1, MetaTree::kNotFound);
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu1, "NAXIS1")).text, "30000");
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu1, "NAXIS2")).text, "30000");
+  EXPECT_EQ(got.tree.node(child(got.tree, hdu1, "BITPIX")).text, "-64");
+}
+
 }  // namespace
 }  // namespace metafs::extract

@@ -1,15 +1,18 @@
 // metafs's own in-process extraction over the same files, under the same harness as the
-// floors: detection, the format's extractor and every view rendered (metadata.txt,
-// metadata.json, header.txt), as a worker does before encoding its reply. With --codec it
-// measures instead what the codec adds to each file: the worker's encode_extraction (a
-// stored body, as a worker replies) and the daemon's decode_extraction of the same
-// extraction (extracted once, before the passes).
+// floors: detection, the format's extractor (the metadata tree and header.txt) and the two
+// renderings of the tree (metadata.txt, metadata.json). With --worker it stops at what a
+// worker does for a request: detection and the extractor; the daemon renders metadata.txt and
+// metadata.json from the tree at their first read (DataView::content), so a walk that reads
+// neither never pays for them. With --codec it measures instead what the codec adds to each
+// file: the worker's encode_extraction (a stored body, as a worker replies) and the daemon's
+// decode_extraction of the same extraction (extracted once, before the passes).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <map>
+#include <string>
 
 #include "codec.hpp"
 #include "detect.hpp"
@@ -44,6 +47,15 @@ bool read_file(const std::string& path) try {
   return false;
 }
 
+bool extract_only(const std::string& path) try {
+  metafs::extract::Extraction result;
+  if (!extract(path, result)) return false;
+  g_sink += result.tree.size() + result.header.size();
+  return !result.failed();
+} catch (const std::exception&) {
+  return false;
+}
+
 bool round_trip(const std::string& path) try {
   auto it = g_extracted.find(path);
   if (it == g_extracted.end()) {
@@ -64,13 +76,14 @@ bool round_trip(const std::string& path) try {
 int main(int argc, char** argv) {
   metafs::extract::ExtractorRegistry registry;
   g_registry = &registry;
-  bool codec = argc > 1 && std::strcmp(argv[1], "--codec") == 0;
-  if (codec) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "--codec" || mode == "--worker") {
     argv[1] = argv[0];
     ++argv;
     --argc;
   }
-  int status = codec ? metafs::floor::run("metafs-codec", argc, argv, round_trip)
-                     : metafs::floor::run("metafs", argc, argv, read_file);
+  int status = mode == "--codec"    ? metafs::floor::run("metafs-codec", argc, argv, round_trip)
+               : mode == "--worker" ? metafs::floor::run("metafs-worker", argc, argv, extract_only)
+                                    : metafs::floor::run("metafs", argc, argv, read_file);
   return g_sink == 42 ? 3 : status;
 }
