@@ -1,9 +1,11 @@
 // HDF5 floor: what metafs needs from the HDF5 library and no more. Open the file, visit
 // every object once (links by name), and for each: its attributes (name, type, dataspace,
-// value read in its native memory type) and, for datasets, type, dataspace and creation
-// properties (layout, filters).
+// value read in its native memory type, variable-length strings and sequences included; not
+// references) and, for datasets, type, dataspace and creation properties (layout, filters).
 #include <hdf5.h>
 
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "floor_common.hpp"
@@ -19,10 +21,22 @@ herr_t read_attribute(hid_t object, const char* name, const H5A_info_t*, void*) 
   hid_t space = H5Aget_space(attribute);
   hssize_t points = H5Sget_simple_extent_npoints(space);
   hid_t memory = H5Tget_native_type(type, H5T_DIR_ASCEND);
-  if (memory >= 0 && points >= 0 && H5Tis_variable_str(type) <= 0 &&
-      H5Tdetect_class(type, H5T_VLEN) <= 0 && H5Tget_class(type) != H5T_REFERENCE) {
+  if (memory >= 0 && points >= 0 && H5Tget_class(type) != H5T_REFERENCE) {
     std::vector<unsigned char> value(H5Tget_size(memory) * static_cast<size_t>(points) + 1);
-    if (H5Aread(attribute, memory, value.data()) >= 0) g_sink += value.size();
+    if (H5Aread(attribute, memory, value.data()) >= 0) {
+      g_sink += value.size();
+      // Variable-length strings and sequences, which metafs shows too: the library allocated
+      // their bytes into the buffer's pointers.
+      if (H5Tis_variable_str(type) > 0) {
+        for (hssize_t i = 0; i < points; ++i) {
+          const char* text = reinterpret_cast<char**>(value.data())[i];
+          if (text != nullptr) g_sink += std::strlen(text);
+        }
+      }
+      if (H5Tis_variable_str(type) > 0 || H5Tdetect_class(type, H5T_VLEN) > 0) {
+        H5Dvlen_reclaim(memory, space, H5P_DEFAULT, value.data());
+      }
+    }
   }
   if (memory >= 0) H5Tclose(memory);
   H5Sclose(space);
@@ -36,6 +50,11 @@ herr_t visit(hid_t root, const char* name, const H5O_info_t* info, void*) {
   if (object < 0) return 0;
   hsize_t index = 0;
   H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, read_attribute, nullptr);
+  ssize_t comment = H5Oget_comment(object, nullptr, 0);  // shown as fields/.../%comment
+  if (comment > 0) {
+    std::string text(static_cast<std::size_t>(comment) + 1, '\0');
+    g_sink += static_cast<std::size_t>(H5Oget_comment(object, text.data(), text.size()));
+  }
   if (info->type == H5O_TYPE_DATASET) {
     hid_t type = H5Dget_type(object);
     hid_t space = H5Dget_space(object);
