@@ -145,7 +145,7 @@ struct LmdbStore::Impl {
   void run_writer();
   void make_values(std::vector<QueuedOp>& ops, std::vector<QueuedOp>& unmade);
   using Touches = std::span<const std::pair<std::string, std::uint64_t>>;  // key, access time
-  void write_ops(std::vector<QueuedOp>& ops, Touches touches);
+  bool write_ops(std::vector<QueuedOp>& ops, Touches touches);
   int try_write(const std::vector<QueuedOp>& ops, Touches touches);
   std::uint64_t headroom() const;
   std::uint64_t low_target() const;
@@ -427,22 +427,24 @@ std::uint64_t LmdbStore::Impl::low_target() const {
   return low - std::min(low, headroom());
 }
 
-void LmdbStore::Impl::write_ops(std::vector<QueuedOp>& ops, Touches access_times) {
+// True when the transaction committed with its access times (false: none of them written).
+bool LmdbStore::Impl::write_ops(std::vector<QueuedOp>& ops, Touches access_times) {
   std::uint64_t bytes = 0;
   for (const QueuedOp& op : ops) bytes += op.key.size() + (op.value ? op.value->size() : 0);
   for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
     int rc = try_write(ops, access_times);
     if (rc == MDB_SUCCESS) {
       for (const QueuedOp& op : ops) writes += op.value ? 1 : 0;
-      return;
+      return !access_times.empty();
     }
     if (rc != MDB_MAP_FULL) {
       note_error(rc, "write");
       dropped += ops.size();
-      return;
+      return false;
     }
-    // Access times are a hint: they are the first thing given up.
+    // Access times are a hint: they are the first thing given up, and never a reason to evict.
     access_times = {};
+    if (ops.empty()) return false;
     // Room for twice the batch below the low watermark, and more entries on each retry
     // (free pages may be too fragmented for large values).
     ++map_full;
@@ -453,18 +455,19 @@ void LmdbStore::Impl::write_ops(std::vector<QueuedOp>& ops, Touches access_times
     request.min_entries = std::size_t{1} << (2 * attempt);
     request.batch = options.evict_batch;
     evict(request);
-    if (!enabled) return;
+    if (!enabled) return false;
   }
   if (ops.size() > 1) {
     for (const QueuedOp& op : ops) {
       std::vector<QueuedOp> one{op};
       write_ops(one, {});
-      if (!enabled) return;
+      if (!enabled) return false;
     }
-    return;
+    return false;
   }
   dropped += ops.size();
   cache_log().debug("cache value of {} bytes dropped: no room after eviction", bytes);
+  return false;
 }
 
 // Makes the values of the batch's deferred puts (outside queue_mutex); those that make
@@ -543,10 +546,13 @@ void LmdbStore::Impl::run_writer() {
       touch_batch.clear();
       std::sort(access_times.begin(), access_times.end());
       const Touches all(access_times);
-      write_ops(ops, all.first(std::min(all.size(), kTouchesPerWrite)));
-      for (std::size_t i = kTouchesPerWrite; enabled && i < all.size(); i += kTouchesPerWrite) {
+      // The rest of the access times only while the last chunk was written (an error, a
+      // damaged file or a full map ends them: they are hints).
+      bool written = write_ops(ops, all.first(std::min(all.size(), kTouchesPerWrite)));
+      for (std::size_t i = kTouchesPerWrite; written && enabled && !corrupt && i < all.size();
+           i += kTouchesPerWrite) {
         std::vector<QueuedOp> no_ops;
-        write_ops(no_ops, all.subspan(i, std::min(all.size() - i, kTouchesPerWrite)));
+        written = write_ops(no_ops, all.subspan(i, std::min(all.size() - i, kTouchesPerWrite)));
       }
       refresh_usage();
       auto high =

@@ -30,10 +30,11 @@ std::vector<std::string> data_directory_names(const std::string& rel) {
 
 }  // namespace
 
-int DirListing::complete() {
+int DirListing::complete(Pin* pin) {
   std::lock_guard lock(mutex_);
   if (reader) {
     error_ = reader->read(&entries);
+    if (pin != nullptr) *pin = reader->used();
     reader.reset();
   }
   return error_;
@@ -255,9 +256,9 @@ int Filesystem::data_view_of(const extraction::DataVersion& version,
 }
 
 int Filesystem::lookup_listed(const DirListing& listing, const DirListing::Entry& listed,
-                              fuse_entry_param* entry) {
+                              fuse_entry_param* entry, DirListing::Pin* pin) {
   *entry = fuse_entry_param{};
-  int err = listing.lookup_listed(listed, entry);
+  int err = listing.lookup_listed(listed, entry, pin);
   if (err == DirListing::kLookUpByName) return lookup(listing.ino, listed.name, entry);
   ++stats_.lookups;
   return err;

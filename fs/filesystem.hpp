@@ -41,10 +41,17 @@ struct DirListing {
     virtual ~Reader() = default;
     // Appends the entries; returns 0 or an errno.
     virtual int read(std::vector<Entry>* entries) = 0;
+    // What read() used that the same request's lookups may use again (a data directory's
+    // view), handed over before the reader goes.
+    virtual std::shared_ptr<const void> used() { return nullptr; }
   };
+  // Held by one readdir request (op_readdir's serve) for its lookups, and by nothing longer:
+  // an open directory pins no view between requests.
+  using Pin = std::shared_ptr<const void>;
 
-  // Reads the rest of the listing, once: 0, or the errno reading failed with.
-  int complete();
+  // Reads the rest of the listing, once: 0, or the errno reading failed with. What the reader
+  // used goes to `pin` when given.
+  int complete(Pin* pin = nullptr);
 
   std::vector<Entry> entries;  // "." and ".." first
   fuse_ino_t ino = 0;
@@ -55,8 +62,9 @@ struct DirListing {
   // Answers readdirplus's lookup of an entry read, when the opener can without asking again
   // (a data directory: the entry in the view listed, at the version opened, with no lstat of
   // the source and no search for the view per entry); unset: Filesystem::lookup by name.
-  // It may answer kLookUpByName instead (the source changed since opendir).
-  std::function<int(const Entry& listed, fuse_entry_param* entry)> lookup_listed;
+  // It may answer kLookUpByName instead (the source changed since opendir). `pin` is the
+  // request's: what one lookup found, the next ones of the same request use.
+  std::function<int(const Entry& listed, fuse_entry_param* entry, Pin* pin)> lookup_listed;
   static constexpr int kLookUpByName = -1;
 
  private:
@@ -111,7 +119,7 @@ class Filesystem {
   int lookup(fuse_ino_t parent, const std::string& name, fuse_entry_param* entry);
   // readdirplus's lookup of entry `listed` of `listing` through its lookup_listed.
   int lookup_listed(const DirListing& listing, const DirListing::Entry& listed,
-                    fuse_entry_param* entry);
+                    fuse_entry_param* entry, DirListing::Pin* pin);
   int getattr(fuse_ino_t ino, struct stat* st, double* timeout);
   int readlink(fuse_ino_t ino, std::string* target);
   // A mirrored directory is opened with `caller`'s credentials (AsCaller) and listed through

@@ -163,10 +163,15 @@ class MirrorNodes final : public NodeKind {
       // does not have the entry listed: then by name, as lookup() finds it now.
       listing->lookup_listed = [this, version, listed, dir = node.rel_path,
                                 seen = fs_.invalidator_.notifications()](const DirListing::Entry& e,
-                                                                         fuse_entry_param* entry) {
+                                                                         fuse_entry_param* entry,
+                                                                         DirListing::Pin* pin) {
         if (fs_.invalidator_.notifications() != seen) return DirListing::kLookUpByName;
-        std::shared_ptr<const extraction::DataView> shown = listed->lock();
+        // The request's view (read or found by an earlier lookup of it), else the one listed if
+        // still in memory, else found again once for the rest of the request.
+        auto shown = std::static_pointer_cast<const extraction::DataView>(*pin);
+        if (!shown) shown = listed->lock();
         if (!shown && fs_.data_view_of(*version, &shown) != 0) return DirListing::kLookUpByName;
+        *pin = shown;
         const auto id =
             static_cast<extraction::DataView::EntryId>(e.ino_hint - InodeTable::kFirstDynamicIno);
         if (e.ino_hint < InodeTable::kFirstDynamicIno || id >= shown->entry_count() ||

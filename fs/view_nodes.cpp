@@ -18,7 +18,7 @@ class ViewEntriesReader final : public DirListing::Reader {
       : find_view_(std::move(find_view)), dir_(dir), unlisted_(unlisted) {}
 
   int read(std::vector<DirListing::Entry>* entries) override {
-    std::shared_ptr<const extraction::DataView> view;
+    std::shared_ptr<const extraction::DataView>& view = view_;
     if (int err = find_view_(&view)) return err;
     for (extraction::DataView::EntryId child : view->children(dir_)) {
       if (!unlisted_.empty() && view->name(child) == unlisted_) continue;
@@ -30,8 +30,10 @@ class ViewEntriesReader final : public DirListing::Reader {
     }
     return 0;
   }
+  std::shared_ptr<const void> used() override { return view_; }
 
  private:
+  std::shared_ptr<const extraction::DataView> view_;  // found by read(), gone with the reader
   ViewFinder find_view_;
   extraction::DataView::EntryId dir_;
   std::string_view unlisted_;  // a static name (DataView::kFieldsName) or empty

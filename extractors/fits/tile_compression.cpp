@@ -217,7 +217,7 @@ ImageHeader decompressed_image_header(const std::vector<std::string>& table_card
   int no_axes = 0;
   int ignored = 0;
   fits_update_key(out.get(), TINT, "NAXIS", &no_axes, nullptr, &ignored);
-  out.reset();
+  out.reset();  // CFITSIO's messages stay: header_problem's reason shows decompression's
   output_owner.reset(output_memory);
   if (!reason.empty()) throw ExtractError(reason);
   mandatory_cards_first(header.cards);

@@ -20,7 +20,8 @@ void serve(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool p
   DirListing& listing = *listing_of(fi);
   // Entries of a listing made for this caller (query directories answer by who asks).
   RequestScope scope(req, true);
-  if (int err = listing.complete()) {
+  DirListing::Pin pin;  // the view this request's lookups share, if any
+  if (int err = listing.complete(&pin)) {
     fuse_reply_err(req, err);
     return;
   }
@@ -36,7 +37,7 @@ void serve(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool p
       if (dot) {
         entry.attr.st_ino = e.ino_hint;
         entry.attr.st_mode = e.type;
-      } else if ((listing.lookup_listed ? fs.lookup_listed(listing, e, &entry)
+      } else if ((listing.lookup_listed ? fs.lookup_listed(listing, e, &entry, &pin)
                                         : fs.lookup(listing.ino, e.name, &entry)) != 0) {
         continue;  // vanished since opendir
       }

@@ -126,3 +126,42 @@ TEST(MemoryBound, OpenDataDirectoriesDoNotPinTheirViews) {
                       "metadata.json"));
   EXPECT_TRUE(mount.alive());
 }
+
+// A view larger than the views' whole share of --memory-limit is held only while a request
+// uses it: one readdirplus of its directory finds it once (extracted again here, without a
+// cache), not once per entry it looks up.
+TEST(MemoryBound, AViewTooLargeForMemoryIsFoundOncePerListingRequest) {
+  TempDir tmp;
+  const fs::path src = tmp.path() / "src";
+  fs::create_directories(src);
+  fs::copy_file(corpus_dir() / "hdf5" / "group1k.h5", src / "big.h5");  // a 1.3 MB view
+  // 1 MiB: 576 KiB for views.
+  MountRunner mount(src, {"--no-cache", "--memory-limit", "1M", "--prefetch", "0"});
+  ASSERT_TRUE(mount.mounted());
+  const fs::path dir = mount.mountpoint() / "big.h5";
+  nlohmann::json before = stats_of(mount);
+
+  std::set<std::string> listed;
+  DIR* d = ::opendir(dir.c_str());  // extracts
+  ASSERT_NE(d, nullptr) << std::strerror(errno);
+  while (dirent* e = ::readdir(d)) listed.insert(e->d_name);  // readdirplus: every entry
+  ::closedir(d);
+  EXPECT_EQ(listed, (std::set<std::string>{".", "..", "format", "header.txt", "metadata.json",
+                                           "metadata.txt", "big.h5"}));
+  nlohmann::json after = stats_of(mount);
+  auto delta = [&](const char* key) {
+    return after[key].get<std::uint64_t>() - before[key].get<std::uint64_t>();
+  };
+  EXPECT_GE(delta("lookups"), 5u) << after.dump(2);  // the entries, looked up by readdirplus
+  // opendir's and the listing's (the view left memory in between); 8 when each lookup found
+  // it again.
+  EXPECT_LE(delta("extractions"), 2u) << after.dump(2);
+  // Nothing keeps it once the requests are done (a request lets go after its reply).
+  for (int i = 0; i < 100 && after["views_alive"].get<std::uint64_t>() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    after = stats_of(mount);
+  }
+  EXPECT_EQ(after["views_alive"].get<std::uint64_t>(), 0u) << after.dump(2);
+  EXPECT_EQ(read_file(dir / "format"), "hdf5\n");
+  EXPECT_TRUE(mount.alive());
+}
