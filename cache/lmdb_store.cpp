@@ -38,7 +38,7 @@ constexpr std::size_t kMaxTouches = 64 * 1024;  // access times kept in memory b
 // transaction of a walk's touches held 16 MiB beyond --memory-limit at 10^5 files and would
 // hold up to 256 MiB (32 768 touches) on a larger cache. Written in key order, a batch dirties
 // each page of the access table once across its transactions.
-constexpr std::size_t kTouchesPerWrite = 512;
+constexpr std::size_t kTouchesPerWrite = 256;
 constexpr int kPutAttempts = 5;
 constexpr std::uint64_t kMinMapSize = 64 * 1024;
 
