@@ -224,7 +224,11 @@ TEST_F(Cli, SighupReopensTheLogFileAndKeepsServing) {
   ASSERT_FALSE(workers.empty());
   for (pid_t worker : workers) ::kill(worker, SIGHUP);
   ASSERT_EQ(::kill(mount.pid(), SIGHUP), 0);
-  for (int i = 0; i < 50 && !fs::exists(log); ++i) {
+  // The new file is created before the line that says so is written into it.
+  const std::string reopened =
+      "SIGHUP from pid " + std::to_string(::getpid()) + ": log file re-opened; still mounted";
+  for (int i = 0;
+       i < 100 && (!fs::exists(log) || read_file(log).find(reopened) == std::string::npos); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(fs::exists(log));
@@ -235,10 +239,7 @@ TEST_F(Cli, SighupReopensTheLogFileAndKeepsServing) {
   for (pid_t worker : workers) {
     EXPECT_TRUE(std::binary_search(now.begin(), now.end(), worker)) << "worker " << worker;
   }
-  EXPECT_NE(read_file(log).find("SIGHUP from pid " + std::to_string(::getpid()) +
-                                ": log file re-opened; still mounted"),
-            std::string::npos)
-      << read_file(log);
+  EXPECT_NE(read_file(log).find(reopened), std::string::npos) << read_file(log);
   EXPECT_EQ(mount.stop(), 0);
   EXPECT_NE(read_file(log).find("unmounting"), std::string::npos);
 }
