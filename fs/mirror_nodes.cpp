@@ -167,7 +167,8 @@ class MirrorNodes final : public NodeKind {
                                                                          DirListing::Pin* pin) {
         if (fs_.invalidator_.notifications() != seen) return DirListing::kLookUpByName;
         // The request's view (read or found by an earlier lookup of it), else the one listed if
-        // still in memory, else found again once for the rest of the request.
+        // still in memory, else found again once for the rest of the request. This listing's
+        // reader is a view reader: what it pins is a DataView.
         auto shown = std::static_pointer_cast<const extraction::DataView>(*pin);
         if (!shown) shown = listed->lock();
         if (!shown && fs_.data_view_of(*version, &shown) != 0) return DirListing::kLookUpByName;
