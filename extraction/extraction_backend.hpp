@@ -35,6 +35,8 @@ class ExtractionBackend {
   virtual void cancel() {}
   // Version of what extract() produces for `format` (part of every cache key).
   virtual std::uint32_t schema_version(extract::Format format) const = 0;
+  // Worker processes started and ready now (0: none, or extraction runs in this process).
+  virtual unsigned workers_ready() const { return 0; }
 };
 
 // Runs the extractors in the calling thread.

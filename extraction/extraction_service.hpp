@@ -83,6 +83,8 @@ class ExtractionService {
 
   // Ends the extractions in flight and fails later ones (ExtractionBackend::cancel).
   void cancel() { backend_->cancel(); }
+  // Worker processes started and ready (ExtractionBackend::workers_ready).
+  unsigned workers_ready() const { return backend_->workers_ready(); }
 
  private:
   using ViewPtr = std::shared_ptr<const DataView>;

@@ -39,6 +39,8 @@ class WorkerPool final : public ExtractionBackend {
   extract::Extraction extract_hdf5_view(const extract::SourceFile& file,
                                         std::string_view netcdf_failure) override;
   std::uint32_t schema_version(extract::Format format) const override;
+  // The pool is the process's only one: its workers are WorkerProcess's count.
+  unsigned workers_ready() const override { return WorkerProcess::ready_count(); }
   void start() override { start_once(); }
   // Kills the workers of requests in flight (each by its own request's thread) and starts no
   // new ones.

@@ -110,6 +110,8 @@ std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command
   std::unique_ptr<WorkerProcess> worker(new WorkerProcess(pid, sv[0], cancel_fd));
   Exchange hello = worker->read_reply(deadline);
   if (hello.outcome == Outcome::kReply && hello.header.status == ReplyStatus::kReady) {
+    worker->counted_ = true;
+    ready_count_.fetch_add(1, std::memory_order_relaxed);
     return worker;
   }
   if (hello.outcome == Outcome::kDied) {
@@ -131,6 +133,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command
 }
 
 WorkerProcess::~WorkerProcess() {
+  if (counted_) ready_count_.fetch_sub(1, std::memory_order_relaxed);
   kill_and_reap();
   if (fd_ >= 0) ::close(fd_);
 }

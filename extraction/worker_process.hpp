@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -39,6 +40,10 @@ class WorkerProcess {
   WorkerProcess& operator=(const WorkerProcess&) = delete;
 
   pid_t pid() const { return pid_; }
+
+  // Workers of this process that said they were ready and are not gone yet (a gauge for
+  // stats.json: a freshly started daemon serves its first files once they are up).
+  static unsigned ready_count() { return ready_count_.load(std::memory_order_relaxed); }
 
   // From /proc/<pid>/stat: whether the process is stopped (SIGSTOP, a tracer) and the CPU
   // time it has used. std::nullopt once it is gone.
@@ -86,6 +91,8 @@ class WorkerProcess {
                      Clock::time_point deadline);
   Exchange read_reply(Clock::time_point deadline);
 
+  static inline std::atomic<unsigned> ready_count_{0};
+  bool counted_ = false;  // in ready_count_
   pid_t pid_;
   int fd_;
   int cancel_fd_;

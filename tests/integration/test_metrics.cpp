@@ -3,9 +3,11 @@
 // there (tests/integration/check_metrics.py).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "corpus.hpp"
 #include "mount_runner.hpp"
@@ -68,3 +70,23 @@ TEST(Metrics, ParseAsPrometheusTextAndOpenMetricsAndShowAllOfStatsJson) {
 }
 
 }  // namespace
+
+// workers_ready: the extractor workers a freshly started daemon has up (its first files wait
+// for them); none with --isolation none.
+TEST(Metrics, WorkersReadyCountsTheStartedWorkers) {
+  TempDir tmp;
+  const std::filesystem::path src = tmp.path() / "src";
+  std::filesystem::create_directories(src);
+  MountRunner pooled(src, {"--no-cache", "--workers", "2"});
+  ASSERT_TRUE(pooled.mounted());
+  nlohmann::json stats = metafs::test::stats_of(pooled);
+  for (int i = 0; i < 200 && stats["workers_ready"].get<unsigned>() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stats = metafs::test::stats_of(pooled);
+  }
+  EXPECT_EQ(stats["workers_ready"].get<unsigned>(), 2u) << stats.dump(2);
+
+  MountRunner in_process(src, {"--no-cache", "--isolation", "none"}, tmp.path() / "mnt-in-process");
+  ASSERT_TRUE(in_process.mounted());
+  EXPECT_EQ(metafs::test::stats_of(in_process)["workers_ready"].get<unsigned>(), 0u);
+}
