@@ -80,6 +80,14 @@ using ViewFinder = std::function<int(std::shared_ptr<const extraction::DataView>
 std::unique_ptr<DirListing::Reader> view_entries_reader(ViewFinder find,
                                                         extraction::DataView::EntryId dir,
                                                         std::string_view unlisted = {});
+// readdirplus's entry `listed` of view directory `dir`, listed by a view_entries_reader: in the
+// view the request pinned (`pin`, set by the reader or an earlier lookup), else in the one
+// `find` gives, then pinned for the request's next lookups. Its id, or kNoEntry when that view
+// has another entry at the listed id (look it up by name); `find`'s error as is.
+int listed_view_entry(DirListing::Pin* pin, const ViewFinder& find,
+                      extraction::DataView::EntryId dir, const DirListing::Entry& listed,
+                      std::shared_ptr<const extraction::DataView>* shown,
+                      extraction::DataView::EntryId* id);
 
 // What read() serves from memory: a virtual or control file's bytes. (A mirrored file and a
 // data file's original are read through the descriptor open() gave.)

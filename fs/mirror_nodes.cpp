@@ -166,17 +166,16 @@ class MirrorNodes final : public NodeKind {
                                                                          fuse_entry_param* entry,
                                                                          DirListing::Pin* pin) {
         if (fs_.invalidator_.notifications() != seen) return DirListing::kLookUpByName;
-        // The request's view (read or found by an earlier lookup of it), else the one listed if
-        // still in memory, else found again once for the rest of the request. This listing's
-        // reader is a view reader: what it pins is a DataView.
-        auto shown = std::static_pointer_cast<const extraction::DataView>(*pin);
-        if (!shown) shown = listed->lock();
-        if (!shown && fs_.data_view_of(*version, &shown) != 0) return DirListing::kLookUpByName;
-        *pin = shown;
-        const auto id =
-            static_cast<extraction::DataView::EntryId>(e.ino_hint - InodeTable::kFirstDynamicIno);
-        if (e.ino_hint < InodeTable::kFirstDynamicIno || id >= shown->entry_count() ||
-            shown->parent(id) != extraction::DataView::kRootEntry || shown->name(id) != e.name) {
+        // The request's view, else the one listed if still in memory, else found again once
+        // for the rest of the request.
+        std::shared_ptr<const extraction::DataView> shown;
+        extraction::DataView::EntryId id = extraction::DataView::kNoEntry;
+        const ViewFinder find = [&](std::shared_ptr<const extraction::DataView>* found) {
+          if ((*found = listed->lock())) return 0;
+          return fs_.data_view_of(*version, found);
+        };
+        if (listed_view_entry(pin, find, extraction::DataView::kRootEntry, e, &shown, &id) != 0 ||
+            id == extraction::DataView::kNoEntry) {
           return DirListing::kLookUpByName;
         }
         return fs_.lookup_virtual(version, *shown, id, entry_timeout(*shown, dir), entry);

@@ -41,6 +41,28 @@ class ViewEntriesReader final : public DirListing::Reader {
 
 }  // namespace
 
+int listed_view_entry(DirListing::Pin* pin, const ViewFinder& find,
+                      extraction::DataView::EntryId dir, const DirListing::Entry& listed,
+                      std::shared_ptr<const extraction::DataView>* shown,
+                      extraction::DataView::EntryId* id) {
+  // A view reader's pin is its view (ViewEntriesReader::used).
+  *shown = std::static_pointer_cast<const extraction::DataView>(*pin);
+  if (!*shown) {
+    if (int err = find(shown)) return err;
+    *pin = *shown;
+  }
+  const extraction::DataView& view = **shown;
+  *id = extraction::DataView::kNoEntry;
+  if (listed.ino_hint < InodeTable::kFirstDynamicIno) return 0;
+  const auto candidate =
+      static_cast<extraction::DataView::EntryId>(listed.ino_hint - InodeTable::kFirstDynamicIno);
+  if (candidate < view.entry_count() && view.parent(candidate) == dir &&
+      view.name(candidate) == listed.name) {
+    *id = candidate;
+  }
+  return 0;
+}
+
 std::unique_ptr<DirListing::Reader> view_entries_reader(ViewFinder find,
                                                         extraction::DataView::EntryId dir,
                                                         std::string_view unlisted) {
@@ -83,13 +105,24 @@ class ViewNodes final : public NodeKind {
   // the kernel keeps its listing or bytes. Reading finds the view (ESTALE once it is gone).
   // The original file is known without it too: its entry id is fixed (kOriginalEntry).
   int opendir(const Node& node, const std::function<Caller()>&, DirListing* listing) override {
-    listing->reader = std::make_unique<ViewEntriesReader>(
-        [this, version = node.version](std::shared_ptr<const extraction::DataView>* view) {
-          *view = fs_.service_->held_view(*version);  // as view_of() finds it
-          return *view ? 0 : ESTALE;
-        },
-        node.entry, std::string_view());
+    ViewFinder find = [this,
+                       version = node.version](std::shared_ptr<const extraction::DataView>* view) {
+      *view = fs_.service_->held_view(*version);  // as view_of() finds it
+      return *view ? 0 : ESTALE;
+    };
+    listing->reader = std::make_unique<ViewEntriesReader>(find, node.entry, std::string_view());
     listing->cacheable = true;
+    // readdirplus: each entry in the view the request read, not found again per entry (a view
+    // too large to stay in memory was decoded, or extracted, once per entry of fields/).
+    listing->lookup_listed = [this, find, version = node.version, dir = node.entry](
+                                 const DirListing::Entry& e, fuse_entry_param* entry,
+                                 DirListing::Pin* pin) {
+      std::shared_ptr<const extraction::DataView> shown;
+      extraction::DataView::EntryId id = extraction::DataView::kNoEntry;
+      if (int err = listed_view_entry(pin, find, dir, e, &shown, &id)) return err;
+      if (id == extraction::DataView::kNoEntry) return DirListing::kLookUpByName;
+      return fs_.lookup_virtual(version, *shown, id, kSnapshotTimeout, entry);
+    };
     return 0;
   }
 

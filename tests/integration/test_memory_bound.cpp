@@ -165,3 +165,38 @@ TEST(MemoryBound, AViewTooLargeForMemoryIsFoundOncePerListingRequest) {
   EXPECT_EQ(read_file(dir / "format"), "hdf5\n");
   EXPECT_TRUE(mount.alive());
 }
+
+// The same in a directory of the view (fields/ and below): readdirplus looks each entry up in
+// the view the request read, not in a view found again per entry (group1k.h5's fields/ has
+// 1 003 entries: an extraction of the file per entry looked up, without a cache, before).
+TEST(MemoryBound, AViewTooLargeForMemoryIsFoundOncePerFieldsListingRequest) {
+  TempDir tmp;
+  const fs::path src = tmp.path() / "src";
+  fs::create_directories(src);
+  fs::copy_file(corpus_dir() / "hdf5" / "group1k.h5", src / "big.h5");  // a 1.3 MB view
+  MountRunner mount(src, {"--no-cache", "--memory-limit", "1M", "--prefetch", "0"});
+  ASSERT_TRUE(mount.mounted());
+  const fs::path fields = mount.mountpoint() / "big.h5" / "fields";
+  ASSERT_TRUE(fs::is_directory(fields));
+  nlohmann::json before = stats_of(mount);
+
+  std::size_t listed = 0;
+  DIR* d = ::opendir(fields.c_str());
+  ASSERT_NE(d, nullptr) << std::strerror(errno);
+  while (dirent* e = ::readdir(d)) {  // readdirplus: every entry looked up
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") ++listed;
+  }
+  ::closedir(d);
+  EXPECT_EQ(listed, 1003u);
+  nlohmann::json after = stats_of(mount);
+  auto delta = [&](const char* key) {
+    return after[key].get<std::uint64_t>() - before[key].get<std::uint64_t>();
+  };
+  // The kernel asks for the first buffer's entries with readdirplus (about 200 of them).
+  EXPECT_GE(delta("lookups"), 100u) << after.dump(2);
+  // The listing's read, and once per readdir request at most.
+  EXPECT_LE(delta("extractions"), 4u) << after.dump(2);
+  EXPECT_EQ(read_file(fields / "g0000" / "%kind"), "group\n");
+  EXPECT_TRUE(mount.alive());
+}
