@@ -41,8 +41,9 @@ class WorkerProcess {
 
   pid_t pid() const { return pid_; }
 
-  // Workers of this process that said they were ready and are not gone yet (a gauge for
-  // stats.json: a freshly started daemon serves its first files once they are up).
+  // Workers of this process that said they were ready and whose object still stands (a gauge
+  // for stats.json: a freshly started daemon serves its first files once they are up). One
+  // killed while idle counts until the request that next uses it finds it gone.
   static unsigned ready_count() { return ready_count_.load(std::memory_order_relaxed); }
 
   // From /proc/<pid>/stat: whether the process is stopped (SIGSTOP, a tracer) and the CPU

@@ -170,7 +170,8 @@ ControlFiles::Extra Filesystem::control_extra() const {
       options_.memory_limit);
   add("memory_bytes_budget", "Memory limit after pressure scaling.", false, v.budget);
   add("memory_entries", "Entries held in memory.", false, v.entries);
-  add("workers_ready", "Extractor worker processes started and ready (0 with --isolation none).",
+  add("workers_ready",
+      "Extractor worker processes started and not known to have ended (0: --isolation none).",
       false, service_->workers_ready());
   extraction::DataView::Live live = extraction::DataView::live();
   add("views_alive", "Views of data files in memory, in the LRU or held by a listing or request.",

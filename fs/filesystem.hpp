@@ -41,13 +41,13 @@ struct DirListing {
     virtual ~Reader() = default;
     // Appends the entries; returns 0 or an errno.
     virtual int read(std::vector<Entry>* entries) = 0;
-    // What read() used that the same request's lookups may use again (a data directory's
-    // view), handed over before the reader goes.
-    virtual std::shared_ptr<const void> used() { return nullptr; }
+    // The view read() listed from, which the same request's lookups may use again, handed
+    // over before the reader goes; none for a listing that is not a view's.
+    virtual std::shared_ptr<const extraction::DataView> used() { return nullptr; }
   };
   // Held by one readdir request (op_readdir's serve) for its lookups, and by nothing longer:
   // an open directory pins no view between requests.
-  using Pin = std::shared_ptr<const void>;
+  using Pin = std::shared_ptr<const extraction::DataView>;
 
   // Reads the rest of the listing, once: 0, or the errno reading failed with. What the reader
   // used goes to `pin` when given.

@@ -30,7 +30,7 @@ class ViewEntriesReader final : public DirListing::Reader {
     }
     return 0;
   }
-  std::shared_ptr<const void> used() override { return view_; }
+  std::shared_ptr<const extraction::DataView> used() override { return view_; }
 
  private:
   std::shared_ptr<const extraction::DataView> view_;  // found by read(), gone with the reader
@@ -45,8 +45,7 @@ int listed_view_entry(DirListing::Pin* pin, const ViewFinder& find,
                       extraction::DataView::EntryId dir, const DirListing::Entry& listed,
                       std::shared_ptr<const extraction::DataView>* shown,
                       extraction::DataView::EntryId* id) {
-  // A view reader's pin is its view (ViewEntriesReader::used).
-  *shown = std::static_pointer_cast<const extraction::DataView>(*pin);
+  *shown = *pin;
   if (!*shown) {
     if (int err = find(shown)) return err;
     *pin = *shown;
