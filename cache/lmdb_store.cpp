@@ -119,12 +119,14 @@ struct LmdbStore::Impl {
   std::size_t pending_bytes = 0;
   std::uint64_t next_seq = 0;
   bool flush_requested = false;
+  unsigned waiters = 0;  // flush() calls and puts waiting for room: no group-commit delay
+  std::chrono::steady_clock::time_point first_queued;  // when the queue last became non-empty
   bool busy = false;
   bool stop = false;
   std::thread writer;
 
-  std::atomic<std::uint64_t> used_bytes{0}, entries{0}, writes{0}, evictions{0}, dropped{0},
-      errors{0}, map_full{0};
+  std::atomic<std::uint64_t> used_bytes{0}, entries{0}, writes{0}, commits{0}, evictions{0},
+      dropped{0}, errors{0}, map_full{0};
 
   // Whether a put of `size` bytes fits the queue's bound (max_pending_bytes); with
   // wait_for_room, waits for the writer to make room first (it notifies `idle` after every
@@ -133,9 +135,25 @@ struct LmdbStore::Impl {
     auto fits = [&] { return pending_bytes + size <= options.max_pending_bytes; };
     if (fits()) return true;
     if (!options.wait_for_room || size > options.max_pending_bytes) return false;
+    ++waiters;
     wake_writer.notify_one();
     idle.wait(lock, [&] { return fits() || stop; });
+    --waiters;
     return fits();
+  }
+
+  // Queues a put or erase of `key` (queue_mutex held).
+  void enqueue(std::string key) {
+    if (queue.empty()) first_queued = std::chrono::steady_clock::now();
+    queue.push_back(std::move(key));
+  }
+
+  // Whether the writer should commit what is queued now rather than wait for more
+  // (queue_mutex held): see LmdbStoreOptions::commit_delay.
+  bool commit_now() const {
+    return stop || flush_requested || waiters > 0 || corrupt ||
+           queue.size() >= options.batch_puts || pending_bytes >= options.batch_bytes ||
+           std::chrono::steady_clock::now() - first_queued >= options.commit_delay;
   }
 
   void open();
@@ -435,6 +453,7 @@ bool LmdbStore::Impl::write_ops(std::vector<QueuedOp>& ops, Touches access_times
     int rc = try_write(ops, access_times);
     if (rc == MDB_SUCCESS) {
       for (const QueuedOp& op : ops) writes += op.value ? 1 : 0;
+      if (!ops.empty()) ++commits;
       return !access_times.empty();
     }
     if (rc != MDB_MAP_FULL) {
@@ -505,6 +524,11 @@ void LmdbStore::Impl::run_writer() {
       return stop || !queue.empty() || flush_requested || corrupt ||
              touches.size() >= kMaxTouches / 2;
     });
+    // Group commit: let more puts join the first one's transaction for up to commit_delay.
+    if (!queue.empty()) {
+      wake_writer.wait_until(lock, first_queued + options.commit_delay,
+                             [&] { return commit_now(); });
+    }
     bool flushing = flush_requested;
     flush_requested = false;
     std::vector<QueuedOp> ops;
@@ -664,7 +688,7 @@ void LmdbStore::put(std::string key, std::string value, std::vector<std::string>
     slot.make = nullptr;
     slot.bytes = size;
     slot.seq = ++impl_->next_seq;
-    impl_->queue.push_back(std::move(key));
+    impl_->enqueue(std::move(key));
   }
   impl_->wake_writer.notify_one();
 }
@@ -686,7 +710,7 @@ void LmdbStore::put_deferred(std::string key, std::size_t size_hint, MakeValue m
     slot.make = std::move(maker);
     slot.bytes = size_hint;
     slot.seq = ++impl_->next_seq;
-    impl_->queue.push_back(std::move(key));
+    impl_->enqueue(std::move(key));
   }
   impl_->wake_writer.notify_one();
 }
@@ -702,7 +726,7 @@ void LmdbStore::erase(std::string key) {
     slot.make = nullptr;
     slot.bytes = 0;
     slot.seq = ++impl_->next_seq;
-    impl_->queue.push_back(std::move(key));
+    impl_->enqueue(std::move(key));
   }
   impl_->wake_writer.notify_one();
 }
@@ -723,10 +747,12 @@ void LmdbStore::flush() {
   if (!impl_->writer.joinable()) return;
   std::unique_lock lock(impl_->queue_mutex);
   impl_->flush_requested = true;
+  ++impl_->waiters;
   impl_->wake_writer.notify_one();
   impl_->idle.wait(lock, [&] {
     return impl_->stop || (impl_->queue.empty() && impl_->touches.empty() && !impl_->busy);
   });
+  --impl_->waiters;
 }
 
 LmdbStoreStats LmdbStore::stats() const {
@@ -736,6 +762,7 @@ LmdbStoreStats LmdbStore::stats() const {
   s.used_bytes = impl_->used_bytes;
   s.entries = impl_->entries;
   s.writes = impl_->writes;
+  s.commits = impl_->commits;
   s.evictions = impl_->evictions;
   s.dropped = impl_->dropped;
   s.errors = impl_->errors;

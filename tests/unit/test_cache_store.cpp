@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -48,6 +49,63 @@ LmdbStoreOptions small_options(const fs::path& dir, std::uint64_t map_size) {
   o.map_size = map_size;
   o.touch_interval = std::chrono::milliseconds(50);
   return o;
+}
+
+// A cold walk puts one extraction at a time, a millisecond apart: each used to be its own
+// write transaction (an fdatasync and the B-tree paths rewritten per file).
+TEST(CacheStore, PutsArrivingOneAtATimeShareACommit) {
+  TempDir dir;
+  LmdbStoreOptions o = small_options(dir.path(), 8 << 20);
+  o.commit_delay = std::chrono::milliseconds(200);
+  LmdbStore store(o);
+  ASSERT_TRUE(store.enabled());
+  constexpr int kPuts = 40;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kPuts; ++i) {
+    store.put(key_of(i), value_of(i, 100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  for (int i = 0; i < kPuts; ++i) EXPECT_EQ(store.get(key_of(i)), value_of(i, 100));  // queued
+  store.flush();
+  EXPECT_EQ(store.stats().writes, static_cast<std::uint64_t>(kPuts));
+  // One commit per started 200 ms of putting (at least 40 ms here), and one for what flush()
+  // found queued: far fewer than the 40 puts.
+  auto windows = static_cast<std::uint64_t>(elapsed / std::chrono::milliseconds(200)) + 1;
+  EXPECT_LE(store.stats().commits, windows + 1) << "puts took " << elapsed.count() << " ns";
+  for (int i = 0; i < kPuts; ++i) EXPECT_EQ(store.get(key_of(i)), value_of(i, 100));  // file
+}
+
+TEST(CacheStore, FlushDoesNotWaitForTheCommitDelay) {
+  TempDir dir;
+  LmdbStoreOptions o = small_options(dir.path(), 8 << 20);
+  o.commit_delay = std::chrono::hours(1);
+  auto store = std::make_unique<LmdbStore>(o);
+  store->put("a", "1");
+  auto start = std::chrono::steady_clock::now();
+  store->flush();  // would hang the test for an hour if it waited
+  EXPECT_EQ(store->stats().writes, 1u);
+  store->put("b", "2");
+  store.reset();  // closing commits what is queued, at once
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::minutes(1));
+  LmdbStore reopened(o);
+  EXPECT_EQ(reopened.get("a"), "1");
+  EXPECT_EQ(reopened.get("b"), "2");
+}
+
+TEST(CacheStore, AFullBatchIsCommittedWithoutWaitingForTheDelay) {
+  TempDir dir;
+  LmdbStoreOptions o = small_options(dir.path(), 8 << 20);
+  o.commit_delay = std::chrono::hours(1);
+  o.batch_puts = 16;
+  LmdbStore store(o);
+  for (int i = 0; i < 16; ++i) store.put(key_of(i), value_of(i, 10));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (store.stats().writes < 16 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(store.stats().writes, 16u);
+  EXPECT_EQ(store.stats().commits, 1u);
 }
 
 TEST(CacheStore, GetSeesAPutAtOnceAndAfterFlush) {
