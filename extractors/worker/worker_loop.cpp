@@ -14,6 +14,7 @@
 
 #include "codec.hpp"
 #include "registry.hpp"
+#include "worker_allocator.hpp"
 #include "worker_fault.hpp"
 #include "worker_protocol.hpp"
 #include "worker_sandbox.hpp"
@@ -145,6 +146,7 @@ int serve(const ServeOptions& options) {
   FaultPlan faults = FaultPlan::from_environment();
   auto per_file_cpu = static_cast<std::uint64_t>(std::ceil(options.timeout_seconds)) + 1;
 
+  tune_allocator();
   ExtractorRegistry registry;
   warm_up(registry);
   SandboxLimits limits;

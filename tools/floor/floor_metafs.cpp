@@ -1,7 +1,8 @@
 // metafs's own in-process extraction over the same files, under the same harness as the
 // floors: detection, the format's extractor (the metadata tree and header.txt) and the two
 // renderings of the tree (metadata.txt, metadata.json). With --worker it stops at what a
-// worker does for a request: detection and the extractor; the daemon renders metadata.txt and
+// worker does for a request (with a worker's malloc settings, worker_allocator.hpp):
+// detection and the extractor; the daemon renders metadata.txt and
 // metadata.json from the tree at their first read (DataView::content), so a walk that reads
 // neither never pays for them. With --codec it measures instead what the codec adds to each
 // file: the worker's encode_extraction (a stored body, as a worker replies) and the daemon's
@@ -19,6 +20,7 @@
 #include "floor_common.hpp"
 #include "registry.hpp"
 #include "render.hpp"
+#include "worker_allocator.hpp"
 
 namespace {
 
@@ -74,6 +76,7 @@ bool round_trip(const std::string& path) try {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--worker") == 0) metafs::extract::worker::tune_allocator();
   metafs::extract::ExtractorRegistry registry;
   g_registry = &registry;
   std::string mode = argc > 1 ? argv[1] : "";

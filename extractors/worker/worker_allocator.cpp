@@ -1,0 +1,15 @@
+#include "worker_allocator.hpp"
+
+#include <malloc.h>
+
+namespace metafs::extract::worker {
+
+void tune_allocator() {
+  // mallopt returns 0 only for an unknown parameter or a value glibc refuses; the defaults
+  // then stay, which costs time, not correctness.
+  (void)::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  (void)::mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  (void)::mallopt(M_TOP_PAD, 1 << 20);
+}
+
+}  // namespace metafs::extract::worker
