@@ -293,7 +293,7 @@ Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format d
   }
   auto timeout = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(options_.timeout_seconds));
-  auto before = worker.usage();
+  auto before = worker.cpu_seconds();
   auto exchange = worker.exchange(request, file.fd(), Clock::now() + timeout);
 
   switch (exchange.outcome) {
@@ -303,7 +303,7 @@ Extraction WorkerPool::run(Slot& slot, const extract::SourceFile& file, Format d
       // machine) used little CPU, and the file is tried again later.
       auto after = worker.usage();
       bool computing = before && after && !after->stopped &&
-                       after->cpu_seconds - before->cpu_seconds >= options_.timeout_seconds / 2;
+                       after->cpu_seconds - *before >= options_.timeout_seconds / 2;
       log()->warn("{}: extractor worker {} timed out{}, killed", name, worker.pid(),
                   computing ? "" : " without computing");
       slot.process.reset();

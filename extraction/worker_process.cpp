@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -138,23 +139,31 @@ WorkerProcess::~WorkerProcess() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+std::optional<double> WorkerProcess::cpu_seconds() const {
+  if (reaped_) return std::nullopt;
+  clockid_t clock{};
+  struct timespec used {};
+  if (::clock_getcpuclockid(pid_, &clock) != 0 || ::clock_gettime(clock, &used) != 0) {
+    return std::nullopt;
+  }
+  return static_cast<double>(used.tv_sec) + static_cast<double>(used.tv_nsec) * 1e-9;
+}
+
 std::optional<WorkerProcess::Usage> WorkerProcess::usage() const {
   if (reaped_) return std::nullopt;
   std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // "pid (comm) state ppid ... utime stime ...": comm may hold spaces; fields follow its ')'.
+  // "pid (comm) state ...": comm may hold spaces; the state follows its ')'.
   auto close = text.rfind(')');
   if (close == std::string::npos) return std::nullopt;
   std::istringstream fields(text.substr(close + 1));
-  std::string state, skip;
-  fields >> state;
-  for (int i = 4; i <= 13; ++i) fields >> skip;
-  unsigned long long utime = 0, stime = 0;
-  if (!(fields >> utime >> stime)) return std::nullopt;
+  std::string state;
+  if (!(fields >> state)) return std::nullopt;
+  auto cpu = cpu_seconds();
+  if (!cpu) return std::nullopt;
   Usage usage;
   usage.stopped = state == "T" || state == "t";
-  usage.cpu_seconds =
-      static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  usage.cpu_seconds = *cpu;
   return usage;
 }
 

@@ -46,8 +46,11 @@ class WorkerProcess {
   // killed while idle counts until the request that next uses it finds it gone.
   static unsigned ready_count() { return ready_count_.load(std::memory_order_relaxed); }
 
-  // From /proc/<pid>/stat: whether the process is stopped (SIGSTOP, a tracer) and the CPU
-  // time it has used. std::nullopt once it is gone.
+  // The CPU time the process has used (its CPU-time clock, clock_getcpuclockid(3): one system
+  // call, no /proc file to open and parse on each request). std::nullopt once it is gone.
+  std::optional<double> cpu_seconds() const;
+  // Whether the process is stopped (SIGSTOP, a tracer; from /proc/<pid>/stat) and its CPU
+  // time (cpu_seconds()). std::nullopt once it is gone.
   struct Usage {
     bool stopped = false;
     double cpu_seconds = 0;

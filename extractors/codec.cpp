@@ -48,7 +48,9 @@ std::string_view list_separator(const MetaNode& node) {
 
 std::string encode_body(const Extraction& x) {
   std::string body;
-  body.reserve(x.header.size() + x.tree.size() * 32);
+  std::size_t estimate = x.header.size() + x.error.size() + x.tree.size() * 32;
+  for (const auto& [name, content] : x.extra_files) estimate += name.size() + content.size() + 8;
+  body.reserve(estimate);
   body.push_back(static_cast<char>(x.format));
   put_bytes(body, x.header);
   put_bytes(body, x.error);
@@ -204,11 +206,22 @@ std::string encode_extraction(const Extraction& extraction, BodyCompression comp
   } else {
     thread_local std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx(ZSTD_createCCtx());
     if (!cctx) throw std::bad_alloc();
-    out.resize(frame_at + ZSTD_compressBound(body.size()));
-    std::size_t n = ZSTD_compressCCtx(cctx.get(), out.data() + frame_at, out.size() - frame_at,
-                                      body.data(), body.size(), kZstdLevel);
+    // The frame goes to a buffer the thread keeps (up to kKeptFrameBytes), not to `out` resized
+    // to zstd's bound: that zero-filled the bound and faulted fresh pages in for every record.
+    constexpr std::size_t kKeptFrameBytes = 256 << 10;
+    thread_local std::unique_ptr<char[]> kept(new char[kKeptFrameBytes]);
+    std::size_t bound = ZSTD_compressBound(body.size());
+    std::unique_ptr<char[]> large;
+    char* frame = kept.get();
+    if (bound > kKeptFrameBytes) {
+      large.reset(new char[bound]);
+      frame = large.get();
+    }
+    std::size_t n =
+        ZSTD_compressCCtx(cctx.get(), frame, bound, body.data(), body.size(), kZstdLevel);
     if (ZSTD_isError(n)) throw std::runtime_error(ZSTD_getErrorName(n));
-    out.resize(frame_at + n);
+    out.reserve(frame_at + n);
+    out.append(frame, n);
   }
   std::uint64_t checksum = XXH3_64bits(out.data() + frame_at, out.size() - frame_at);
   for (int i = 0; i < 8; ++i) {
