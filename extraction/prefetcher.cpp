@@ -104,7 +104,12 @@ void Prefetcher::plan(const std::string& rel) {
     std::size_t at = l->find(name);
     if (at == n || n < 2) return;
     l->queued[at] = true;  // asked for: no need to read ahead of itself
-    for (std::size_t step = 1; step < n && picked.size() < options_.window; ++step) {
+    // Only the window itself: those of its files queued before are skipped, not replaced by
+    // files further on. (Replacing them ran a reader's read-ahead `window` files further per
+    // file read: in a directory of more than a window of files the queue overflowed and
+    // dropped the files nearest to the reader, which then extracted them itself: 235 of
+    // 1 160 files read ahead in one directory, against 1 073 of 1 180 in directories of 15.)
+    for (std::size_t step = 1; step < n && step <= options_.window; ++step) {
       std::size_t i = (at + step) % n;
       if (l->queued[i]) continue;
       l->queued[i] = true;

@@ -151,6 +151,24 @@ TEST_F(Prefetch, TheWindowIsTheNextFilesByName) {
       << stats.dump(2);
 }
 
+// A reader going through a directory keeps the read-ahead one window ahead of it: each file it
+// reads adds the one file that entered the window, not a whole window further on (that ran
+// the read-ahead away from the reader in a directory of more than a window of files, and the
+// queue then dropped the files the reader came to next).
+TEST_F(Prefetch, EachReadMovesTheWindowOnByTheFilesThatEnteredIt) {
+  MountRunner mount(src_, {"--no-cache", "--prefetch", "3"});
+  ASSERT_TRUE(mount.mounted());
+  read_file(mount.mountpoint() / "series/d05.dcm/metadata.txt");  // d06, d07, f08 ahead
+  EXPECT_EQ(wait_for_extractions(mount, 4), 4u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  read_file(mount.mountpoint() / "series/d06.dcm/metadata.txt");  // f09 entered the window
+  EXPECT_EQ(wait_for_extractions(mount, 5), 5u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  nlohmann::json stats = stats_of(mount);
+  EXPECT_EQ(stats["extractions"].get<std::uint64_t>(), 5u) << stats.dump(2);  // was 7
+  EXPECT_EQ(stats["prefetched"].get<std::uint64_t>(), 4u) << stats.dump(2);
+}
+
 TEST_F(Prefetch, ZeroExtractsOnlyWhatIsAskedFor) {
   MountRunner mount(src_, {"--no-cache", "--prefetch", "0"});
   ASSERT_TRUE(mount.mounted());
