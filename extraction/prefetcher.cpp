@@ -15,7 +15,11 @@ namespace {
 // A listing is reused this long: a reader going through a directory lists it once every few
 // seconds, not once per file.
 constexpr auto kListingLifetime = std::chrono::seconds(5);
-constexpr std::size_t kListingsKept = 4;
+constexpr std::size_t kListingsKept = 8;
+// Subdirectories kept per listing (for the next directory of a read-ahead); past this many, a
+// read-ahead does not go on into the following directory.
+constexpr std::size_t kMaxSubdirs = 65'536;
+constexpr int kMaxLevels = 2;  // up and down, looking for the next directory
 // A directory with more files is not read ahead (its listing would take more memory than the
 // metadata it leads to): its files are extracted as they are asked for.
 constexpr std::size_t kMaxListed = 200'000;
@@ -102,7 +106,7 @@ void Prefetcher::plan(const std::string& rel) {
     if (l == nullptr) return;
     std::size_t n = l->size();
     std::size_t at = l->find(name);
-    if (at == n || n < 2) return;
+    if (at == n) return;
     l->queued[at] = true;  // asked for: no need to read ahead of itself
     // Only the window itself: those of its files queued before are skipped, not replaced by
     // files further on. (Replacing them ran a reader's read-ahead `window` files further per
@@ -115,6 +119,12 @@ void Prefetcher::plan(const std::string& rel) {
       l->queued[i] = true;
       std::string_view next = l->name(i);
       picked.push_back(dir.empty() ? std::string(next) : dir + "/" + std::string(next));
+    }
+    // `l` is not used past this point: the listings below may replace it.
+    std::size_t past_end = at + options_.window > n - 1 ? at + options_.window - (n - 1) : 0;
+    if (past_end > 0) {
+      std::string next_dir = next_directory(dir);
+      if (!next_dir.empty()) pick_first(next_dir, past_end, &picked);
     }
   }
   if (picked.empty()) return;
@@ -142,9 +152,14 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
   std::vector<std::string> names;
   std::size_t bytes = 0;
   bool too_many = false;
+  std::vector<std::string> subdirs;
   while (struct dirent* e = ::readdir(d)) {
-    if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
     if (dir.empty() && std::strcmp(e->d_name, ".metafs") == 0) continue;  // hidden by the mount
+    if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) {
+      bool dots = std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0;
+      if (!dots && subdirs.size() <= kMaxSubdirs) subdirs.emplace_back(e->d_name);
+    }
+    if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
     if (names.size() >= kMaxListed || bytes >= kMaxPackedBytes) {
       too_many = true;
       break;
@@ -157,8 +172,11 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
     names.clear();
   }
   std::sort(names.begin(), names.end());
+  if (subdirs.size() > kMaxSubdirs) subdirs.clear();
+  std::sort(subdirs.begin(), subdirs.end());
   auto l = std::make_unique<Listing>();
   l->dir = dir;
+  l->subdirs = std::move(subdirs);
   l->taken = now;
   l->packed.reserve(bytes);
   l->starts.reserve(names.size() + 1);
@@ -172,6 +190,43 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
   if (listings_.size() >= kListingsKept) listings_.erase(listings_.begin());
   listings_.push_back(std::move(l));
   return listings_.back().get();
+}
+
+std::string Prefetcher::next_directory(const std::string& dir) {
+  // Up: the first ancestor level (at most kMaxLevels) where the path has a next sibling.
+  std::string at = dir;
+  std::string next;
+  int up = 0;
+  for (; up < kMaxLevels && !at.empty() && next.empty(); ++up) {
+    auto parts = split_relative(at);
+    std::string parent(parts.dir);
+    std::string name(parts.name);
+    Listing* p = listing(parent);
+    if (p == nullptr) return {};
+    auto it = std::upper_bound(p->subdirs.begin(), p->subdirs.end(), name);
+    if (it != p->subdirs.end()) next = parent.empty() ? *it : parent + "/" + *it;
+    at = parent;
+  }
+  if (next.empty()) return {};
+  // Down: as many levels as we went up, to the first directory with files of its own.
+  for (int down = 1; down < up; ++down) {
+    Listing* l = listing(next);
+    if (l == nullptr) return {};
+    if (l->size() > 0 || l->subdirs.empty()) break;
+    next += "/" + l->subdirs.front();
+  }
+  return next;
+}
+
+void Prefetcher::pick_first(const std::string& dir, std::size_t count,
+                            std::vector<std::string>* picked) {
+  Listing* l = listing(dir);
+  if (l == nullptr) return;
+  for (std::size_t i = 0; i < l->size() && i < count; ++i) {
+    if (l->queued[i]) continue;
+    l->queued[i] = true;
+    picked->push_back(dir + "/" + std::string(l->name(i)));
+  }
 }
 
 void Prefetcher::prefetch_one(const std::string& rel, std::stop_token stop) {

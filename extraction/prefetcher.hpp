@@ -27,7 +27,12 @@ struct PrefetchOptions {
 // wrapping around) are queued; background threads detect them and have the service make their
 // views ready, starting an extraction only while no request waits for a slot. A reader that
 // asks for one file at a time (`cat */metadata.json`, `grep -r`, a script) so keeps every
-// worker busy instead of one. Files queued but not reached yet are dropped when the queue
+// worker busy instead of one. A window that reaches past the directory's last file goes on
+// into the first files of the directory that follows it in name order (its next sibling, or
+// its parent's or grandparent's, entered down to the first directory with files, at most two
+// levels up and down): a reader going through `*/*/metadata.json` in order finds the next
+// directory's first files ready too instead of waiting for each (a sixth of a cold pass over
+// 80 directories of 15 files). Files queued but not reached yet are dropped when the queue
 // outgrows four windows; a request never waits for the queue.
 class Prefetcher {
  public:
@@ -47,6 +52,7 @@ class Prefetcher {
     std::string packed;                 // every name, back to back
     std::vector<std::uint32_t> starts;  // names().size() + 1 offsets into packed
     std::vector<bool> queued;           // per name
+    std::vector<std::string> subdirs;   // its directories, sorted (capped: kMaxSubdirs)
     std::chrono::steady_clock::time_point taken;
 
     std::size_t size() const { return queued.size(); }
@@ -61,8 +67,12 @@ class Prefetcher {
   // Queues the window of files after `rel` not queued since the listing was taken.
   void plan(const std::string& rel);
   // The listing of `dir`, taken anew when older than a few seconds; nullptr when it cannot be
-  // listed or has too many entries to keep.
+  // listed or has too many entries to keep. May drop the least recent listing (plan_mutex_).
   Listing* listing(const std::string& dir);
+  // The directory a reader in name order enters after `dir` (see the class comment), or "".
+  std::string next_directory(const std::string& dir);
+  // Queues up to `count` files of `dir` from its first, those not queued yet (plan_mutex_).
+  void pick_first(const std::string& dir, std::size_t count, std::vector<std::string>* picked);
   void prefetch_one(const std::string& rel, std::stop_token stop);
 
   const SourceTree& source_;

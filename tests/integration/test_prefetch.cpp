@@ -169,6 +169,37 @@ TEST_F(Prefetch, EachReadMovesTheWindowOnByTheFilesThatEnteredIt) {
   EXPECT_EQ(stats["prefetched"].get<std::uint64_t>(), 4u) << stats.dump(2);
 }
 
+// A window past the last file of a directory goes on into the directory a reader in name order
+// enters next: here the next sibling of s1/ (s2/), entered down to its first directory with
+// files (s2/b/), as `cat */*/*.fits/metadata.json` goes.
+TEST(PrefetchAcrossDirectories, TheWindowGoesOnIntoTheNextDirectoryByName) {
+  TempDir tmp;
+  const fs::path src = tmp.path() / "src";
+  for (const char* rel : {"s1/a/a0.fits", "s1/a/a1.fits", "s2/b/b0.fits", "s2/b/b1.fits",
+                          "s2/b/b2.fits", "s2/c/c0.fits"}) {
+    fs::create_directories((src / rel).parent_path());
+    fs::copy_file(corpus_dir() / "fits" / "test_i10.fits", src / rel);
+  }
+  MountRunner mount(src, {"--no-cache", "--prefetch", "2"});
+  ASSERT_TRUE(mount.mounted());
+  const fs::path mnt = mount.mountpoint();
+  EXPECT_EQ(read_file(mnt / "s1/a/a1.fits/fields/0/NAXIS"), "0\n");  // astropy: 0
+  // a1 asked for; a0 (the window wraps around), b0 and b1 ahead.
+  EXPECT_EQ(wait_for_extractions(mount, 4), 4u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  nlohmann::json stats = stats_of(mount);
+  EXPECT_EQ(stats["extractions"].get<std::uint64_t>(), 4u) << stats.dump(2);
+  EXPECT_EQ(stats["prefetched"].get<std::uint64_t>(), 3u) << stats.dump(2);
+  // b0 and b1 are served without an extraction; b1's window brings b2 and then c0 (s2/c/).
+  EXPECT_EQ(read_file(mnt / "s2/b/b0.fits/fields/0/NAXIS"), "0\n");
+  EXPECT_EQ(read_file(mnt / "s2/b/b1.fits/fields/0/NAXIS"), "0\n");
+  EXPECT_EQ(wait_for_extractions(mount, 6), 6u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stats = stats_of(mount);
+  EXPECT_EQ(stats["extractions"].get<std::uint64_t>(), 6u) << stats.dump(2);
+  EXPECT_EQ(stats["prefetched"].get<std::uint64_t>(), 5u) << stats.dump(2);
+}
+
 TEST_F(Prefetch, ZeroExtractsOnlyWhatIsAskedFor) {
   MountRunner mount(src_, {"--no-cache", "--prefetch", "0"});
   ASSERT_TRUE(mount.mounted());
