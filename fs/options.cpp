@@ -285,8 +285,9 @@ std::optional<Options> parse_options(int argc, char** argv, int* exit_code) {
   declare_shared_options(app, options, sizes);
   app.add_option("--prefetch", options.prefetch,
                  "When a data file's metadata is read, extract this many of the files after it "
-                 "in its directory (by name) in the background, so that a reader going through "
-                 "a directory finds them ready (0: only what is asked for)")
+                 "in its directory (by name; past its last file, the first ones of the next "
+                 "directory by name) in the background, so that a reader going through a "
+                 "directory finds them ready (0: only what is asked for)")
       ->capture_default_str()
       ->check(CLI::Range(0u, kMaxPrefetch));
   std::string fields = "hidden";
