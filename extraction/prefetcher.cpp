@@ -120,11 +120,17 @@ void Prefetcher::plan(const std::string& rel) {
       std::string_view next = l->name(i);
       picked.push_back(dir.empty() ? std::string(next) : dir + "/" + std::string(next));
     }
-    // `l` is not used past this point: the listings below may replace it.
     std::size_t past_end = at + options_.window > n - 1 ? at + options_.window - (n - 1) : 0;
     if (past_end > 0) {
-      std::string next_dir = next_directory(dir);
-      if (!next_dir.empty()) pick_first(next_dir, past_end, &picked);
+      // Found once per listing: every read of the directory's last window asks for it.
+      std::string next_dir;
+      if (l->next_dir) {
+        next_dir = *l->next_dir;
+      } else {
+        next_dir = next_directory(dir);  // may replace listings, `l` among them
+        if (Listing* again = listing(dir)) again->next_dir = next_dir;
+      }
+      if (!next_dir.empty()) pick_first(next_dir, past_end, &picked);  // `l` unused from here
     }
   }
   if (picked.empty()) return;
@@ -141,7 +147,11 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
   auto now = std::chrono::steady_clock::now();
   auto found = std::find_if(listings_.begin(), listings_.end(),
                             [&](const auto& l) { return l->dir == dir; });
-  if (found != listings_.end() && now - (*found)->taken < kListingLifetime) return found->get();
+  if (found != listings_.end() && now - (*found)->taken < kListingLifetime) {
+    // Least recently used last: a parent asked for at every read stays.
+    std::rotate(found, found + 1, listings_.end());
+    return listings_.back().get();
+  }
   if (found != listings_.end()) listings_.erase(found);
 
   extract::FileDescriptor fd = source_.open_dir(dir);

@@ -6,6 +6,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -49,10 +50,11 @@ class Prefetcher {
   // names packed into one buffer (a 100 000-file directory takes about 3 MB).
   struct Listing {
     std::string dir;
-    std::string packed;                 // every name, back to back
-    std::vector<std::uint32_t> starts;  // names().size() + 1 offsets into packed
-    std::vector<bool> queued;           // per name
-    std::vector<std::string> subdirs;   // its directories, sorted (capped: kMaxSubdirs)
+    std::string packed;                   // every name, back to back
+    std::vector<std::uint32_t> starts;    // names().size() + 1 offsets into packed
+    std::vector<bool> queued;             // per name
+    std::vector<std::string> subdirs;     // its directories, sorted (capped: kMaxSubdirs)
+    std::optional<std::string> next_dir;  // next_directory(dir) once asked ("" for none)
     std::chrono::steady_clock::time_point taken;
 
     std::size_t size() const { return queued.size(); }
