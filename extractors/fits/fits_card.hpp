@@ -1,5 +1,8 @@
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +13,64 @@ namespace metafs::extract::fits {
 
 inline constexpr std::size_t kCardBytes = 80;
 inline constexpr std::size_t kBlockBytes = 2880;
+
+// A header's cards as read (80 bytes each; the last one of a truncated file may be shorter),
+// kept back to back in one buffer: an 80-byte std::string per card cost an allocation each,
+// a tenth of a plain file's extraction.
+class CardList {
+ public:
+  class Iterator {
+   public:
+    using iterator_category = std::bidirectional_iterator_tag;
+    using value_type = std::string_view;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = std::string_view;
+    Iterator() = default;
+    Iterator(const CardList* list, std::size_t at) : list_(list), at_(at) {}
+    std::string_view operator*() const { return (*list_)[at_]; }
+    Iterator& operator++() {
+      ++at_;
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator before = *this;
+      ++at_;
+      return before;
+    }
+    Iterator& operator--() {
+      --at_;
+      return *this;
+    }
+    Iterator operator--(int) {
+      Iterator after = *this;
+      --at_;
+      return after;
+    }
+    bool operator==(const Iterator& other) const { return at_ == other.at_; }
+
+   private:
+    const CardList* list_ = nullptr;
+    std::size_t at_ = 0;
+  };
+
+  void push_back(std::string_view card) {
+    bytes_.append(card);
+    ends_.push_back(static_cast<std::uint32_t>(bytes_.size()));
+  }
+  std::size_t size() const { return ends_.size(); }
+  bool empty() const { return ends_.empty(); }
+  std::string_view operator[](std::size_t i) const {
+    std::uint32_t start = i == 0 ? 0 : ends_[i - 1];
+    return std::string_view(bytes_).substr(start, ends_[i] - start);
+  }
+  Iterator begin() const { return {this, 0}; }
+  Iterator end() const { return {this, size()}; }
+
+ private:
+  std::string bytes_;
+  std::vector<std::uint32_t> ends_;  // one past each card's last byte
+};
 
 // One 80-byte header card, parsed the way astropy and CFITSIO read it.
 struct Card {

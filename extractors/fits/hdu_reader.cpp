@@ -187,7 +187,7 @@ bool HduReader::read_header(RawHdu& hdu) {
         return true;
       }
       ++total_cards_;
-      hdu.cards.emplace_back(text);
+      hdu.cards.push_back(text);
       hdu.parsed.push_back(parse_card(text, /*may_end=*/false));
       const Card& card = hdu.parsed.back();
       if (!card.problem.empty()) {

@@ -28,7 +28,7 @@ const char* hdu_type_name(HduType type);
 struct RawHdu {
   std::size_t index = 0;
   std::uint64_t header_offset = 0;  // in the (inflated) stream
-  std::vector<std::string> cards;   // 80 bytes each, in file order, END excluded
+  CardList cards;                   // 80 bytes each, in file order, END excluded
   std::vector<Card> parsed;         // cards[i] parsed
   bool end_found = false;
   HduType type = HduType::kPrimary;

@@ -45,7 +45,7 @@ std::string cfitsio_reason(const char* step, int status) {
 
 // An empty primary HDU followed by the table's header: all CFITSIO needs to read the
 // compression keywords. The data unit is left out, CFITSIO does not look at it here.
-std::string header_only_file(const std::vector<std::string>& table_cards) {
+std::string header_only_file(const CardList& table_cards) {
   std::string bytes;
   bytes.reserve((table_cards.size() + 2 * kBlockBytes / kCardBytes) * kCardBytes);
   auto add_card = [&bytes](std::string_view card) {
@@ -62,7 +62,7 @@ std::string header_only_file(const std::vector<std::string>& table_cards) {
   add_card("NAXIS   =                    0");
   add_card("EXTEND  =                    T");
   end_block();
-  for (const std::string& card : table_cards) add_card(card);
+  for (std::string_view card : table_cards) add_card(card);
   end_block();
   return bytes;
 }
@@ -121,15 +121,14 @@ std::string name_of(std::string_view card) {
 // table that also carries the image's own EXTNAME names the image by that one (astropy).
 // CFITSIO keeps the default one or drops both depending on where they stand, so the image
 // header gets the table's own EXTNAME card back, after the card it follows in the table.
-void image_name(const std::vector<std::string>& table_cards, std::vector<std::string>& cards) {
+void image_name(const CardList& table_cards, std::vector<std::string>& cards) {
   constexpr std::string_view kDefault = "COMPRESSED_IMAGE";
-  auto own = std::find_if(table_cards.begin(), table_cards.end(), [&](const std::string& card) {
+  auto own = std::find_if(table_cards.begin(), table_cards.end(), [&](std::string_view card) {
     std::string name = name_of(card);
     return !name.empty() && name != kDefault;
   });
-  bool has_default =
-      std::any_of(table_cards.begin(), table_cards.end(),
-                  [&](const std::string& card) { return name_of(card) == kDefault; });
+  bool has_default = std::any_of(table_cards.begin(), table_cards.end(),
+                                 [&](std::string_view card) { return name_of(card) == kDefault; });
   if (own == table_cards.end() || !has_default) return;
   std::erase_if(cards, [&](const std::string& card) { return name_of(card) == kDefault; });
   std::string wanted = name_of(*own);
@@ -171,8 +170,7 @@ std::string header_problem(const std::vector<std::string>& image_cards) {
 
 }  // namespace
 
-ImageHeader decompressed_image_header(const std::vector<std::string>& table_cards,
-                                      bool as_primary) {
+ImageHeader decompressed_image_header(const CardList& table_cards, bool as_primary) {
   std::string input = header_only_file(table_cards);
   std::lock_guard lock(cfitsio_mutex());
   fits_clear_errmsg();

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "fits/fits_card.hpp"
+
 namespace metafs::extract::fits {
 
 // The header of a tile-compressed image (a BINTABLE with ZIMAGE = T) as funpack writes the
@@ -18,6 +20,6 @@ struct ImageHeader {
   // Set when CFITSIO (and so funpack) refuses the rebuilt header; `cards` are still shown.
   std::string error;
 };
-ImageHeader decompressed_image_header(const std::vector<std::string>& table_cards, bool as_primary);
+ImageHeader decompressed_image_header(const CardList& table_cards, bool as_primary);
 
 }  // namespace metafs::extract::fits
