@@ -152,7 +152,8 @@ struct LmdbStore::Impl {
   // (queue_mutex held): see LmdbStoreOptions::commit_delay.
   bool commit_now() const {
     return stop || flush_requested || waiters > 0 || corrupt ||
-           queue.size() >= options.batch_puts || pending_bytes >= options.batch_bytes ||
+           queue.size() >= options.batch_puts ||
+           pending_bytes >= std::min(options.batch_bytes, options.commit_bytes) ||
            std::chrono::steady_clock::now() - first_queued >= options.commit_delay;
   }
 

@@ -28,11 +28,14 @@ struct LmdbStoreOptions {
   bool wait_for_room = false;
   std::size_t evict_batch = 64;  // deletions per eviction transaction
   // Group commit: the writer waits this long after the first put of an empty queue before
-  // committing, unless the batch fills, flush() or a put waiting for room asks for it. Each
-  // commit costs an fdatasync and rewrites the B-tree paths it touches: a cold walk that put
-  // one extraction at a time committed once per file (the writer thread then took a seventh
-  // of both cores). Queued puts are answered by get() meanwhile; zero commits at once.
+  // committing, unless the batch fills, the queued puts hold commit_bytes, flush() or a put
+  // waiting for room asks for it. Each commit costs an fdatasync and rewrites the B-tree paths
+  // it touches: a cold walk that put one extraction at a time committed once per file (the
+  // writer thread then took a seventh of both cores). Queued puts are answered by get()
+  // meanwhile; zero commits at once. commit_bytes keeps what waits small next to
+  // --memory-limit (a deferred put holds its extraction until it is committed).
   std::chrono::milliseconds commit_delay{50};
+  std::size_t commit_bytes = 1u << 20;
   std::chrono::milliseconds touch_interval{1000};  // access times are written this often
   std::filesystem::path verifier;  // metafs-cache-verify; empty: default_store_verifier()
 

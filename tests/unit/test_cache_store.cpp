@@ -108,6 +108,23 @@ TEST(CacheStore, AFullBatchIsCommittedWithoutWaitingForTheDelay) {
   EXPECT_EQ(store.stats().commits, 1u);
 }
 
+// What waits for a group commit stays small: queued puts holding commit_bytes are committed
+// at once, however long the delay.
+TEST(CacheStore, PutsHoldingCommitBytesAreCommittedWithoutWaitingForTheDelay) {
+  TempDir dir;
+  LmdbStoreOptions o = small_options(dir.path(), 8 << 20);
+  o.commit_delay = std::chrono::hours(1);
+  o.commit_bytes = 64 * 1024;
+  LmdbStore store(o);
+  for (int i = 0; i < 4; ++i) store.put(key_of(i), value_of(i, 20 * 1024));  // 80 KiB queued
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (store.stats().writes < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(store.stats().writes, 4u);
+  EXPECT_LE(store.stats().commits, 2u);
+}
+
 TEST(CacheStore, GetSeesAPutAtOnceAndAfterFlush) {
   TempDir dir;
   LmdbStore store(small_options(dir.path(), 4 << 20));
