@@ -1,6 +1,7 @@
 #include "extraction/prefetcher.hpp"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,8 @@ constexpr int kMaxLevels = 2;  // up and down, looking for the next directory
 // metadata it leads to): its files are extracted as they are asked for.
 constexpr std::size_t kMaxListed = 200'000;
 constexpr std::size_t kMaxPackedBytes = 16u << 20;
+// All listings kept together: the names of two directories of the largest size read ahead.
+constexpr std::size_t kMaxListingBytes = 2 * kMaxPackedBytes;
 constexpr std::size_t kMaxAccessesQueued = 64;
 
 }  // namespace
@@ -156,6 +159,9 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
 
   extract::FileDescriptor fd = source_.open_dir(dir);
   if (!fd.valid()) return nullptr;
+  struct stat st {};
+  bool public_listing =
+      ::fstat(fd.get(), &st) == 0 && (st.st_mode & (S_IROTH | S_IXOTH)) == (S_IROTH | S_IXOTH);
   DirStream stream(std::move(fd));
   if (!stream.ok()) return nullptr;
   DIR* d = stream.get();
@@ -187,6 +193,7 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
   auto l = std::make_unique<Listing>();
   l->dir = dir;
   l->subdirs = std::move(subdirs);
+  l->public_listing = public_listing;
   l->taken = now;
   l->packed.reserve(bytes);
   l->starts.reserve(names.size() + 1);
@@ -197,7 +204,14 @@ Prefetcher::Listing* Prefetcher::listing(const std::string& dir) {
   l->starts.push_back(static_cast<std::uint32_t>(l->packed.size()));
   l->queued.assign(names.size(), false);
 
-  if (listings_.size() >= kListingsKept) listings_.erase(listings_.begin());
+  l->bytes = l->packed.size() + l->starts.size() * sizeof(std::uint32_t) + l->size() / 8;
+  for (const auto& s : l->subdirs) l->bytes += sizeof(std::string) + s.size();
+  std::size_t kept = l->bytes;
+  for (const auto& other : listings_) kept += other->bytes;
+  while (!listings_.empty() && (listings_.size() >= kListingsKept || kept > kMaxListingBytes)) {
+    kept -= listings_.front()->bytes;
+    listings_.erase(listings_.begin());  // least recently used
+  }
   listings_.push_back(std::move(l));
   return listings_.back().get();
 }
@@ -212,17 +226,17 @@ std::string Prefetcher::next_directory(const std::string& dir) {
     std::string parent(parts.dir);
     std::string name(parts.name);
     Listing* p = listing(parent);
-    if (p == nullptr) return {};
+    if (p == nullptr || !p->public_listing) return {};
     auto it = std::upper_bound(p->subdirs.begin(), p->subdirs.end(), name);
     if (it != p->subdirs.end()) next = parent.empty() ? *it : parent + "/" + *it;
     at = parent;
   }
   if (next.empty()) return {};
   // Down: as many levels as we went up, to the first directory with files of its own.
-  for (int down = 1; down < up; ++down) {
+  for (int down = 1;; ++down) {
     Listing* l = listing(next);
-    if (l == nullptr) return {};
-    if (l->size() > 0 || l->subdirs.empty()) break;
+    if (l == nullptr || !l->public_listing) return {};
+    if (down >= up || l->size() > 0 || l->subdirs.empty()) break;
     next += "/" + l->subdirs.front();
   }
   return next;

@@ -33,8 +33,11 @@ struct PrefetchOptions {
 // its parent's or grandparent's, entered down to the first directory with files, at most two
 // levels up and down): a reader going through `*/*/metadata.json` in order finds the next
 // directory's first files ready too instead of waiting for each (a sixth of a cold pass over
-// 80 directories of 15 files). Files queued but not reached yet are dropped when the queue
-// outgrows four windows; a request never waits for the queue.
+// 80 directories of 15 files). Only through directories every user may list and enter
+// (r-x for others): the reader is not known here, and what is read ahead shows in the
+// counters of stats.json, which everyone reads; a directory others may not list is never
+// read ahead for a reader who entered its neighbour. Files queued but not reached yet are
+// dropped when the queue outgrows four windows; a request never waits for the queue.
 class Prefetcher {
  public:
   Prefetcher(const SourceTree& source, ExtractionService& service, PrefetchOptions options);
@@ -55,6 +58,8 @@ class Prefetcher {
     std::vector<bool> queued;             // per name
     std::vector<std::string> subdirs;     // its directories, sorted (capped: kMaxSubdirs)
     std::optional<std::string> next_dir;  // next_directory(dir) once asked ("" for none)
+    bool public_listing = false;          // others may list and enter it (r-x)
+    std::size_t bytes = 0;                // about what it holds (kMaxListingBytes for all)
     std::chrono::steady_clock::time_point taken;
 
     std::size_t size() const { return queued.size(); }

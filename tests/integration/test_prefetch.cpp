@@ -200,6 +200,30 @@ TEST(PrefetchAcrossDirectories, TheWindowGoesOnIntoTheNextDirectoryByName) {
   EXPECT_EQ(stats["prefetched"].get<std::uint64_t>(), 5u) << stats.dump(2);
 }
 
+// What is read ahead shows in stats.json, which every user reads, and the reader is not known
+// to the read-ahead: it never enters a directory others may not list and enter, so a reader
+// next door learns nothing of what that directory holds.
+TEST(PrefetchAcrossDirectories, NeverEntersADirectoryOthersMayNotList) {
+  for (const char* closed : {"s2", "s2/b"}) {
+    TempDir tmp;
+    const fs::path src = tmp.path() / "src";
+    for (const char* rel : {"s1/a/a0.fits", "s1/a/a1.fits", "s2/b/b0.fits", "s2/b/b1.fits"}) {
+      fs::create_directories((src / rel).parent_path());
+      fs::copy_file(corpus_dir() / "fits" / "test_i10.fits", src / rel);
+    }
+    fs::permissions(src / closed,
+                    fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);  // 0750
+    MountRunner mount(src, {"--no-cache", "--prefetch", "2"});
+    ASSERT_TRUE(mount.mounted());
+    EXPECT_EQ(read_file(mount.mountpoint() / "s1/a/a1.fits/fields/0/NAXIS"), "0\n");
+    EXPECT_EQ(wait_for_extractions(mount, 2), 2u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    nlohmann::json stats = stats_of(mount);
+    EXPECT_EQ(stats["extractions"].get<std::uint64_t>(), 2u) << closed << stats.dump(2);
+    EXPECT_EQ(stats["detections"].get<std::uint64_t>(), 2u) << closed << stats.dump(2);
+  }
+}
+
 TEST_F(Prefetch, ZeroExtractsOnlyWhatIsAskedFor) {
   MountRunner mount(src_, {"--no-cache", "--prefetch", "0"});
   ASSERT_TRUE(mount.mounted());
