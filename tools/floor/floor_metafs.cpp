@@ -21,6 +21,7 @@
 #include "registry.hpp"
 #include "render.hpp"
 #include "worker_allocator.hpp"
+#include "worker_warmup.hpp"
 
 namespace {
 
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--worker") == 0) metafs::extract::worker::tune_allocator();
   metafs::extract::ExtractorRegistry registry;
   g_registry = &registry;
+  if (argc > 1 && std::strcmp(argv[1], "--worker") == 0) metafs::extract::worker::warm_up(registry);
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "--codec" || mode == "--worker") {
     argv[1] = argv[0];
