@@ -17,6 +17,7 @@
 #include "dicom/dicom_header.hpp"
 #include "dicom/dicom_json.hpp"
 #include "dicom/dicom_reader.hpp"
+#include "dicom/dicom_text.hpp"
 
 namespace metafs::extract {
 namespace {
@@ -41,6 +42,7 @@ class DicomExtractor final : public Extractor {
     // Here, not on first use: a worker constructs its extractors before its sandbox closes
     // (the dictionary files DCMTK loads first are read then), once per process.
     dicom::add_private_dictionary();
+    dicom::keep_character_set_modules();
   }
 
   Format format() const override { return Format::kDicom; }

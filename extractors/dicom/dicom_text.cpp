@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace metafs::extract::dicom {
 namespace {
@@ -63,7 +66,7 @@ struct Designation {
   std::string_view escape;
   int g;
   Kind kind;
-  const char* iconv = nullptr;   // a name warm_up pins (workers cannot load gconv later)
+  const char* iconv = nullptr;   // a name keep_character_set_modules() opens
   std::string_view prefix = {};  // prepended to G0 pairs (set to 0x80 first) for iconv
 };
 
@@ -289,6 +292,28 @@ std::string TextDecoder::decode_iso2022(std::string_view raw, std::string_view d
   if (charset_.find("2022") == std::string::npos) return ascii_or_escaped(raw);
   if (!iso2022_) iso2022_ = std::make_unique<Iso2022Decoder>(charset_);
   return iso2022_->decode(raw, delimiters);
+}
+
+void keep_character_set_modules() {
+  // glibc iconv names of the DICOM character sets (PS3.3 C.12.1.1.2), the names DCMTK's
+  // converter and kDesignations open them by, and their aliases.
+  static constexpr const char* kCharsets[] = {
+      "ASCII",           "ISO-8859-1",    "ISO-8859-2",    "ISO-8859-3", "ISO-8859-4",
+      "ISO-8859-5",      "ISO-8859-6",    "ISO-8859-7",    "ISO-8859-8", "ISO-8859-9",
+      "ISO-8859-15",     "TIS-620",       "SHIFT_JIS",     "JIS_X0201",  "EUC-JP",
+      "ISO-2022-JP",     "ISO-2022-JP-1", "ISO-2022-JP-2", "EUC-KR",     "ISO-2022-KR",
+      "GB18030",         "GBK",           "GB2312",        "EUC-CN",     "ISO-2022-CN",
+      "ISO-2022-CN-EXT", "UTF-8",         "UTF-16",        "UCS-4",      "WCHAR_T"};
+  static std::once_flag kept;
+  std::call_once(kept, [] {
+    static std::vector<iconv_t> open;  // never closed: a module stays while one is open
+    for (const char* charset : kCharsets) {
+      for (auto [to, from] : {std::pair{"UTF-8", charset}, std::pair{charset, "UTF-8"}}) {
+        iconv_t cd = ::iconv_open(to, from);
+        if (cd != reinterpret_cast<iconv_t>(-1)) open.push_back(cd);
+      }
+    }
+  });
 }
 
 std::string latin1_to_utf8(std::string_view raw) {

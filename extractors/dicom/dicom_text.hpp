@@ -43,6 +43,14 @@ class TextDecoder {
   mutable std::unique_ptr<Iso2022Decoder> iso2022_;
 };
 
+// Loads glibc's iconv module of every DICOM character set (PS3.3 C.12.1.1.2; both directions
+// with UTF-8) and keeps one descriptor of each open for the process's life, once per process.
+// Without it a module is loaded when a value or a dataset of its set is converted and
+// unloaded when that converter closes: for every file (half of a non-ASCII file's extraction
+// in a process that goes on from file to file). Workers need it too: their sandbox forbids
+// loading a module later. Called when the DICOM extractor is made.
+void keep_character_set_modules();
+
 // ISO 8859-1 bytes as UTF-8 (every byte is a character).
 std::string latin1_to_utf8(std::string_view raw);
 

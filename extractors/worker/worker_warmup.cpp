@@ -1,23 +1,13 @@
 #include "worker_warmup.hpp"
 
-#include <iconv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <ctime>
 #include <string>
-#include <vector>
 
 namespace metafs::extract::worker {
 namespace {
-
-// glibc iconv names of the DICOM character sets (PS3.3 C.12.1.1.2) and their aliases.
-constexpr const char* kCharsets[] = {
-    "ASCII",       "ISO-8859-1",      "ISO-8859-2", "ISO-8859-3",  "ISO-8859-4",    "ISO-8859-5",
-    "ISO-8859-6",  "ISO-8859-7",      "ISO-8859-8", "ISO-8859-9",  "ISO-8859-15",   "TIS-620",
-    "SHIFT_JIS",   "JIS_X0201",       "EUC-JP",     "ISO-2022-JP", "ISO-2022-JP-1", "ISO-2022-JP-2",
-    "EUC-KR",      "ISO-2022-KR",     "GB18030",    "GBK",         "GB2312",        "EUC-CN",
-    "ISO-2022-CN", "ISO-2022-CN-EXT", "UTF-8",      "UTF-16",      "UCS-4",         "WCHAR_T"};
 
 std::string card(const std::string& text) {
   std::string c = text;
@@ -84,14 +74,8 @@ void warm_up(const ExtractorRegistry& registry) {
   // The time zone is read now: HDF5 formats error times with ctime(), which would try to open
   // /etc/localtime once the sandbox forbids opening anything.
   ::tzset();
-  // Open descriptors pin glibc's gconv modules: they are never unloaded, never reloaded.
-  static std::vector<iconv_t> pinned;
-  for (const char* charset : kCharsets) {
-    for (auto [to, from] : {std::pair{"UTF-8", charset}, std::pair{charset, "UTF-8"}}) {
-      iconv_t cd = ::iconv_open(to, from);
-      if (cd != reinterpret_cast<iconv_t>(-1)) pinned.push_back(cd);
-    }
-  }
+  // glibc's iconv modules for every DICOM character set were loaded and pinned when the
+  // registry made the DICOM extractor (dicom::keep_character_set_modules).
   try {
     extract_sample(registry, Format::kFits, tiny_fits());
     extract_sample(registry, Format::kNetcdf, tiny_netcdf());

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -1024,6 +1025,49 @@ TEST(DicomExtractor, PrivateDictionaryCostsLittleOncePerProcess) {
   EXPECT_EQ(vr_of(0x0019, 0x1012, "SIEMENS MR HEADER"), EVR_SL);  // not in DCMTK's
   // In both, with different VRs (DCMTK's private.dic: DS): pydicom's entry is used.
   EXPECT_EQ(vr_of(0x0029, 0x1002, "CARDIO-D.R. 1.0"), EVR_US);
+}
+
+// A process that goes on from file to file (a worker, metafs-extract -r) keeps glibc's iconv
+// modules of the DICOM character sets loaded: each converter used to load its module for one
+// file and unload it when it closed (half of a non-ASCII file's extraction). ctest runs each
+// test in a process of its own, so no other test loaded them first.
+TEST(DicomExtractor, IconvModulesStayLoadedFromFileToFile) {
+  auto loaded = [] {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    int modules = 0;
+    while (std::getline(maps, line)) {
+      if (line.find("/gconv/") != std::string::npos && line.find(" r-xp ") != std::string::npos) {
+        ++modules;
+      }
+    }
+    return modules;
+  };
+  auto extractor = make_dicom_extractor();
+  // pydicom's character set files (ISO 8859 parts, ISO 2022 Japanese and Korean, Arabic,
+  // Hebrew, Greek, Russian, GB18030), one after the other, twice: once a module has been
+  // loaded for a file it stays for the next ones.
+  fs::path dir = "/usr/lib/python3/dist-packages/pydicom/data/charset_files";
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".dcm") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_GE(files.size(), 10u);
+  std::vector<int> after;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& file : files) {
+      Extraction out;
+      extractor->extract(open_source_file(file), out);
+      after.push_back(loaded());
+    }
+  }
+  // Never fewer modules than after the first pass: none was unloaded to be loaded again.
+  int first_pass = after[files.size() - 1];
+  EXPECT_GT(first_pass, 0);
+  for (std::size_t i = files.size(); i < after.size(); ++i) {
+    EXPECT_GE(after[i], first_pass) << files[i - files.size()].filename();
+  }
 }
 
 // Odd-length values (not allowed, but found in files) show the bytes of the file, without the
