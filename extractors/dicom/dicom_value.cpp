@@ -151,8 +151,8 @@ void decode_numbers(DcmElement& element, Getter get, DecodedValue& out) {
   if (element.getLength() == 0) return;
   if (count > kMaxListItems || element.getLength() > kMaxReadLength) {
     out.shape = DecodedValue::Shape::kSummary;
-    out.summary =
-        "<" + std::to_string(count) + " values, " + std::to_string(element.getLength()) + " bytes>";
+    out.summary = std::string("<").append(std::to_string(count)).append(" values, ");
+    out.summary.append(std::to_string(element.getLength())).append(" bytes>");
     return;
   }
   out.kind = ValueKind::kNumber;
@@ -171,7 +171,7 @@ void decode_tags(DcmElement& element, DecodedValue& out) {
   unsigned long count = element.getVM();
   if (count > kMaxListItems) {
     out.shape = DecodedValue::Shape::kSummary;
-    out.summary = "<" + std::to_string(count) + " values>";
+    out.summary = std::string("<").append(std::to_string(count)).append(" values>");
     return;
   }
   for (unsigned long i = 0; i < count; ++i) {
