@@ -93,6 +93,17 @@ TEST(CacheStore, FlushDoesNotWaitForTheCommitDelay) {
   EXPECT_EQ(reopened.get("b"), "2");
 }
 
+// The puts committed once `want` are, or when `patience` is up (a store that waits for its
+// commit delay of an hour would never get there).
+std::uint64_t writes_within(const LmdbStore& store, std::uint64_t want,
+                            std::chrono::seconds patience) {
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (store.stats().writes < want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return store.stats().writes;
+}
+
 TEST(CacheStore, AFullBatchIsCommittedWithoutWaitingForTheDelay) {
   TempDir dir;
   LmdbStoreOptions o = small_options(dir.path(), 8 << 20);
@@ -100,11 +111,7 @@ TEST(CacheStore, AFullBatchIsCommittedWithoutWaitingForTheDelay) {
   o.batch_puts = 16;
   LmdbStore store(o);
   for (int i = 0; i < 16; ++i) store.put(key_of(i), value_of(i, 10));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (store.stats().writes < 16 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_EQ(store.stats().writes, 16u);
+  EXPECT_EQ(writes_within(store, 16, std::chrono::seconds(30)), 16u);
   EXPECT_EQ(store.stats().commits, 1u);
 }
 
@@ -117,11 +124,7 @@ TEST(CacheStore, PutsHoldingCommitBytesAreCommittedWithoutWaitingForTheDelay) {
   o.commit_bytes = 64 * 1024;
   LmdbStore store(o);
   for (int i = 0; i < 4; ++i) store.put(key_of(i), value_of(i, 20 * 1024));  // 80 KiB queued
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (store.stats().writes < 4 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_EQ(store.stats().writes, 4u);
+  EXPECT_EQ(writes_within(store, 4, std::chrono::seconds(30)), 4u);
   EXPECT_LE(store.stats().commits, 2u);
 }
 
