@@ -20,8 +20,8 @@ std::size_t g_sink = 0;  // keeps the work from being optimised away
 
 // A reader that goes on from file to file keeps a converter for each character set it has
 // met, so glibc's iconv module for it stays loaded (a metafs worker opens them all before its
-// sandbox); without one, convertToUTF8 loaded and unloaded the module for every file (a third
-// of a non-ASCII file's time).
+// sandbox); without one, convertToUTF8 loaded and unloaded the module for every file (two
+// fifths of the time of pydicom's character-set files: 71 -> 43 us per file).
 std::map<std::string, std::unique_ptr<DcmSpecificCharacterSet>> g_converters;
 
 void keep_converter(DcmDataset& dataset) {

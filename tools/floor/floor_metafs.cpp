@@ -1,8 +1,8 @@
 // metafs's own in-process extraction over the same files, under the same harness as the
 // floors: detection, the format's extractor (the metadata tree and header.txt) and the two
 // renderings of the tree (metadata.txt, metadata.json). With --worker it stops at what a
-// worker does for a request (with a worker's malloc settings, worker_allocator.hpp):
-// detection and the extractor; the daemon renders metadata.txt and
+// worker does for a request, in a process set up as a worker's (its malloc settings and
+// warm-up): detection and the extractor; the daemon renders metadata.txt and
 // metadata.json from the tree at their first read (DataView::content), so a walk that reads
 // neither never pays for them. With --codec it measures instead what the codec adds to each
 // file: the worker's encode_extraction (a stored body, as a worker replies) and the daemon's
@@ -77,11 +77,12 @@ bool round_trip(const std::string& path) try {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--worker") == 0) metafs::extract::worker::tune_allocator();
+  const std::string mode = argc > 1 ? argv[1] : "";
+  // --worker: the process set up as a worker sets itself up (worker_loop.cpp's serve).
+  if (mode == "--worker") metafs::extract::worker::tune_allocator();
   metafs::extract::ExtractorRegistry registry;
   g_registry = &registry;
-  if (argc > 1 && std::strcmp(argv[1], "--worker") == 0) metafs::extract::worker::warm_up(registry);
-  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "--worker") metafs::extract::worker::warm_up(registry);
   if (mode == "--codec" || mode == "--worker") {
     argv[1] = argv[0];
     ++argv;
