@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -46,41 +47,84 @@ std::string_view list_separator(const MetaNode& node) {
   return separator;
 }
 
-std::string encode_body(const Extraction& x) {
-  std::string body;
-  std::size_t estimate = x.header.size() + x.error.size() + x.tree.size() * 32;
-  for (const auto& [name, content] : x.extra_files) estimate += name.size() + content.size() + 8;
-  body.reserve(estimate);
-  body.push_back(static_cast<char>(x.format));
-  put_bytes(body, x.header);
-  put_bytes(body, x.error);
-  put_varint(body, x.extra_files.size());
+// The body is written in two passes over the same code: SizeSink counts its bytes, then
+// RawSink writes them into a buffer of exactly that size (no growth, no second copy).
+struct SizeSink {
+  std::size_t size = 0;
+  void u8(std::uint8_t) { ++size; }
+  void varint(std::uint64_t value) {
+    do {
+      ++size;
+      value >>= 7;
+    } while (value != 0);
+  }
+  void bytes(std::string_view b) {
+    varint(b.size());
+    size += b.size();
+  }
+};
+
+struct RawSink {
+  char* at;
+  void u8(std::uint8_t byte) { *at++ = static_cast<char>(byte); }
+  void varint(std::uint64_t value) {
+    while (value >= 0x80) {
+      *at++ = static_cast<char>((value & 0x7f) | 0x80);
+      value >>= 7;
+    }
+    *at++ = static_cast<char>(value);
+  }
+  void bytes(std::string_view b) {
+    varint(b.size());
+    if (!b.empty()) std::memcpy(at, b.data(), b.size());
+    at += b.size();
+  }
+};
+
+template <typename Sink>
+void write_body(const Extraction& x, Sink& out) {
+  out.u8(static_cast<std::uint8_t>(x.format));
+  out.bytes(x.header);
+  out.bytes(x.error);
+  out.varint(x.extra_files.size());
   for (const auto& [name, content] : x.extra_files) {
-    put_bytes(body, name);
-    put_bytes(body, content);
+    out.bytes(name);
+    out.bytes(content);
   }
   const auto& nodes = x.tree.nodes();
-  put_varint(body, nodes.size() - 1);  // the root is implied
+  out.varint(nodes.size() - 1);  // the root is implied
   for (std::size_t i = 1; i < nodes.size(); ++i) {
     const MetaNode& n = nodes[i];
-    body.push_back(static_cast<char>(n.type));
+    out.u8(static_cast<std::uint8_t>(n.type));
     // An empty list (an HDF5 attribute of 0 elements) is a scalar's encoding with this bit
     // on its kind: [] in metadata.json, distinct from "".
     bool empty_list = n.type == MetaNode::Type::kValue && n.list && n.items.empty();
-    body.push_back(
-        static_cast<char>(static_cast<std::uint8_t>(n.kind) | (empty_list ? kEmptyListBit : 0)));
-    put_varint(body, n.parent);
-    put_bytes(body, n.name);
+    out.u8(static_cast<std::uint8_t>(static_cast<std::uint8_t>(n.kind) |
+                                     (empty_list ? kEmptyListBit : 0)));
+    out.varint(n.parent);
+    out.bytes(n.name);
     if (n.type == MetaNode::Type::kValue && !n.items.empty()) {
-      put_varint(body, n.items.size());
-      put_bytes(body, list_separator(n));
-      for (const auto& item : n.items) put_bytes(body, item);
+      out.varint(n.items.size());
+      out.bytes(list_separator(n));
+      for (const auto& item : n.items) out.bytes(item);
     } else {
-      if (n.type == MetaNode::Type::kValue) put_varint(body, 0);
-      if (n.type != MetaNode::Type::kDirectory) put_bytes(body, n.text);
+      if (n.type == MetaNode::Type::kValue) out.varint(0);
+      if (n.type != MetaNode::Type::kDirectory) out.bytes(n.text);
     }
   }
-  return body;
+}
+
+std::size_t body_size(const Extraction& x) {
+  SizeSink sink;
+  write_body(x, sink);
+  return sink.size;
+}
+
+// Writes the body of `size` bytes (body_size) at `at`.
+void write_body_at(const Extraction& x, char* at, std::size_t size) {
+  RawSink sink{at};
+  write_body(x, sink);
+  if (sink.at != at + size) throw std::logic_error("encode_extraction: body size changed");
 }
 
 bool valid_file_name(std::string_view name) {
@@ -94,6 +138,7 @@ void decode_tree(ByteReader& in, MetaTree& tree) {
   // Each non-root node takes at least 4 bytes: type, kind, parent, name length.
   std::size_t count = in.count(kMaxNodes - 1, 4, "nodes") + 1;
   std::vector<std::uint16_t> depth(count, 0);
+  tree.reserve(count);
   for (std::size_t i = 1; i < count; ++i) {
     std::uint8_t type = in.u8();
     std::uint8_t kind = in.u8();
@@ -176,8 +221,6 @@ struct ZstdDCtxDeleter {
 }  // namespace
 
 std::string encode_extraction(const Extraction& extraction, BodyCompression compression) {
-  std::string body = encode_body(extraction);
-  if (body.size() > kMaxBodyBytes) throw std::length_error("extraction larger than the codec cap");
   if (extraction.extra_files.size() > kMaxExtraFiles) {
     throw std::length_error("too many extra files for the codec");
   }
@@ -195,32 +238,42 @@ std::string encode_extraction(const Extraction& extraction, BodyCompression comp
   for (const auto& [name, content] : extraction.extra_files) {
     if (name.size() > kMaxNameBytes) throw std::length_error("name longer than the codec cap");
   }
+  const std::size_t size = body_size(extraction);
+  if (size > kMaxBodyBytes) throw std::length_error("extraction larger than the codec cap");
 
   std::string out(kMagic);
   out.push_back(static_cast<char>(kCodecVersion));
   out.push_back(static_cast<char>(compression));
-  put_varint(out, body.size());
+  put_varint(out, size);
   std::size_t checksum_at = out.size();
   out.append(8, '\0');
   std::size_t frame_at = out.size();
   if (compression == BodyCompression::kStored) {
-    out.append(body);
+    out.resize(frame_at + size);
+    write_body_at(extraction, out.data() + frame_at, size);
   } else {
+    // The body and the frame go to buffers the thread keeps (up to kKeptBytes each), not to
+    // fresh strings: a fresh string's pages were faulted in for every record.
+    constexpr std::size_t kKeptBytes = 256 << 10;
     thread_local std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx(ZSTD_createCCtx());
+    thread_local std::unique_ptr<char[]> kept_body(new char[kKeptBytes]);
+    thread_local std::unique_ptr<char[]> kept_frame(new char[kKeptBytes]);
     if (!cctx) throw std::bad_alloc();
-    // The frame goes to a buffer the thread keeps (up to kKeptFrameBytes), not to `out` resized
-    // to zstd's bound: that zero-filled the bound and faulted fresh pages in for every record.
-    constexpr std::size_t kKeptFrameBytes = 256 << 10;
-    thread_local std::unique_ptr<char[]> kept(new char[kKeptFrameBytes]);
-    std::size_t bound = ZSTD_compressBound(body.size());
-    std::unique_ptr<char[]> large;
-    char* frame = kept.get();
-    if (bound > kKeptFrameBytes) {
-      large.reset(new char[bound]);
-      frame = large.get();
+    std::unique_ptr<char[]> large_body;
+    char* body = kept_body.get();
+    if (size > kKeptBytes) {
+      large_body.reset(new char[size]);
+      body = large_body.get();
     }
-    std::size_t n =
-        ZSTD_compressCCtx(cctx.get(), frame, bound, body.data(), body.size(), kZstdLevel);
+    write_body_at(extraction, body, size);
+    std::size_t bound = ZSTD_compressBound(size);
+    std::unique_ptr<char[]> large_frame;
+    char* frame = kept_frame.get();
+    if (bound > kKeptBytes) {
+      large_frame.reset(new char[bound]);
+      frame = large_frame.get();
+    }
+    std::size_t n = ZSTD_compressCCtx(cctx.get(), frame, bound, body, size, kZstdLevel);
     if (ZSTD_isError(n)) throw std::runtime_error(ZSTD_getErrorName(n));
     out.reserve(frame_at + n);
     out.append(frame, n);

@@ -62,18 +62,28 @@ std::uint32_t MetaTree::hash(NodeId parent, std::string_view name) {
   return static_cast<std::uint32_t>(h ^ (h >> 32));
 }
 
-void MetaTree::index(NodeId id) {
-  if ((nodes_.size() - 1) * 2 > slots_.size()) {
-    std::vector<NodeId> grown(slots_.size() * 2, kNotFound);
-    std::size_t mask = grown.size() - 1;
-    for (NodeId old : slots_) {
-      if (old == kNotFound) continue;
-      std::size_t i = hashes_[old] & mask;
-      while (grown[i] != kNotFound) i = (i + 1) & mask;
-      grown[i] = old;
-    }
-    slots_ = std::move(grown);
+void MetaTree::rehash(std::size_t slot_count) {
+  std::vector<NodeId> grown(slot_count, kNotFound);
+  std::size_t mask = grown.size() - 1;
+  for (NodeId old : slots_) {
+    if (old == kNotFound) continue;
+    std::size_t i = hashes_[old] & mask;
+    while (grown[i] != kNotFound) i = (i + 1) & mask;
+    grown[i] = old;
   }
+  slots_ = std::move(grown);
+}
+
+void MetaTree::reserve(std::size_t nodes) {
+  nodes_.reserve(nodes);
+  hashes_.reserve(nodes);
+  std::size_t slots = slots_.size();
+  while (nodes * 2 > slots) slots *= 2;  // index() grows past half full
+  if (slots != slots_.size()) rehash(slots);
+}
+
+void MetaTree::index(NodeId id) {
+  if ((nodes_.size() - 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
   std::size_t mask = slots_.size() - 1;
   std::size_t i = hashes_[id] & mask;
   while (slots_[i] != kNotFound) i = (i + 1) & mask;

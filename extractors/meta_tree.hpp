@@ -72,6 +72,10 @@ class MetaTree {
   static constexpr NodeId kNotFound = UINT32_MAX;
   NodeId find(NodeId parent, std::string_view escaped_name) const;
 
+  // Room for `nodes` nodes in all (the root included) without growing the node vector or the
+  // name index: a decoder that knows the count calls it first.
+  void reserve(std::size_t nodes);
+
   const MetaNode& node(NodeId id) const { return nodes_.at(id); }
   std::size_t size() const { return nodes_.size(); }
   const std::vector<MetaNode>& nodes() const { return nodes_; }
@@ -94,6 +98,7 @@ class MetaTree {
   static std::uint32_t hash(NodeId parent, std::string_view name);
   NodeId find(NodeId parent, std::string_view escaped_name, std::uint32_t hash) const;
   void index(NodeId id);
+  void rehash(std::size_t slot_count);
 
   std::vector<MetaNode> nodes_;
   // (parent, name) -> child, for lookups and uniqueness: an open-addressing table of node

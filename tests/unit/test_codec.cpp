@@ -314,6 +314,33 @@ TEST(CacheCodec, TreeNamesNeverExceedTheCap) {
   EXPECT_EQ(y.tree.size(), 4u);
 }
 
+// The bytes of a small extraction are fixed: records in caches already written and replies of
+// workers of the same version must keep decoding, whatever way the encoder writes them.
+TEST(CacheCodec, TheEncodingOfAKnownExtractionIsFixed) {
+  Extraction x;
+  x.format = Format::kDicom;
+  x.header = "# header\n";
+  x.extra_files.emplace_back("dicom.json", "{}");
+  NodeId fields = x.tree.add_dir(MetaTree::kRoot, "fields");
+  x.tree.add_value(fields, "PatientName", "Doe^J");
+  x.tree.add_value(fields, "Rows", "512", ValueKind::kNumber);
+  x.tree.add_list(fields, "ImageType", {"ORIGINAL", "PRIMARY"}, ValueKind::kString, "\\");
+  x.tree.add_list(fields, "Empty", {}, ValueKind::kNumber, "");
+  x.tree.add_link(MetaTree::kRoot, "first", "fields/Rows");
+  auto hex = [](const std::string& bytes) {
+    std::string out;
+    for (unsigned char c : bytes)
+      out += "0123456789abcdef"[c >> 4], out += "0123456789abcdef"[c & 15];
+    return out;
+  };
+  EXPECT_EQ(hex(encode_extraction(x, BodyCompression::kStored)),
+            "4d46535803008a016f5ee1b23cc0808e010923206865616465720a00010a6469636f6d2e6a736f6e027b7d"
+            "06000000066669656c64730100010b50617469656e744e616d650005446f655e4a01010104526f777300"
+            "0335313201000109496d6167655479706502015c084f524947494e414c075052494d4152590181010545"
+            "6d70747900000200000566697273740b6669656c64732f526f7773");
+  EXPECT_TRUE(decode_extraction(encode_extraction(x)).tree == x.tree);
+}
+
 TEST(CacheCodec, EncodingIsCompact) {
   std::mt19937 rng(3);
   Extraction x = corpus_like(rng, 0);

@@ -146,5 +146,24 @@ TEST(EntryName, TheTreeCapsNamesAndKeepsThemUnique) {
   EXPECT_EQ(tree.dir(MetaTree::kRoot, huge + "dir"), d);
 }
 
+// reserve() (the codec's decoder calls it with the node count) regrows the name index around
+// the nodes already in it: every name is found, and a taken name still gets its suffix.
+TEST(EntryName, ReservingKeepsEveryNameFoundAndUnique) {
+  MetaTree tree;
+  for (int i = 0; i < 5; ++i) tree.add_value(MetaTree::kRoot, "v" + std::to_string(i), "x");
+  tree.reserve(3);  // fewer than it holds: nothing changes
+  tree.reserve(1000);
+  NodeId dir = tree.add_dir(MetaTree::kRoot, "d");
+  for (int i = 0; i < 600; ++i) tree.add_value(dir, "w" + std::to_string(i), "y");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_NE(tree.find(MetaTree::kRoot, "v" + std::to_string(i)), MetaTree::kNotFound);
+  }
+  for (int i = 0; i < 600; ++i) {
+    EXPECT_EQ(tree.find(dir, "w" + std::to_string(i)), dir + 1 + static_cast<NodeId>(i));
+  }
+  NodeId again = tree.add_value(MetaTree::kRoot, "v3", "z");
+  EXPECT_EQ(tree.node(again).name, "v3#2");
+}
+
 }  // namespace
 }  // namespace metafs::extract
