@@ -53,12 +53,14 @@ DataView::DataView(std::shared_ptr<const extract::Extraction> extraction, const 
   add(kRootEntry, "header.txt", EntryType::kFile, Content::kHeader);
   add(kRootEntry, "metadata.json", EntryType::kFile, Content::kMetadataJson);
   add(kRootEntry, "metadata.txt", EntryType::kFile, Content::kMetadataTxt);
-  for (const auto& [name, text] : x.extra_files) {
+  for (std::size_t i = 0; i < x.extra_files.size(); ++i) {
+    const std::string& name = x.extra_files[i].first;
     if (find(kRootEntry, name) != kNoEntry || name.empty() || name.find('/') != std::string::npos) {
       continue;
     }
-    EntryId extra = add(kRootEntry, name, EntryType::kFile, Content::kOwned);
-    entries_[extra].text = shared_text(text);
+    // Served from the extraction, as header.txt is: the view holds no second copy.
+    EntryId extra = add(kRootEntry, name, EntryType::kFile, Content::kExtraFile);
+    entries_[extra].tree_node = static_cast<std::uint32_t>(i);
   }
   // The view's own files keep their names (tools rely on X/metadata.json); the original gives
   // way. The fallback is none of the fixed names, so it is free but for a forged extra file.
@@ -193,6 +195,9 @@ std::shared_ptr<const std::string> DataView::content(EntryId id) const {
       return json_;
     case Content::kHeader:
       return std::shared_ptr<const std::string>(extraction_, &x.header);
+    case Content::kExtraFile:
+      return std::shared_ptr<const std::string>(extraction_,
+                                                &x.extra_files.at(entry.tree_node).second);
     case Content::kOriginal:
       return shared_text("");
   }
@@ -208,6 +213,8 @@ std::uint64_t DataView::size_of(EntryId id) const {
       return extraction_->tree.node(entry.tree_node).text.size();
     case Content::kHeader:
       return extraction_->header.size();
+    case Content::kExtraFile:
+      return extraction_->extra_files.at(entry.tree_node).second.size();
     case Content::kNone:
       return 0;
     case Content::kOriginal:
@@ -265,7 +272,12 @@ std::size_t DataView::compute_memory_bytes() const {
   }
   for (const auto& [key, id] : shortened_) bytes += key.capacity() + sizeof(id) + 32;
   // metadata.txt and metadata.json, rendered on demand, are each about the tree's size.
-  bytes += 3 * extraction_->tree.memory_bytes() + extraction_->header.capacity();
+  bytes += 3 * extraction_->tree.memory_bytes() + extraction_->header.capacity() +
+           extraction_->error.capacity();
+  // The format's own files (dicom.json), served from the extraction as header.txt is.
+  for (const auto& [name, content] : extraction_->extra_files) {
+    bytes += sizeof(name) + name.capacity() + sizeof(content) + content.capacity();
+  }
   return bytes;
 }
 

@@ -85,7 +85,8 @@ class DataView {
  private:
   enum class Content : std::uint8_t {
     kNone,       // directories
-    kOwned,      // text owned by the entry (format, error, extra files)
+    kOwned,      // text owned by the entry (format, error, link targets)
+    kExtraFile,  // one of the format's own files (dicom.json): extra_files[tree_node]
     kTreeValue,  // a value of the tree: text + "\n"
     kTreeLink,   // a link of the tree
     kMetadataTxt,
@@ -98,7 +99,7 @@ class DataView {
     Content content;
     bool tree_dir;  // fields/ or a directory below it
     EntryId parent;
-    std::uint32_t tree_node;  // kTreeValue / kTreeLink / tree directories
+    std::uint32_t tree_node;  // kTreeValue / kTreeLink / tree directories; kExtraFile's index
     std::string name;
     std::vector<EntryId> children;
     std::shared_ptr<const std::string> text;  // kOwned

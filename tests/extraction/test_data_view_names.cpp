@@ -108,5 +108,29 @@ TEST(DataViewOriginal, ShownUnderItsOwnNameOrAsOriginalOnACollision) {
   }
 }
 
+// What a view holds counts against the views' memory budget (--memory-limit), the format's
+// own files included (a DICOM view keeps dicom.json, as large as header.txt), and a view
+// serves them from the extraction without a second copy.
+TEST(DataViewMemory, CountsTheFormatsOwnFilesAndHoldsThemOnce) {
+  struct stat source {};
+  source.st_mode = S_IFREG | 0644;
+  auto plain = std::make_shared<extract::Extraction>();
+  plain->format = extract::Format::kDicom;
+  plain->tree.add_value(MetaTree::kRoot, "PatientName", "Doe^J");
+  auto with_json = std::make_shared<extract::Extraction>(*plain);
+  with_json->extra_files.emplace_back("dicom.json", std::string(200'000, 'j'));
+  auto with_error = std::make_shared<extract::Extraction>(*plain);
+  with_error->error = std::string(50'000, 'e');
+  std::size_t base = DataView(plain, source).memory_bytes();
+  EXPECT_GE(DataView(with_json, source).memory_bytes(), base + 200'000);
+  EXPECT_GE(DataView(with_error, source).memory_bytes(), base + 50'000);
+  DataView view(with_json, source);
+  EXPECT_LT(view.memory_bytes(), base + 2 * 200'000);
+  DataView::EntryId json = view.find(DataView::kRootEntry, "dicom.json");
+  ASSERT_NE(json, DataView::kNoEntry);
+  EXPECT_EQ(view.content(json).get(), &with_json->extra_files[0].second);
+  EXPECT_EQ(view.attributes(json).st_size, 200'000);
+}
+
 }  // namespace
 }  // namespace metafs::extraction

@@ -78,8 +78,11 @@ bool round_trip(const std::string& path) try {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  // --worker: the process set up as a worker sets itself up (worker_loop.cpp's serve).
-  if (mode == "--worker") metafs::extract::worker::tune_allocator();
+  // --worker: the process set up as a worker sets itself up (worker_loop.cpp's serve). --codec
+  // too: glibc's default thresholds move with each large free, and gave the round trip a
+  // different cost from run to run (46-58 us per DICOM file against 28-30 so). The daemon's own
+  // settings (fs/main.cpp: large blocks mapped on their own) make its decode fault pages in.
+  if (mode == "--worker" || mode == "--codec") metafs::extract::worker::tune_allocator();
   metafs::extract::ExtractorRegistry registry;
   g_registry = &registry;
   if (mode == "--worker") metafs::extract::worker::warm_up(registry);
