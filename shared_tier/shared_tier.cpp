@@ -105,7 +105,10 @@ std::string insert_sql(std::size_t rows) {
   std::string sql = kInsertColumns;
   for (std::size_t r = 0; r < rows; ++r) {
     std::size_t p = r * kColumns;
-    auto at = [&](std::size_t column) { return "$" + std::to_string(p + column); };
+    auto at = [&](std::size_t column) {
+      std::string param = "$";  // appended: "$" + to_string warns at -O3 (GCC 12 -Wrestrict)
+      return param.append(std::to_string(p + column));
+    };
     if (r > 0) sql += ',';
     sql += '(' + at(1) + ',' + at(2) + ',' + at(3) + "::bigint," + at(4) + "::bigint," + at(5) +
            "::bigint," + at(6) + "::bigint," + at(7) + "::bigint," + at(8) + "::smallint," + at(9) +

@@ -321,8 +321,11 @@ class TypePrinter {
     if (rank > 0 && rank <= H5S_MAX_RANK) {
       std::array<hsize_t, H5S_MAX_RANK> dims{};
       H5Tget_array_dims2(type, dims.data());
-      for (int i = 0; i < rank; ++i)
-        out_ += "[" + std::to_string(dims[static_cast<std::size_t>(i)]) + "]";
+      for (int i = 0; i < rank; ++i) {
+        out_ += '[';
+        out_ += std::to_string(dims[static_cast<std::size_t>(i)]);
+        out_ += ']';
+      }
     }
     out_ += " ";
     Handle base(H5Tget_super(type));

@@ -81,8 +81,11 @@ void add_items(MetaTree& tree, NodeId parent, std::string_view name, std::vector
 void add_attribute_value(MetaTree& tree, NodeId parent, std::string_view name,
                          const AttributeData& att, const TypeTable& types) {
   if (att.too_large()) {
-    tree.add_value(parent, name,
-                   "(" + std::to_string(att.length()) + " values, too large to show)");
+    // Appended, not "(" + to_string(...): GCC 12 warns of an overlap there (-Wrestrict, a
+    // false positive at -O3).
+    std::string text = "(";
+    text.append(std::to_string(att.length())).append(" values, too large to show)");
+    tree.add_value(parent, name, std::move(text));
     return;
   }
   if (att.length() == 0) {
