@@ -17,6 +17,7 @@ constexpr std::string_view kMagic = "MFSX";
 constexpr int kZstdLevel = 1;
 constexpr std::uint8_t kVersionAlwaysZstd = 2;
 constexpr std::uint8_t kEmptyListBit = 0x80;
+constexpr std::size_t kReservedNodes = 1 << 16;
 
 // The separator a list's text was joined with (a view into it). Lists are only made by
 // MetaTree::add_list, which sets text = join(items, separator); checked without a copy.
@@ -138,7 +139,10 @@ void decode_tree(ByteReader& in, MetaTree& tree) {
   // Each non-root node takes at least 4 bytes: type, kind, parent, name length.
   std::size_t count = in.count(kMaxNodes - 1, 4, "nodes") + 1;
   std::vector<std::uint16_t> depth(count, 0);
-  tree.reserve(count);
+  // Room for the nodes at once, up to kReservedNodes: past that a body that only claims a
+  // count (4 bytes a node) would have the tree's ~130 bytes a node allocated before any
+  // node is read; larger trees grow as they are read.
+  tree.reserve(std::min(count, kReservedNodes));
   for (std::size_t i = 1; i < count; ++i) {
     std::uint8_t type = in.u8();
     std::uint8_t kind = in.u8();

@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -312,6 +315,40 @@ TEST(CacheCodec, TreeNamesNeverExceedTheCap) {
   Extraction y = decode_extraction(encode_extraction(x));
   expect_same(x, y);
   EXPECT_EQ(y.tree.size(), 4u);
+}
+
+// A body that claims the most nodes its bytes allow (4 each) and then fails costs no more memory
+// than its own size: the decoder reserves room for at most kReservedNodes up front, not for the
+// ~130 bytes a node of every node claimed (4 Mi nodes: 550 MB before the first is read).
+TEST(CacheCodec, AClaimedNodeCountIsNotAllocatedUpFront) {
+  std::string body("\x01", 1);
+  put_bytes(body, "");
+  put_bytes(body, "");
+  put_varint(body, 0);
+  std::size_t count = kMaxNodes - 1;
+  put_varint(body, count);
+  body.append(count * 4, '\0');  // directories named "": refused at the first node
+  std::string bytes = wrap_body(body);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    rlimit data{};
+    ::getrlimit(RLIMIT_DATA, &data);
+    rlimit limited{256u << 20, data.rlim_max};  // the test binary's heap is a few MiB
+    if (::setrlimit(RLIMIT_DATA, &limited) != 0) ::_exit(3);
+    try {
+      decode_extraction(bytes);
+    } catch (const CodecError&) {
+      ::_exit(0);
+    } catch (const std::bad_alloc&) {
+      ::_exit(1);
+    }
+    ::_exit(2);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: out of memory, 2: decoded, 3: no limit";
 }
 
 // The bytes of a small extraction are fixed: records in caches already written and replies of
