@@ -17,7 +17,7 @@ constexpr std::string_view kMagic = "MFSX";
 constexpr int kZstdLevel = 1;
 constexpr std::uint8_t kVersionAlwaysZstd = 2;
 constexpr std::uint8_t kEmptyListBit = 0x80;
-constexpr std::size_t kReservedNodes = 1 << 16;
+constexpr std::size_t kReservedNodes = 4096;
 
 // The separator a list's text was joined with (a view into it). Lists are only made by
 // MetaTree::add_list, which sets text = join(items, separator); checked without a copy.
@@ -67,8 +67,22 @@ struct SizeSink {
 
 struct RawSink {
   char* at;
-  void u8(std::uint8_t byte) { *at++ = static_cast<char>(byte); }
+  char* end;
+  // The two passes read the same const extraction the same way; should they ever disagree,
+  // this stops the write at the buffer's end instead of past it.
+  void room(std::size_t n) const {
+    if (n > static_cast<std::size_t>(end - at)) {
+      throw std::logic_error("encode_extraction: body size changed");
+    }
+  }
+  void u8(std::uint8_t byte) {
+    room(1);
+    *at++ = static_cast<char>(byte);
+  }
   void varint(std::uint64_t value) {
+    std::size_t n = 1;
+    for (std::uint64_t rest = value; rest >= 0x80; rest >>= 7) ++n;
+    room(n);
     while (value >= 0x80) {
       *at++ = static_cast<char>((value & 0x7f) | 0x80);
       value >>= 7;
@@ -77,6 +91,7 @@ struct RawSink {
   }
   void bytes(std::string_view b) {
     varint(b.size());
+    room(b.size());
     if (!b.empty()) std::memcpy(at, b.data(), b.size());
     at += b.size();
   }
@@ -123,7 +138,7 @@ std::size_t body_size(const Extraction& x) {
 
 // Writes the body of `size` bytes (body_size) at `at`.
 void write_body_at(const Extraction& x, char* at, std::size_t size) {
-  RawSink sink{at};
+  RawSink sink{at, at + size};
   write_body(x, sink);
   if (sink.at != at + size) throw std::logic_error("encode_extraction: body size changed");
 }
@@ -139,9 +154,9 @@ void decode_tree(ByteReader& in, MetaTree& tree) {
   // Each non-root node takes at least 4 bytes: type, kind, parent, name length.
   std::size_t count = in.count(kMaxNodes - 1, 4, "nodes") + 1;
   std::vector<std::uint16_t> depth(count, 0);
-  // Room for the nodes at once, up to kReservedNodes: past that a body that only claims a
-  // count (4 bytes a node) would have the tree's ~130 bytes a node allocated before any
-  // node is read; larger trees grow as they are read.
+  // Room for the nodes at once, up to kReservedNodes (about 0.5 MB): past that a body that
+  // only claims a count (4 bytes a node) would have the tree's ~130 bytes a node allocated
+  // before any node is read; larger trees grow as they are read.
   tree.reserve(std::min(count, kReservedNodes));
   for (std::size_t i = 1; i < count; ++i) {
     std::uint8_t type = in.u8();

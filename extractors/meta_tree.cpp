@@ -1,5 +1,6 @@
 #include "meta_tree.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <stdexcept>
 
@@ -77,8 +78,8 @@ void MetaTree::rehash(std::size_t slot_count) {
 void MetaTree::reserve(std::size_t nodes) {
   nodes_.reserve(nodes);
   hashes_.reserve(nodes);
-  std::size_t slots = slots_.size();
-  while (nodes * 2 > slots) slots *= 2;  // index() grows past half full
+  std::size_t slots = std::max<std::size_t>(slots_.size(), 16);  // a moved-from tree has none
+  while (nodes * 2 > slots) slots *= 2;                          // index() grows past half full
   if (slots != slots_.size()) rehash(slots);
 }
 

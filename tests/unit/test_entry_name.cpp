@@ -163,6 +163,10 @@ TEST(EntryName, ReservingKeepsEveryNameFoundAndUnique) {
   }
   NodeId again = tree.add_value(MetaTree::kRoot, "v3", "z");
   EXPECT_EQ(tree.node(again).name, "v3#2");
+  // A moved-from tree (no index left) takes a reservation too, and returns.
+  MetaTree taken = std::move(tree);
+  tree.reserve(10);  // NOLINT(bugprone-use-after-move): what is tested
+  EXPECT_EQ(taken.node(again).name, "v3#2");
 }
 
 }  // namespace
