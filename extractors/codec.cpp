@@ -53,12 +53,7 @@ std::string_view list_separator(const MetaNode& node) {
 struct SizeSink {
   std::size_t size = 0;
   void u8(std::uint8_t) { ++size; }
-  void varint(std::uint64_t value) {
-    do {
-      ++size;
-      value >>= 7;
-    } while (value != 0);
-  }
+  void varint(std::uint64_t value) { size += varint_size(value); }
   void bytes(std::string_view b) {
     varint(b.size());
     size += b.size();
@@ -80,9 +75,7 @@ struct RawSink {
     *at++ = static_cast<char>(byte);
   }
   void varint(std::uint64_t value) {
-    std::size_t n = 1;
-    for (std::uint64_t rest = value; rest >= 0x80; rest >>= 7) ++n;
-    room(n);
+    room(varint_size(value));
     while (value >= 0x80) {
       *at++ = static_cast<char>((value & 0x7f) | 0x80);
       value >>= 7;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -16,6 +17,12 @@ class CodecError : public std::runtime_error {
 
 // Appends unsigned LEB128 (7 bits a byte, low first).
 void put_varint(std::string& out, std::uint64_t value);
+// The bytes put_varint appends for `value` (1 to 10).
+inline std::size_t varint_size(std::uint64_t value) {
+  std::size_t n = 1;
+  for (; value >= 0x80; value >>= 7) ++n;
+  return n;
+}
 // Appends a varint length and the bytes.
 void put_bytes(std::string& out, std::string_view bytes);
 void put_u64_be(std::string& out, std::uint64_t value);
