@@ -59,26 +59,31 @@ void parse_value(std::string_view text, Card& card) {
   if (i == text.size() || text[i] == '/') return;  // undefined value
   if (text[i] == '\'') {
     card.quoted = true;
-    std::string value;
+    std::string& value = card.value;
     bool closed = false;
     for (++i; i < text.size(); ++i) {
-      if (text[i] == '\'') {
-        if (i + 1 < text.size() && text[i + 1] == '\'') {
-          value.push_back('\'');
-          ++i;
-          continue;
-        }
-        closed = true;
-        ++i;
+      // The run up to the next quote is copied whole.
+      std::size_t quote = text.find('\'', i);
+      value.append(text.substr(i, quote == std::string_view::npos ? text.npos : quote - i));
+      if (quote == std::string_view::npos) {
+        i = text.size();
         break;
       }
-      value.push_back(text[i]);
+      i = quote;
+      if (i + 1 < text.size() && text[i + 1] == '\'') {
+        value.push_back('\'');
+        ++i;
+        continue;
+      }
+      closed = true;
+      ++i;
+      break;
     }
     if (!closed) note(card, "string value without closing quote");
     std::string_view rest = trim(text.substr(std::min(i, text.size())));
     if (closed && !rest.empty() && rest.front() != '/')
       note(card, "text after the closing quote of a string value");
-    card.value = std::string(trim_right(value));
+    value.resize(trim_right(value).size());
     return;
   }
   std::string_view rest = text.substr(i);
@@ -210,9 +215,15 @@ bool is_exact_end_card(std::string_view text) {
 }
 
 Card parse_card(std::string_view raw, bool may_end) {
-  std::string padded(raw.substr(0, kCardBytes));
-  padded.resize(kCardBytes, ' ');
-  std::string_view text(padded);
+  // A whole card is read where it is; only the short last card of a truncated file is copied
+  // to be padded.
+  std::string padded;
+  std::string_view text = raw.substr(0, kCardBytes);
+  if (text.size() < kCardBytes) {
+    padded.assign(text);
+    padded.resize(kCardBytes, ' ');
+    text = padded;
+  }
   Card card;
   for (char c : text) {
     if (c < 0x20 || c > 0x7e) {

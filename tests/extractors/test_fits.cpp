@@ -74,6 +74,8 @@ class FitsWriter {
     return *this;
   }
   const std::string& bytes() const { return bytes_; }
+  // The cards added since the last end().
+  const std::string& pending() const { return header_; }
   void write(const fs::path& path) const { std::ofstream(path, std::ios::binary) << bytes_; }
 
  private:
@@ -357,6 +359,41 @@ TEST(FitsNaming, SyntheticHeaderAgainstAstropy) {
   EXPECT_NE(got.header.find("# HDU 1 image SCI (fields/1)\nXTENSION= 'IMAGE   '\n"),
             std::string::npos);
   EXPECT_NE(got.header.find("CONTINUE  'and the rest'\n"), std::string::npos);
+}
+
+// String values as astropy reads them (FITS 4.0 section 4.2.1.1): '' is one quote, trailing
+// blanks go, leading ones stay; an unclosed string keeps the rest of the card and is a problem
+// named by its card. A file cut inside its last card reads that card as blank-padded.
+TEST(FitsDamage, StringValuesAndACardCutShortAreReadAsWritten) {
+  TempDir dir;
+  FitsWriter w;
+  w.card("SIMPLE  =                    T")
+      .card("BITPIX  =                    8")
+      .card("NAXIS   =                    0")
+      .card("QUOTES  = '''a'' ''''b'''     / doubled quotes at both ends")
+      .card("EMPTY   = ''")
+      .card("BLANKS  = '  x '")
+      .card("OPEN    = 'no closing quote   ")
+      .card("CUT     = 'cut short'");
+  // The file ends 21 bytes into CUT's card, as a cut file would.
+  fs::path cut = dir.path() / "cut.fits";
+  std::ofstream(cut, std::ios::binary) << w.pending().substr(0, 7 * 80 + 21);
+  fs::path whole = dir.path() / "whole.fits";
+  w.end().write(whole);
+
+  for (const fs::path& path : {cut, whole}) {
+    SCOPED_TRACE(path.filename().string());
+    Extraction got = extract(path);
+    std::string txt = render_txt(got.tree);
+    for (const char* line : {"0/QUOTES\t'a' ''b'\n", "0/EMPTY\t\n", "0/BLANKS\t  x\n",
+                             "0/OPEN\tno closing quote\n", "0/CUT\tcut short\n"}) {
+      EXPECT_NE(txt.find(line), std::string::npos) << line << "\nin:\n" << txt;
+    }
+    EXPECT_EQ(got.error,
+              path == whole ? "HDU 0: card 7 (OPEN) at byte 480: string value without closing quote"
+                            : "HDU 0: header has no END card (the file ends at byte 581 after 8 "
+                              "cards) (and 1 more problem)");
+  }
 }
 
 TEST(FitsDamage, MalformedCorpusFilesReportWhatAndWhere) {
