@@ -122,6 +122,17 @@ std::size_t rendered_size_hint(const MetaTree& tree) {
 }  // namespace
 
 void append_escaped_value(std::string& out, std::string_view value) {
+  // Most values have nothing to escape: one pass without a branch per byte (vectorised) says
+  // so, and the value is appended whole.
+  unsigned char escaped = 0;
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    escaped |= static_cast<unsigned char>(byte < 0x20) | static_cast<unsigned char>(byte == 0x7f);
+  }
+  if (escaped == 0) {
+    out.append(value);
+    return;
+  }
   std::size_t i = 0;
   while (i < value.size()) {
     // Runs of printable bytes are appended whole.
@@ -150,6 +161,18 @@ void append_escaped_value(std::string& out, std::string_view value) {
 
 void append_json_string(std::string& out, std::string_view value) {
   out.push_back('"');
+  // As in append_escaped_value: a value with nothing to quote is appended whole.
+  unsigned char quoted = 0;
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    quoted |= static_cast<unsigned char>(byte < 0x20) | static_cast<unsigned char>(byte >= 0x7f) |
+              static_cast<unsigned char>(byte == '"') | static_cast<unsigned char>(byte == '\\');
+  }
+  if (quoted == 0) {
+    out.append(value);
+    out.push_back('"');
+    return;
+  }
   for (std::size_t i = 0; i < value.size();) {
     // Runs of bytes JSON takes as they are (printable ASCII but the quote and the
     // backslash) are appended whole.

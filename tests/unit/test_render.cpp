@@ -108,4 +108,35 @@ TEST(Render, NumbersInJsonGrammar) {
   EXPECT_EQ(normalize_number("1e"), std::nullopt);
 }
 
+// A value with nothing to escape is appended whole, any other goes byte by byte: one byte to
+// escape at any place in a value, each byte class, gives the same text as the rule says.
+TEST(Render, OneByteToEscapeAnywhereInAValueIsEscapedThere) {
+  using metafs::extract::append_escaped_value;
+  using metafs::extract::append_json_string;
+  struct Case {
+    char byte;
+    const char* txt;
+    const char* json;
+  };
+  const std::string plain(70, 'v');
+  for (const Case& c :
+       {Case{'\x01', "\\x01", "\\u0001"}, Case{'\x7f', "\\x7f", "\\u007f"},
+        Case{'\n', "\\n", "\\n"}, Case{'"', "\"", "\\\""}, Case{'\\', "\\", "\\\\"}}) {
+    for (std::size_t at = 0; at <= plain.size(); ++at) {
+      std::string value = plain.substr(0, at) + c.byte + plain.substr(at);
+      std::string txt;
+      append_escaped_value(txt, value);
+      EXPECT_EQ(txt, plain.substr(0, at) + c.txt + plain.substr(at)) << int(c.byte) << " at " << at;
+      std::string json;
+      append_json_string(json, value);
+      EXPECT_EQ(json, "\"" + plain.substr(0, at) + c.json + plain.substr(at) + "\"")
+          << int(c.byte) << " at " << at;
+      EXPECT_EQ(nlohmann::json::parse(json), value);
+    }
+  }
+  std::string txt;
+  append_escaped_value(txt, plain);
+  EXPECT_EQ(txt, plain);
+}
+
 }  // namespace
