@@ -122,14 +122,7 @@ std::size_t rendered_size_hint(const MetaTree& tree) {
 }  // namespace
 
 void append_escaped_value(std::string& out, std::string_view value) {
-  // Most values have nothing to escape: one pass without a branch per byte (vectorised) says
-  // so, and the value is appended whole.
-  unsigned char escaped = 0;
-  for (char c : value) {
-    auto byte = static_cast<unsigned char>(c);
-    escaped |= static_cast<unsigned char>(byte < 0x20) | static_cast<unsigned char>(byte == 0x7f);
-  }
-  if (escaped == 0) {
+  if (!any_byte(value, [](unsigned char byte) { return (byte < 0x20) | (byte == 0x7f); })) {
     out.append(value);
     return;
   }
@@ -161,14 +154,9 @@ void append_escaped_value(std::string& out, std::string_view value) {
 
 void append_json_string(std::string& out, std::string_view value) {
   out.push_back('"');
-  // As in append_escaped_value: a value with nothing to quote is appended whole.
-  unsigned char quoted = 0;
-  for (char c : value) {
-    auto byte = static_cast<unsigned char>(c);
-    quoted |= static_cast<unsigned char>(byte < 0x20) | static_cast<unsigned char>(byte >= 0x7f) |
-              static_cast<unsigned char>(byte == '"') | static_cast<unsigned char>(byte == '\\');
-  }
-  if (quoted == 0) {
+  if (!any_byte(value, [](unsigned char byte) {
+        return (byte < 0x20) | (byte >= 0x7f) | (byte == '"') | (byte == '\\');
+      })) {
     out.append(value);
     out.push_back('"');
     return;

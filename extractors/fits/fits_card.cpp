@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "render.hpp"
+
 namespace metafs::extract::fits {
 namespace {
 
@@ -225,13 +227,8 @@ Card parse_card(std::string_view raw, bool may_end) {
     text = padded;
   }
   Card card;
-  // Without a branch per byte, so that the compiler vectorises the test.
-  unsigned char outside = 0;
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    outside |= static_cast<unsigned char>(byte < 0x20) | static_cast<unsigned char>(byte > 0x7e);
-  }
-  if (outside != 0) note(card, "byte outside printable ASCII");
+  if (any_byte(text, [](unsigned char byte) { return (byte < 0x20) | (byte > 0x7e); }))
+    note(card, "byte outside printable ASCII");
   std::string_view name = trim_right(text.substr(0, 8));
   std::string_view body = text.substr(8);
 
