@@ -63,22 +63,22 @@ void parse_value(std::string_view text, Card& card) {
     card.quoted = true;
     std::string& value = card.value;
     bool closed = false;
-    for (++i; i < text.size(); ++i) {
-      // The run up to the next quote is copied whole.
+    // Each run up to the next quote is copied whole; '' is one quote and the run goes on.
+    for (++i;;) {
       std::size_t quote = text.find('\'', i);
-      value.append(text.substr(i, quote == std::string_view::npos ? text.npos : quote - i));
       if (quote == std::string_view::npos) {
+        value.append(text.substr(i));
         i = text.size();
         break;
       }
-      i = quote;
-      if (i + 1 < text.size() && text[i + 1] == '\'') {
+      value.append(text.substr(i, quote - i));
+      if (quote + 1 < text.size() && text[quote + 1] == '\'') {
         value.push_back('\'');
-        ++i;
+        i = quote + 2;
         continue;
       }
       closed = true;
-      ++i;
+      i = quote + 1;
       break;
     }
     if (!closed) note(card, "string value without closing quote");
