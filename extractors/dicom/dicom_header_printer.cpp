@@ -26,21 +26,30 @@ namespace {
 constexpr std::size_t kValueColumn = DCM_OptPrintValueLength;
 constexpr std::size_t kLineLength = DCM_OptPrintLineLength;
 constexpr std::size_t kMaxRemembered = 8192;
+// Lines nested up to this level are indented from a buffer on the stack.
+constexpr std::size_t kMaxIndentedLevel = 32;
 
 // DcmTag::getTagName() looks the dictionary up (under its lock) once per element, and a
 // private tag's look-up walks the long lists of pydicom's private dictionary. A name depends
-// on the tag and, for a private one, its creator only: each thread remembers the names (the
-// const_cast: DcmObject's own getTagName(), which print() uses, is not public; DCMTK keeps
-// the name in the element's tag).
+// on the tag and, for a private one, its creator only: each thread remembers the names, by
+// number for a tag without a creator (most of them; no key to build), else by number and
+// creator (the const_cast: DcmObject's own getTagName(), which print() uses, is not public;
+// DCMTK keeps the name in the element's tag). The pointer lives until the next call.
 const char* tag_name(DcmObject& object) {
   DcmTag& tag = const_cast<DcmTag&>(object.getTag());
-  thread_local std::unordered_map<std::string, std::string> names;
-  std::string key(4, '\0');
   std::uint32_t number = std::uint32_t{tag.getGroup()} << 16 | tag.getElement();
-  std::memcpy(key.data(), &number, sizeof number);
   const char* creator = tag.getPrivateCreator();
-  key += creator != nullptr ? '+' : '-';
-  if (creator != nullptr) key += creator;
+  if (creator == nullptr) {
+    thread_local std::unordered_map<std::uint32_t, std::string> names;
+    auto found = names.find(number);
+    if (found != names.end()) return found->second.c_str();
+    if (names.size() >= kMaxRemembered) names.clear();
+    return names.emplace(number, tag.getTagName()).first->second.c_str();
+  }
+  thread_local std::unordered_map<std::string, std::string> names;
+  std::string key(sizeof number, '\0');
+  std::memcpy(key.data(), &number, sizeof number);
+  key += creator;
   auto found = names.find(key);
   if (found != names.end()) return found->second.c_str();
   if (names.size() >= kMaxRemembered) names.clear();
@@ -60,15 +69,6 @@ const char* uid_name(const char* uid) {
 void append_number(std::string& out, unsigned long number) {
   char buffer[24];
   out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, number).ptr);
-}
-
-// std::setw(width) << number, as DCMTK prints lengths and VMs.
-void append_right_aligned(std::string& out, unsigned long number, std::size_t width) {
-  char buffer[24];
-  char* end = std::to_chars(buffer, buffer + sizeof buffer, number).ptr;
-  auto size = static_cast<std::size_t>(end - buffer);
-  if (size < width) out.append(width - size, ' ');
-  out.append(buffer, size);
 }
 
 // A delimitation item DCMTK prints after each item and sequence (it is not in the dataset).
@@ -312,37 +312,69 @@ class HeaderPrinter {
     out_ += stream_.view();
   }
 
-  // DcmObject::printInfoLineStart: indentation, "(gggg,eeee) VR ".
+  // DcmObject::printInfoLineStart: indentation, "(gggg,eeee) VR ", in one append.
   void line_start(const DcmTagKey& key, const char* vr, int level) {
-    for (int i = 1; i < level; ++i) out_ += "  ";
     static constexpr char kHex[] = "0123456789abcdef";
-    char tag[12] = {'(', 0, 0, 0, 0, ',', 0, 0, 0, 0, ')', ' '};
+    char line[2 * kMaxIndentedLevel + 16];
+    std::size_t indent = level > 1 ? 2 * static_cast<std::size_t>(level - 1) : 0;
+    if (indent > 2 * kMaxIndentedLevel) {
+      out_.append(indent, ' ');
+      indent = 0;
+    }
+    std::memset(line, ' ', indent);
+    char* tag = line + indent;
+    std::memcpy(tag, "(gggg,eeee) ", 12);
     for (int i = 0; i < 4; ++i) {
       tag[4 - i] = kHex[(key.getGroup() >> (4 * i)) & 0xF];
       tag[9 - i] = kHex[(key.getElement() >> (4 * i)) & 0xF];
     }
-    out_.append(tag, sizeof tag);
-    out_ += vr;
-    out_ += ' ';
+    std::size_t size = indent + 12;
+    std::size_t vr_size = std::strlen(vr);
+    if (vr_size > 2) {
+      out_.append(line, size);
+      out_ += vr;
+      out_ += ' ';
+      return;
+    }
+    std::memcpy(line + size, vr, vr_size);
+    size += vr_size;
+    line[size++] = ' ';
+    out_.append(line, size);
   }
   void line_start(DcmObject& object, int level) {
     line_start(object.getTag(), object.getTag().getVRName(), level);
   }
 
-  // DcmObject::printInfoLineEnd: padding, "# length, VM name".
+  // DcmObject::printInfoLineEnd: padding, "# length, VM name", the numbers as std::setw(3)
+  // and std::setw(2) print them.
   void line_end(std::size_t printed, unsigned long length, unsigned long vm, const char* name) {
-    if (printed < kValueColumn) out_.append(kValueColumn - printed, ' ');
-    out_ += " # ";
+    char end[kValueColumn + 64];
+    std::size_t size = printed < kValueColumn ? kValueColumn - printed : 0;
+    std::memset(end, ' ', size);
+    std::memcpy(end + size, " # ", 3);
+    size += 3;
     if (length == DCM_UndefinedLength) {
-      out_ += "u/l";
+      std::memcpy(end + size, "u/l", 3);
+      size += 3;
     } else {
-      append_right_aligned(out_, length, 3);
+      size = right_aligned(end, size, length, 3);
     }
-    out_ += ',';
-    append_right_aligned(out_, vm, 2);
-    out_ += ' ';
+    end[size++] = ',';
+    size = right_aligned(end, size, vm, 2);
+    end[size++] = ' ';
+    out_.append(end, size);
     out_ += name;
     out_ += '\n';
+  }
+  // `number` at end[size], padded on the left with spaces to `width`; the new size.
+  static std::size_t right_aligned(char* end, std::size_t size, unsigned long number,
+                                   std::size_t width) {
+    char digits[24];
+    auto count = static_cast<std::size_t>(
+        std::to_chars(digits, digits + sizeof digits, number).ptr - digits);
+    for (; count < width; --width) end[size++] = ' ';
+    std::memcpy(end + size, digits, count);
+    return size + count;
   }
   void line_end(DcmObject& object, std::size_t printed) {
     line_end(printed, object.getLengthField(), object.getVM(), tag_name(object));

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -122,33 +123,53 @@ class JsonWriter {
   void null() { out_ += "null"; }
 
   // Objects and arrays: open, then key()/element() before each member, then close(). Empty
-  // ones are "{}" and "[]", as nlohmann writes them.
+  // ones are "{}" and "[]", as nlohmann writes them. Each piece is appended whole (a line's
+  // break and indentation, a key with its quotes): a few appends per attribute, not dozens.
   void open(char bracket) {
     out_.push_back(bracket);
     first_[open_++] = true;
   }
   void key(std::string_view name) {
     element();
-    out_.push_back('"');
-    out_ += name;
-    out_ += "\": ";
+    char quoted[kMaxShortKey + 4];
+    if (name.size() > kMaxShortKey) {
+      out_.push_back('"');
+      out_ += name;
+      out_ += "\": ";
+      return;
+    }
+    quoted[0] = '"';
+    std::memcpy(quoted + 1, name.data(), name.size());
+    std::memcpy(quoted + 1 + name.size(), "\": ", 3);
+    out_.append(quoted, name.size() + 4);
   }
   void element() {
-    if (!first_[open_ - 1]) out_.push_back(',');
+    bool first = first_[open_ - 1];
     first_[open_ - 1] = false;
-    out_.push_back('\n');
-    out_.append(2 * (depth_ + open_), ' ');
+    line_break(!first, 2 * (depth_ + open_));
   }
   void close(char bracket) {
     bool empty = first_[--open_];
-    if (!empty) {
-      out_.push_back('\n');
-      out_.append(2 * (depth_ + open_), ' ');
-    }
+    if (!empty) line_break(false, 2 * (depth_ + open_));
     out_.push_back(bracket);
   }
 
  private:
+  static constexpr std::size_t kMaxShortKey = 28;
+  // A comma (if `comma`), a line break and `indent` spaces, in one append.
+  void line_break(bool comma, std::size_t indent) {
+    static constexpr std::string_view kBreak =
+        ",\n                                                                "
+        "                                                                ";
+    if (indent + 2 > kBreak.size()) {
+      out_ += comma ? ",\n" : "\n";
+      out_.append(indent, ' ');
+      return;
+    }
+    std::size_t skip = comma ? 0 : 1;
+    out_.append(kBreak.data() + skip, 2 - skip + indent);
+  }
+
   std::string& out_;
   std::size_t depth_;
   // Per open object/array: nothing written in it yet. A writer opens at most three (an
