@@ -4,6 +4,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "byte_scan.hpp"
 #include "entry_name.hpp"
 
 namespace metafs::extract {
@@ -25,14 +26,13 @@ std::string escape_name(std::string_view name) {
   if (name == ".") return "%2E";
   if (name == "..") return "%2E%2E";
   static constexpr char kHex[] = "0123456789ABCDEF";
-  auto plain = [](char c) {
-    auto byte = static_cast<unsigned char>(c);
-    return !(byte < 0x20 || byte == 0x7f || c == '/' || c == '%' || c == '#');
+  auto escaped = [](unsigned char byte) {
+    return (byte < 0x20) | (byte == 0x7f) | (byte == '/') | (byte == '%') | (byte == '#');
   };
   // Most names need no escaping: copy them whole.
+  if (!any_byte(name, escaped)) return std::string(name);
   std::size_t first = 0;
-  while (first < name.size() && plain(name[first])) ++first;
-  if (first == name.size()) return std::string(name);
+  while (!escaped(static_cast<unsigned char>(name[first]))) ++first;
   std::string out;
   out.reserve(name.size() + 8);
   out.append(name.substr(0, first));

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "byte_scan.hpp"
+
 namespace metafs::extract {
 namespace {
 

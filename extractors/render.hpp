@@ -22,15 +22,6 @@ std::string render_value_file(const MetaNode& node);
 // Control characters as \n, \t, \r or \xHH; everything else, backslashes included, as is.
 void append_escaped_value(std::string& out, std::string_view value);
 
-// Whether `test(byte)` holds for any byte of `text`, in one pass without a branch per byte,
-// which the compiler vectorises: most values have nothing to escape and are then used whole.
-template <typename Test>
-bool any_byte(std::string_view text, Test test) {
-  unsigned char found = 0;
-  for (char c : text) found |= static_cast<unsigned char>(test(static_cast<unsigned char>(c)));
-  return found != 0;
-}
-
 // `value` as a JSON string literal, quotes included.
 void append_json_string(std::string& out, std::string_view value);
 

@@ -33,7 +33,7 @@ class FieldBuilder {
         return;
       }
       auto* element = static_cast<DcmElement*>(object);
-      std::string name = field_name(element->getTag());
+      const std::string& name = field_name(element->getTag());  // used before the next call
       if (element->ident() == EVR_SQ) {
         add_sequence(static_cast<DcmSequenceOfItems&>(*element), tree_.add_dir(dir, name), decoder,
                      depth);

@@ -44,8 +44,11 @@ std::string dictionary_name(const DcmTagKey& tag) {
 
 }  // namespace
 
-std::string field_name(const DcmTagKey& tag) {
-  if (tag.isPrivate()) return tag_with_comma(tag);
+const std::string& field_name(const DcmTagKey& tag) {
+  if (tag.isPrivate()) {
+    thread_local std::string name;
+    return name = tag_with_comma(tag);
+  }
   // A dictionary lookup per element (under its lock) cost more than the rest of naming, and
   // the standard names never change (the private dictionary added later names odd groups,
   // which are not looked up): each thread remembers the names it looked up. Files hold a few

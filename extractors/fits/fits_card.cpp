@@ -4,7 +4,7 @@
 #include <optional>
 #include <utility>
 
-#include "render.hpp"
+#include "byte_scan.hpp"
 
 namespace metafs::extract::fits {
 namespace {
