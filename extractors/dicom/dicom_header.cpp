@@ -56,16 +56,14 @@ std::string render_header(DicomHeaders& headers) {
   if (!is_valid_utf8(text)) text = utf8_or_escaped(text);
   // header.txt is text: dcmdump prints a NUL padding byte (DS "-1024\0", written by some
   // scanners) as it is, and grep then calls the file binary. Escaped as metadata.txt does.
-  if (text.find('\0') != std::string::npos) {
+  if (std::size_t nul = text.find('\0'); nul != std::string::npos) {
     std::string escaped;
     escaped.reserve(text.size() + 16);
-    for (char c : text) {
-      if (c == '\0') {
-        escaped.append("\\x00");
-      } else {
-        escaped.push_back(c);
-      }
+    std::size_t plain = 0;
+    for (; nul != std::string::npos; plain = nul + 1, nul = text.find('\0', plain)) {
+      escaped.append(text, plain, nul - plain).append("\\x00");
     }
+    escaped.append(text, plain);
     text = std::move(escaped);
   }
   return text;

@@ -359,7 +359,7 @@ class JsonBuilder {
       json.close('}');
       return true;
     }
-    DecodedValue value = decoded_.take(element, decoder);
+    const DecodedValue& value = decoded_.take(element, decoder);
     if (value.shape == DecodedValue::Shape::kSummary) return false;  // bulk data: omitted
     key();
     JsonWriter json(out, depth);

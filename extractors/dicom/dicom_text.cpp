@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "byte_scan.hpp"
+
 namespace metafs::extract::dicom {
 namespace {
 
@@ -46,11 +48,8 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 }
 
 bool needs_conversion(std::string_view raw) {
-  for (char c : raw) {
-    // ESC starts an ISO 2022 escape sequence even in 7-bit text.
-    if (static_cast<unsigned char>(c) >= 0x80 || c == '\x1b') return true;
-  }
-  return false;
+  // ESC starts an ISO 2022 escape sequence even in 7-bit text.
+  return any_byte(raw, [](unsigned char byte) { return (byte >= 0x80) | (byte == 0x1b); });
 }
 
 // The code elements PS3.3 C.12.1.1.2 defines for ISO 2022 code extensions (Table C.12-4), by
@@ -364,12 +363,14 @@ std::string utf8_or_escaped(std::string_view raw) {
 
 bool is_valid_utf8(std::string_view text) {
   std::size_t i = 0;
-  // Most text (all of most header.txt files) is ASCII: 8 bytes at a time until it is not.
-  for (std::uint64_t word = 0; i + sizeof word <= text.size(); i += sizeof word) {
-    std::memcpy(&word, text.data() + i, sizeof word);
-    if ((word & 0x8080808080808080ULL) != 0) break;
-  }
   while (i < text.size()) {
+    // Most text (all of most header.txt files) is ASCII: 8 bytes at a time up to the next
+    // byte that is not, then that one sequence, then ASCII again.
+    for (std::uint64_t word = 0; i + sizeof word <= text.size(); i += sizeof word) {
+      std::memcpy(&word, text.data() + i, sizeof word);
+      if ((word & 0x8080808080808080ULL) != 0) break;
+    }
+    if (i == text.size()) break;
     std::size_t n = utf8_sequence_length(text, i);
     if (n == 0) return false;
     i += n;

@@ -283,17 +283,18 @@ std::string DecodedValue::joined() const {
   return text;
 }
 
-void DecodedValues::put(DcmElement& element, DecodedValue value) {
-  values_.push_back({&element, element.getLengthField(), std::move(value)});
+void DecodedValues::put(DcmElement& element, DecodedValue&& value) {
+  values_.emplace_back(&element, element.getLengthField(), std::move(value));
 }
 
-DecodedValue DecodedValues::take(DcmElement& element, const TextDecoder& decoder) {
-  if (next_ >= values_.size() || values_[next_].element != &element)
-    return decode_value(element, decoder);
-  Entry& entry = values_[next_++];
-  if (family_of(element.ident()) == Family::kText && element.getLength() != entry.length)
-    return decode_value(element, decoder);
-  return std::move(entry.value);
+const DecodedValue& DecodedValues::take(DcmElement& element, const TextDecoder& decoder) {
+  if (next_ < values_.size() && values_[next_].element == &element) {
+    Entry& entry = values_[next_++];
+    if (family_of(element.ident()) != Family::kText || element.getLength() == entry.length)
+      return entry.value;
+  }
+  decoded_again_ = decode_value(element, decoder);
+  return decoded_again_;
 }
 
 const char* charset_delimiters(const DcmElement& element) {

@@ -49,12 +49,12 @@ DecodedValue decode_value(DcmElement& element, const TextDecoder& decoder);
 // twice. A walk that parts from the first (a truncated one) decodes for itself.
 class DecodedValues {
  public:
-  void put(DcmElement& element, DecodedValue value);
+  void put(DcmElement& element, DecodedValue&& value);
   // The value put for `element` next in order, else `element` decoded with `decoder`. Text
   // elements are measured again as decoding them again did (DCMTK's getLength() drops the
   // padding the first reading stripped, which header.txt's lengths show); one whose length
-  // changed so is decoded again, as before.
-  DecodedValue take(DcmElement& element, const TextDecoder& decoder);
+  // changed so is decoded again, as before. The value stays valid until the next take().
+  const DecodedValue& take(DcmElement& element, const TextDecoder& decoder);
 
  private:
   struct Entry {
@@ -64,6 +64,7 @@ class DecodedValues {
   };
   std::vector<Entry> values_;
   std::size_t next_ = 0;
+  DecodedValue decoded_again_;  // take()'s value when the one put was not the element's
 };
 
 // Whether the VR of `element` is affected by Specific Character Set, and its ISO 2022
