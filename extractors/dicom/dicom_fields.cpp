@@ -58,11 +58,10 @@ class FieldBuilder {
                           " sequences are not shown");
       return;
     }
-    unsigned long count = sequence.card();
-    for (unsigned long i = 0; i < count && !truncated_; ++i) {
-      DcmItem* item = sequence.getItem(i);
-      if (item != nullptr)
-        add_item(*item, tree_.add_dir(dir, std::to_string(i)), decoder, depth + 1);
+    std::size_t index = 0;
+    for (DcmItem* item = next_item(sequence, nullptr); item != nullptr && !truncated_;
+         item = next_item(sequence, item)) {
+      add_item(*item, tree_.add_dir(dir, std::to_string(index++)), decoder, depth + 1);
     }
   }
 

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "dicom/dicom_item.hpp"
+
 namespace metafs::extract::dicom {
 namespace {
 
@@ -157,9 +159,8 @@ class HeaderPrinter {
     unsigned long count = sequence.card();
     bool undefined = sequence.getLengthField() == DCM_UndefinedLength;
     info_line(sequence, level, structure("(Sequence with ", undefined, count));
-    for (unsigned long i = 0; i < count; ++i) {
-      DcmItem* item = sequence.getItem(i);
-      if (item == nullptr) continue;
+    for (DcmItem* item = next_item(sequence, nullptr); item != nullptr;
+         item = next_item(sequence, item)) {
       if (item->ident() == EVR_dirRecord) {
         record(static_cast<DcmDirectoryRecord&>(*item), level + 1);
       } else if (item->ident() == EVR_item) {

@@ -340,9 +340,9 @@ class JsonBuilder {
       JsonWriter json(out, depth);
       json.open('{');
       bool any = false;
-      for (unsigned long i = 0; i < sequence.card() && item_depth_ + 1 <= kMaxSequenceDepth; ++i) {
-        DcmItem* child = sequence.getItem(i);
-        if (child == nullptr) continue;
+      for (DcmItem* child = next_item(sequence, nullptr);
+           child != nullptr && item_depth_ + 1 <= kMaxSequenceDepth;
+           child = next_item(sequence, child)) {
         if (!any) {
           json.key("Value");
           json.open('[');

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dicom/dicom_fd_stream.hpp"
+#include "dicom/dicom_item.hpp"
 #include "dicom/dicom_value.hpp"
 
 namespace metafs::extract::dicom {
@@ -80,8 +81,9 @@ void unpad_item(DcmItem& item) {
        object = item.nextInContainer(object)) {
     if (!object->isLeaf()) {
       if (auto* sequence = dynamic_cast<DcmSequenceOfItems*>(object)) {
-        for (unsigned long i = 0; i < sequence->card(); ++i) {
-          if (DcmItem* child = sequence->getItem(i)) unpad_item(*child);
+        for (DcmItem* child = next_item(*sequence, nullptr); child != nullptr;
+             child = next_item(*sequence, child)) {
+          unpad_item(*child);
         }
       }
       continue;
