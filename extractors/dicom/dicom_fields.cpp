@@ -5,6 +5,7 @@
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcsequen.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -107,6 +108,12 @@ void add_stop_element(const DicomHeaders& headers, MetaTree& tree) {
 
 void add_fields(DicomHeaders& headers, MetaTree& tree, DecodedValues& decoded) {
   FieldBuilder builder(tree);
+  // Room for every element and item up front: the tree's nodes and the decoded values are
+  // large, and growing them moved each into fresh memory again and again (a tenth of an
+  // extraction's time went to cache misses on such moves and the frees behind them).
+  std::size_t expected = std::min(headers.objects, kMaxElements) + 4;
+  tree.reserve(tree.size() + expected);
+  decoded.reserve(expected);
   TextDecoder ascii("");
   if (DcmMetaInfo* meta = headers.file.getMetaInfo()) {
     builder.add_item(*meta, MetaTree::kRoot, ascii, 0);

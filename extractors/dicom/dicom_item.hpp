@@ -1,10 +1,10 @@
 #pragma once
 
-#include <memory>
-
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcsequen.h>
+
+#include <memory>
 
 namespace metafs::extract::dicom {
 

@@ -176,7 +176,7 @@ void read_headers(int fd, DicomHeaders& out) {
   DescriptorInputStream& read = reread ? *reread : stream;
   std::string truncated;
   if (status.bad() || file->last_missing != 0) truncated = trim_truncated_value(out.file, *file);
-  unpad_odd_lengths(out.file);
+  out.objects = unpad_odd_lengths(out.file);
   if (status.bad()) {
     out.error = truncated.empty() ? status.text() : truncated;
     return;

@@ -27,6 +27,7 @@ struct DicomHeaders {
   std::string error;                // DCMTK's reason when the file could not be read completely
   bool stopped = false;             // reading stopped at Pixel Data (or a later top-level tag)
   std::optional<StopElement> stop;  // that element's header, when it could be located
+  std::size_t objects = 0;          // elements and sequence items read (meta header and dataset)
 };
 
 // Reads the meta header and dataset of the file open on `fd` with DCMTK, headers only: values

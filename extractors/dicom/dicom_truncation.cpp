@@ -75,15 +75,18 @@ std::string trim(DcmElement& element) {
 }
 
 // The elements of `item` and of the items of its sequences, at any depth (a sequence's
-// nesting is bounded by what DCMTK could read, as for the views' own walks).
-void unpad_item(DcmItem& item) {
+// nesting is bounded by what DCMTK could read, as for the views' own walks); adds to `passed`
+// each element and item.
+void unpad_item(DcmItem& item, std::size_t& passed) {
   for (DcmObject* object = item.nextInContainer(nullptr); object != nullptr;
        object = item.nextInContainer(object)) {
+    ++passed;
     if (!object->isLeaf()) {
       if (auto* sequence = dynamic_cast<DcmSequenceOfItems*>(object)) {
         for (DcmItem* child = next_item(*sequence, nullptr); child != nullptr;
              child = next_item(*sequence, child)) {
-          unpad_item(*child);
+          ++passed;
+          unpad_item(*child, passed);
         }
       }
       continue;
@@ -128,11 +131,13 @@ std::string trim_truncated_value(DcmFileFormat& dataset, DescriptorFile& file) {
   return reason;
 }
 
-void unpad_odd_lengths(DcmFileFormat& file) {
+std::size_t unpad_odd_lengths(DcmFileFormat& file) {
   // Walked with nextInContainer, not nextObject: DcmStack allocates a node for every element
   // it passes (two of every hundred instructions of an extraction went to that walk).
-  if (DcmMetaInfo* meta = file.getMetaInfo()) unpad_item(*meta);
-  if (DcmDataset* dataset = file.getDataset()) unpad_item(*dataset);
+  std::size_t passed = 0;
+  if (DcmMetaInfo* meta = file.getMetaInfo()) unpad_item(*meta, passed);
+  if (DcmDataset* dataset = file.getDataset()) unpad_item(*dataset, passed);
+  return passed;
 }
 
 }  // namespace metafs::extract::dicom

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 class DcmFileFormat;
@@ -17,7 +18,8 @@ std::string trim_truncated_value(DcmFileFormat& dataset, DescriptorFile& file);
 
 // After a read: binary values of odd length (not allowed, but found in files), to which DCMTK
 // added a pad byte, get back the length they have in the file, so that no view shows a byte
-// the file does not hold (`01\02\03`, not `01\02\03\00`).
-void unpad_odd_lengths(DcmFileFormat& file);
+// the file does not hold (`01\02\03`, not `01\02\03\00`). Returns how many elements and
+// sequence items it passed (meta header and dataset), which sizes the views' reservations.
+std::size_t unpad_odd_lengths(DcmFileFormat& file);
 
 }  // namespace metafs::extract::dicom

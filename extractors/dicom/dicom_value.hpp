@@ -49,6 +49,8 @@ DecodedValue decode_value(DcmElement& element, const TextDecoder& decoder);
 // twice. A walk that parts from the first (a truncated one) decodes for itself.
 class DecodedValues {
  public:
+  // Room for `count` values, put in one block.
+  void reserve(std::size_t count) { values_.reserve(count); }
   void put(DcmElement& element, DecodedValue&& value);
   // The value put for `element` next in order, else `element` decoded with `decoder`. Text
   // elements are measured again as decoding them again did (DCMTK's getLength() drops the
