@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "byte_scan.hpp"
 #include "dicom/dicom_header_printer.hpp"
 #include "dicom/dicom_names.hpp"
 #include "dicom/dicom_text.hpp"
@@ -53,6 +54,10 @@ std::string render_header(DicomHeaders& headers) {
     text = out.str();
   }
   if (headers.stop) text += stop_element_line(*headers.stop);
+  // Most headers are ASCII without a NUL: one pass says so, and both checks below are skipped.
+  if (!any_byte(text, [](unsigned char byte) { return (byte >= 0x80) | (byte == 0); })) {
+    return text;
+  }
   if (!is_valid_utf8(text)) text = utf8_or_escaped(text);
   // header.txt is text: dcmdump prints a NUL padding byte (DS "-1024\0", written by some
   // scanners) as it is, and grep then calls the file binary. Escaped as metadata.txt does.
