@@ -11,14 +11,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include "extraction/log.hpp"
 #include "signal_name.hpp"
+#include "worker_allocator.hpp"
 
 extern char** environ;
 
@@ -95,12 +98,25 @@ std::unique_ptr<WorkerProcess> WorkerProcess::spawn(const WorkerCommand& command
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // The daemon's environment, with glibc's tunables for a worker (worker_allocator.hpp) last.
+  std::vector<std::string> env_strings;
+  constexpr std::string_view kTunables = "GLIBC_TUNABLES=";
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (std::string_view(*entry).substr(0, kTunables.size()) != kTunables)
+      env_strings.emplace_back(*entry);
+  }
+  env_strings.push_back(std::string(kTunables) +
+                        extract::worker::worker_tunables(std::getenv("GLIBC_TUNABLES")));
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
   pid_t pid = -1;
   int rc;
   {
     FileActions actions(sv[1]);
     SpawnAttributes attributes;
-    rc = ::posix_spawn(&pid, argv[0], actions.get(), attributes.get(), argv.data(), environ);
+    rc = ::posix_spawn(&pid, argv[0], actions.get(), attributes.get(), argv.data(), envp.data());
   }
   ::close(sv[1]);
   if (rc != 0) {

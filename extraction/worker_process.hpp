@@ -28,8 +28,9 @@ class WorkerProcess {
  public:
   // Spawns the worker with posix_spawn (never fork: the daemon is threaded and holds LMDB and
   // FUSE state). The child gets its socket end as descriptor 0 and no other descriptor of the
-  // daemon (closefrom 3). Waits until `deadline` for its kReady frame. Throws
-  // std::runtime_error saying why the worker could not be started. Once `cancel_fd` (an
+  // daemon (closefrom 3), and the daemon's environment with glibc's tunables for a worker
+  // added (GLIBC_TUNABLES, worker_allocator.hpp). Waits until `deadline` for its kReady frame.
+  // Throws std::runtime_error saying why the worker could not be started. Once `cancel_fd` (an
   // eventfd of the pool, borrowed; -1: none) is readable, every wait on this worker ends with
   // kCancelled.
   static std::unique_ptr<WorkerProcess> spawn(const WorkerCommand& command,

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -299,6 +300,56 @@ TEST_F(WorkerPoolTest, AWorkerReusesItsHeapFromFileToFile) {
   unsigned long per_file = (minor_faults(pids[0]) - before) / kFiles;
   // Measured: 0 per file.
   EXPECT_LT(per_file, 40u);
+}
+
+// The GLIBC_TUNABLES a worker started with, or "<none>". The daemon puts it last in the
+// worker's environment; glibc, parsing it at start-up, writes a NUL after each value it
+// recognised into the environment /proc/PID/environ shows, so the rest up to the end is it,
+// with those NULs read back as the separating colons.
+std::string started_tunables(pid_t pid) {
+  std::string environ_text = metafs::test::read_file("/proc/" + std::to_string(pid) + "/environ");
+  constexpr std::string_view kName = "GLIBC_TUNABLES=";
+  std::size_t at = environ_text.find(kName);
+  if (at == std::string::npos || (at > 0 && environ_text[at - 1] != '\0')) return "<none>";
+  std::string value = environ_text.substr(at + kName.size());
+  while (!value.empty() && value.back() == '\0') value.pop_back();
+  std::replace(value.begin(), value.end(), '\0', ':');
+  return value;
+}
+
+// glibc reads its tunables only when a process starts: the daemon hands a worker its thread
+// cache size (worker_allocator.hpp) in the environment, and keeps what an administrator set.
+TEST_F(WorkerPoolTest, WorkersStartWithTheirMallocTunables) {
+  const char* saved = std::getenv("GLIBC_TUNABLES");
+  std::string restore = saved != nullptr ? saved : "";
+  struct Case {
+    const char* daemon;  // the daemon's GLIBC_TUNABLES (nullptr: unset)
+    std::string worker;
+  };
+  const Case cases[] = {
+      {nullptr, "glibc.malloc.tcache_count=2048"},
+      {"glibc.malloc.perturb=0", "glibc.malloc.perturb=0:glibc.malloc.tcache_count=2048"},
+      {"glibc.malloc.tcache_count=16", "glibc.malloc.tcache_count=16"},
+  };
+  for (const Case& c : cases) {
+    if (c.daemon != nullptr) {
+      ::setenv("GLIBC_TUNABLES", c.daemon, 1);
+    } else {
+      ::unsetenv("GLIBC_TUNABLES");
+    }
+    WorkerPoolOptions options;
+    options.workers = 1;
+    auto workers = pool("", options);
+    expect_healthy(*workers);
+    auto pids = child_pids(::getpid());
+    ASSERT_EQ(pids.size(), 1u);
+    EXPECT_EQ(started_tunables(pids[0]), c.worker) << (c.daemon ? c.daemon : "(unset)");
+  }
+  if (saved != nullptr) {
+    ::setenv("GLIBC_TUNABLES", restore.c_str(), 1);
+  } else {
+    ::unsetenv("GLIBC_TUNABLES");
+  }
 }
 
 TEST_F(WorkerPoolTest, MissingExecutableIsAnError) {

@@ -2,7 +2,7 @@
 // floors: detection, the format's extractor (the metadata tree and header.txt) and the two
 // renderings of the tree (metadata.txt, metadata.json). With --worker it stops at what a
 // worker does for a request, in a process set up as a worker's (its malloc settings and
-// warm-up): detection and the extractor; the daemon renders metadata.txt and
+// warm-up, glibc's tunables): detection and the extractor; the daemon renders metadata.txt and
 // metadata.json from the tree at their first read (DataView::content), so a walk that reads
 // neither never pays for them. With --codec it measures instead what the codec adds to each
 // file: the worker's encode_extraction (a stored body, as a worker replies) and the daemon's
@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -82,7 +84,19 @@ int main(int argc, char** argv) {
   // too: glibc's default thresholds move with each large free, and gave the round trip a
   // different cost from run to run (46-58 us per DICOM file against 28-30 so). The daemon's own
   // settings (fs/main.cpp: large blocks mapped on their own) make its decode fault pages in.
-  if (mode == "--worker" || mode == "--codec") metafs::extract::worker::tune_allocator();
+  if (mode == "--worker" || mode == "--codec") {
+    // A worker starts with glibc's tunables for it (the daemon spawns it so): this process
+    // starts again with them unless it already has them.
+    const char* inherited = std::getenv("GLIBC_TUNABLES");
+    std::string tunables = metafs::extract::worker::worker_tunables(inherited);
+    if (inherited == nullptr || tunables != inherited) {
+      ::setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
+      ::execv("/proc/self/exe", argv);
+      std::perror("floor_metafs: execv /proc/self/exe");
+      return 1;
+    }
+    metafs::extract::worker::tune_allocator();
+  }
   metafs::extract::ExtractorRegistry registry;
   g_registry = &registry;
   if (mode == "--worker") metafs::extract::worker::warm_up(registry);
