@@ -38,7 +38,7 @@ std::string escape_name(std::string_view name) {
   out.append(name.substr(0, first));
   for (char c : name.substr(first)) {
     auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f || c == '/' || c == '%' || c == '#') {
+    if (escaped(byte)) {
       out.push_back('%');
       out.push_back(kHex[byte >> 4]);
       out.push_back(kHex[byte & 0xf]);
